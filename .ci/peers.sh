@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the real peers Seal's tests run against (registries, cosign v2/v3, Fulcio, TSA) into a
+# cache directory, building each from the Go module proxy only when it is missing. Idempotent.
+# Usage: .ci/peers.sh [DIR]   (default: $SEAL_PEERS or ~/.cache/seal-peers). Prints the bin dir.
+set -euo pipefail
+dir=${1:-${SEAL_PEERS:-$HOME/.cache/seal-peers}}
+bin=$dir/bin
+mkdir -p "$bin" "$dir/src"
+export GOFLAGS=-buildvcs=false CGO_ENABLED=0
+
+gi() { # gi NAME MODULE@VERSION [subdir-of-GOBIN]
+  local name=$1 mod=$2 sub=${3:-}
+  local out=$bin${sub:+/$sub}
+  [ -x "$out/$name" ] && return 0
+  mkdir -p "$out"
+  echo "peers: building $name from $mod" >&2
+  GOBIN=$out go install -trimpath -ldflags=-s "$mod" >&2
+}
+
+# built in a throwaway module because `go install` refuses modules with replace directives
+tmpmod() { # tmpmod NAME PKG "MODULES..."
+  local name=$1 pkg=$2; shift 2
+  [ -x "$bin/$name" ] && return 0
+  echo "peers: building $name from $pkg" >&2
+  local t; t=$(mktemp -d)
+  (cd "$t" && go mod init peers.local/$name >/dev/null 2>&1 && go get "$@" >&2 && go build -trimpath -ldflags=-s -o "$bin/$name" "$pkg" >&2)
+  rm -rf "$t"
+}
+
+gi registry github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+tmpmod olareg github.com/olareg/olareg/cmd/olareg github.com/olareg/olareg@v0.1.2 github.com/spf13/cobra@v1.8.1
+gi cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+gi cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3 v3
+gi fulcio github.com/sigstore/fulcio@v1.8.8
+gi timestamp-server github.com/sigstore/timestamp-authority/cmd/timestamp-server@v1.2.9
+echo "$bin"

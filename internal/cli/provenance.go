@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/oidc"
+	"github.com/sealsign/seal/internal/provenance"
+	"github.com/sealsign/seal/internal/subject"
+)
+
+func (a *app) newProvenance() *cobra.Command {
+	o := &options.Provenance{}
+	cmd := &cobra.Command{
+		Use:   "provenance --subject NAME@sha256:HEX | --subject-path GLOB",
+		Short: "Write SLSA provenance for this CI job's artifacts",
+		Long: `Writes an in-toto Statement with a SLSA provenance predicate describing the
+current CI job (GitHub Actions, GitLab CI, or a local checkout). Job metadata is
+bound to the job's OIDC token when one is available.`,
+		Example: `  seal provenance --subject ghcr.io/acme/app@sha256:4c9b... -o provenance.json
+  seal provenance --subject-path 'dist/*.tar.gz' --predicate-only --slsa-version 0.2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ver, err := provenance.ParseVersion(o.SLSAVersion)
+			if err != nil {
+				return &usageError{err}
+			}
+			subs, err := a.subjects(cmd, o.Subjects, o.SubjectPaths)
+			if err != nil {
+				return err
+			}
+			md, _, err := a.metadata(cmd, o.Token)
+			if err != nil {
+				return err
+			}
+			p, err := provenance.Generate(md, subs, provenance.WithVersion(ver), provenance.WithFinishedOn(time.Now()))
+			if err != nil {
+				return err
+			}
+			doc, err := p.Statement()
+			if o.PredicateOnly {
+				doc, err = p.Predicate()
+			}
+			if err != nil {
+				return err
+			}
+			_ = ctx
+			return a.writeOutput(o.Output, doc)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func (a *app) subjects(cmd *cobra.Command, names, globs []string) ([]subject.Subject, error) {
+	if len(names) == 0 && len(globs) == 0 {
+		return nil, usagef("give at least one --subject NAME@sha256:HEX or --subject-path GLOB")
+	}
+	var out []subject.Subject
+	for _, n := range names {
+		s, err := subject.Parse(n)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		out = append(out, s)
+	}
+	for _, g := range globs {
+		ss, err := subject.FromGlob(cmd.Context(), g)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ss...)
+	}
+	return out, nil
+}
+
+// metadata detects the CI, fetches its token (or the one given) and
+// returns metadata bound to it. Notes go to the log.
+func (a *app) metadata(cmd *cobra.Command, t options.Token) (*ci.Metadata, *oidc.Token, error) {
+	p, err := ci.Detect(a.ciOptions(ci.WithTokenEnv(t.TokenEnv))...)
+	if err != nil {
+		return nil, nil, &usageError{err}
+	}
+	var src oidc.Source
+	if t.IdentityToken != "" {
+		src = oidc.FromFlag(t.IdentityToken, a.lookupEnv)
+	}
+	md, tok, err := ci.Resolve(cmd.Context(), p, src, t.Audience)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok != nil {
+		a.mask(tok.Raw)
+	}
+	for _, n := range md.Notes {
+		a.log.Warn(n)
+	}
+	return md, tok, nil
+}
+
+// writeOutput writes doc to path atomically (a reader never sees half a
+// file), or to stdout for "-".
+func (a *app) writeOutput(path string, doc []byte) error {
+	if path == "" || path == "-" {
+		_, err := a.stdout.Write(doc)
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".seal-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(doc); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+	"github.com/spf13/cobra"
+
+	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/version"
+)
+
+// app is what every verb shares: where to print, how to log, how to read
+// the environment.
+type app struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	lookupEnv      func(string) (string, bool)
+	// masks remembers secrets this process has seen, so that no error it
+	// prints can carry them.
+	masks []string
+}
+
+// Execute runs the CLI with args and returns the process exit code:
+// 0 success, 1 failure, 2 usage error.
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+	root := a.newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	msg := a.redact(err.Error())
+	fmt.Fprintf(stderr, "seal: error: %s\n", msg)
+	if a.inGitHubActions() {
+		// An annotation puts the error on the workflow run's summary page.
+		githubactions.New(githubactions.WithWriter(stderr)).Errorf("%s", msg)
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}
+
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+func (a *app) newRoot() *cobra.Command {
+	var verbose bool
+	root := &cobra.Command{
+		Use:   "seal",
+		Short: "Sign, attest and verify container images from CI",
+		Long: `Seal signs container images and files in CI, attests SLSA provenance and SBOMs,
+publishes them to OCI registries in the formats cosign, Kyverno and policy-controller
+read, and verifies them before deployment.
+
+Start with: seal demo`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version.Get(),
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
+		},
+	}
+	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug details to stderr")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(
+		a.newVersion(),
+		a.newProvenance(),
+	)
+	return root
+}
+
+func (a *app) getenv(k string) string { v, _ := a.lookupEnv(k); return v }
+
+func (a *app) inGitHubActions() bool { return a.getenv("GITHUB_ACTIONS") == "true" }
+
+// mask hides secret from the CI log (GitHub's ::add-mask::) and from
+// every error this process prints.
+func (a *app) mask(secret string) {
+	if secret == "" {
+		return
+	}
+	a.masks = append(a.masks, secret)
+	if a.inGitHubActions() {
+		githubactions.New(githubactions.WithWriter(a.stderr)).AddMask(secret)
+	}
+}
+
+func (a *app) redact(s string) string {
+	for _, m := range a.masks {
+		if len(m) >= 8 {
+			s = strings.ReplaceAll(s, m, "***")
+		}
+	}
+	return s
+}
+
+// ciOptions are the provider options every verb uses.
+func (a *app) ciOptions(extra ...ci.Option) []ci.Option {
+	return append([]ci.Option{ci.WithMask(a.mask)}, extra...)
+}
+
+// dropTime keeps log lines short: CI logs carry their own timestamps.
+func dropTime(groups []string, at slog.Attr) slog.Attr {
+	if len(groups) == 0 && at.Key == slog.TimeKey {
+		return slog.Attr{}
+	}
+	return at
+}
