@@ -33,4 +33,21 @@ gi cosign github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 gi cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3 v3
 gi fulcio github.com/sigstore/fulcio@v1.8.8
 gi timestamp-server github.com/sigstore/timestamp-authority/cmd/timestamp-server@v1.2.9
+
+# policy-controller's tester: its go.mod has replace directives, so neither `go install` nor a
+# throwaway module works; build inside a writable copy of the downloaded module instead.
+pcmod() { # pcmod NAME MODULE@VERSION PKG
+  local name=$1 mod=$2 pkg=$3
+  [ -x "$bin/$name" ] && return 0
+  echo "peers: building $name from $mod" >&2
+  local src t
+  # outside any module, so that no go.mod or go.sum is touched
+  src=$(cd / && go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "peers: go mod download $mod gave no directory" >&2; return 1; }
+  t=$(mktemp -d)
+  cp -r "$src/." "$t/" && chmod -R u+w "$t"
+  (cd "$t" && go build -trimpath -ldflags=-s -o "$bin/$name" "$pkg" >&2)
+  rm -rf "$t"
+}
+pcmod tester github.com/sigstore/policy-controller@v0.13.1 ./cmd/tester
 echo "$bin"

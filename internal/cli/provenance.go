@@ -27,7 +27,6 @@ bound to the job's OIDC token when one is available.`,
   seal provenance --subject-path 'dist/*.tar.gz' --predicate-only --slsa-version 0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			ver, err := provenance.ParseVersion(o.SLSAVersion)
 			if err != nil {
 				return &usageError{err}
@@ -36,7 +35,11 @@ bound to the job's OIDC token when one is available.`,
 			if err != nil {
 				return err
 			}
-			md, _, err := a.metadata(cmd, o.Token)
+			prov, err := a.provider(o.Token)
+			if err != nil {
+				return err
+			}
+			md, _, err := a.metadata(cmd, prov, o.Token)
 			if err != nil {
 				return err
 			}
@@ -51,7 +54,6 @@ bound to the job's OIDC token when one is available.`,
 			if err != nil {
 				return err
 			}
-			_ = ctx
 			return a.writeOutput(o.Output, doc)
 		},
 	}
@@ -81,13 +83,18 @@ func (a *app) subjects(cmd *cobra.Command, names, globs []string) ([]subject.Sub
 	return out, nil
 }
 
-// metadata detects the CI, fetches its token (or the one given) and
-// returns metadata bound to it. Notes go to the log.
-func (a *app) metadata(cmd *cobra.Command, t options.Token) (*ci.Metadata, *oidc.Token, error) {
+// provider detects the CI Seal runs in.
+func (a *app) provider(t options.Token) (ci.Provider, error) {
 	p, err := ci.Detect(a.ciOptions(ci.WithTokenEnv(t.TokenEnv))...)
 	if err != nil {
-		return nil, nil, &usageError{err}
+		return nil, &usageError{err}
 	}
+	return p, nil
+}
+
+// metadata detects the CI, fetches its token (or the one given) and
+// returns metadata bound to it. Notes go to the log.
+func (a *app) metadata(cmd *cobra.Command, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
 	var src oidc.Source
 	if t.IdentityToken != "" {
 		src = oidc.FromFlag(t.IdentityToken, a.lookupEnv)

@@ -87,6 +87,11 @@ Start with: seal demo`,
 	root.AddCommand(
 		a.newVersion(),
 		a.newProvenance(),
+		a.newDemo(),
+		a.newSign(),
+		a.newAttest(),
+		a.newGenerateKeyPair(),
+		a.newVerify(),
 	)
 	return root
 }

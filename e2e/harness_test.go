@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// sealBin is the seal binary under test, built once by TestMain.
+var sealBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "seal-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sealBin = filepath.Join(dir, "seal")
+	cmd := exec.Command("go", "build", "-o", sealBin, "../cmd/seal")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building seal:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run executes a command with a clean CI environment (so the local
+// provider is detected) plus env, and returns its combined output.
+func run(t testing.TB, env []string, bin string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func mustRun(t testing.TB, env []string, bin string, args ...string) string {
+	t.Helper()
+	out, err := run(t, env, bin, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case k == "CI", strings.HasPrefix(k, "GITHUB_"), strings.HasPrefix(k, "GITLAB_"), strings.HasPrefix(k, "CI_"),
+			strings.HasPrefix(k, "ACTIONS_"), strings.HasPrefix(k, "RUNNER_"), strings.HasPrefix(k, "COSIGN_"), k == "SIGSTORE_ID_TOKEN":
+			continue
+		}
+		env = append(env, kv)
+	}
+	// cosign must not try the public TUF repository or Rekor: there is no network.
+	return append(env, "TUF_ROOT="+os.TempDir()+"/seal-e2e-tuf", "SIGSTORE_NO_CACHE=true")
+}
+
+// pushImage writes a small random image to host/repo:tag and returns repo@digest.
+func pushImage(t testing.TB, host, repo string) string {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host+"/"+repo+":v1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	d, _ := img.Digest()
+	return host + "/" + repo + "@" + d.String()
+}
+
+// pushIndex writes an index of n platforms and returns repo@digest and the
+// platform digests.
+func pushIndex(t testing.TB, host, repo string, n int) (string, []string) {
+	t.Helper()
+	var idx v1.ImageIndex = empty.Index
+	var children []string
+	for i := 0; i < n; i++ {
+		img, err := random.Image(128, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		children = append(children, host+"/"+repo+"@"+d.String())
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%d", i)}}})
+	}
+	ref, err := name.ParseReference(host+"/"+repo+":multi", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatalf("pushing %s: %v", ref, err)
+	}
+	d, _ := idx.Digest()
+	return host + "/" + repo + "@" + d.String(), children
+}
+
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const spdxSBOM = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"app","documentNamespace":"https://example.com/app","creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: syft-1.0"]},"packages":[]}`

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/predicate"
+	"github.com/sealsign/seal/internal/provenance"
+	"github.com/sealsign/seal/internal/publish"
+	"github.com/sealsign/seal/internal/subject"
+)
+
+func (a *app) newAttest() *cobra.Command {
+	o := &options.Attest{}
+	cmd := &cobra.Command{
+		Use:   "attest IMAGE",
+		Short: "Attest SLSA provenance, SBOMs and scan reports for an image",
+		Long: `Signs in-toto attestations about an image and publishes them next to it. The common
+case is one command: seal attest --sign --provenance --predicate sbom.spdx.json IMAGE`,
+		Example: `  seal attest --sign --provenance --predicate sbom.spdx.json ghcr.io/acme/app@sha256:4c9b...
+  seal attest --predicate trivy.json --type vuln registry.example.com/app:1.2.0
+  seal attest --provenance --subject-path 'dist/*.tar.gz' --output-dir attestations/`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(o.Types) > len(o.Predicates) {
+				return usagef("%d --type flags for %d --predicate files: give one --type per --predicate, in order", len(o.Types), len(o.Predicates))
+			}
+			if !o.Provenance && len(o.Predicates) == 0 && !o.Sign {
+				return usagef("nothing to attest: give --provenance and/or --predicate FILE")
+			}
+			ver, err := provenance.ParseVersion(o.SLSAVersion)
+			if err != nil {
+				return &usageError{err}
+			}
+			// Read every predicate before anything is signed or written.
+			var docs []publish.Attestation
+			for i, path := range o.Predicates {
+				typ := ""
+				if i < len(o.Types) {
+					typ = o.Types[i]
+				}
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return fmt.Errorf("reading predicate: %w", err)
+				}
+				d, err := predicate.Parse(b, typ, time.Now())
+				if err != nil {
+					return fmt.Errorf("predicate %s: %w", path, err)
+				}
+				if d.Detected != "" {
+					a.log.Info("predicate type detected", "file", path, "format", d.Detected, "type", d.Type)
+				}
+				docs = append(docs, publish.Predicate{Type: d.Type, JSON: d.JSON})
+			}
+			provFor := func(md *ci.Metadata) []publish.Attestation {
+				if !o.Provenance {
+					return docs
+				}
+				return append([]publish.Attestation{publish.Provenance{Metadata: md, Version: ver, FinishedOn: time.Now()}}, docs...)
+			}
+			if len(o.SubjectPaths) > 0 {
+				if len(args) > 0 {
+					return usagef("give an IMAGE or --subject-path, not both")
+				}
+				return a.attestFiles(cmd, o, provFor)
+			}
+			if len(args) == 0 {
+				return usagef("give the IMAGE to attest (or --subject-path GLOB for files)")
+			}
+			return a.publish(cmd, args[0], &o.Publish, o.Sign, provFor)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// attestFiles signs attestations about local files and writes bundle files.
+func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.Metadata) []publish.Attestation) error {
+	ctx := cmd.Context()
+	if o.OutputDir == "" {
+		return usagef("--subject-path writes bundle files: give --output-dir")
+	}
+	var subs []subject.Subject
+	for _, g := range o.SubjectPaths {
+		ss, err := subject.FromGlob(ctx, g)
+		if err != nil {
+			return err
+		}
+		subs = append(subs, ss...)
+	}
+	p, err := a.provider(o.Token)
+	if err != nil {
+		return err
+	}
+	md, tok, err := a.metadata(cmd, p, o.Token)
+	if err != nil {
+		return err
+	}
+	signer, err := a.buildSigner(ctx, o.Signing, md, tok)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("creating output directory: %w", err)
+	}
+	type out struct {
+		Subject       string `json:"subject"`
+		PredicateType string `json:"predicateType"`
+		Bundle        string `json:"bundle"`
+	}
+	var written []out
+	for _, s := range subs {
+		for _, at := range atts(md) {
+			st, err := at.Statement(s)
+			if err != nil {
+				return err
+			}
+			r, err := signer.SignDSSE(ctx, "application/vnd.in-toto+json", st)
+			if err != nil {
+				return err
+			}
+			name := filepath.Base(s.Name) + "." + shortType(at.PredicateType()) + ".sigstore.json"
+			path := filepath.Join(o.OutputDir, name)
+			if err := a.writeOutput(path, r.JSON); err != nil {
+				return err
+			}
+			written = append(written, out{Subject: s.Name, PredicateType: at.PredicateType(), Bundle: path})
+			fmt.Fprintf(a.stderr, "attested %s (%s) -> %s\n", s.Name, at.PredicateType(), path)
+		}
+	}
+	if o.JSON {
+		return json.NewEncoder(a.stdout).Encode(map[string]any{"bundles": written})
+	}
+	return nil
+}
+
+func shortType(t string) string {
+	for k, v := range map[string]string{predicate.SLSAProvenanceV1: "provenance", predicate.SLSAProvenanceV02: "provenance-v0.2", predicate.SPDX: "spdx", predicate.CycloneDX: "cyclonedx", predicate.Vuln: "vuln"} {
+		if t == k {
+			return v
+		}
+	}
+	t = strings.TrimPrefix(strings.TrimPrefix(t, "https://"), "http://")
+	return strings.NewReplacer("/", "_", ":", "_").Replace(t)
+}

@@ -1,0 +1,81 @@
+package options
+
+import "github.com/spf13/pflag"
+
+// Identity says who may have signed, in the words users think in.
+type Identity struct {
+	// GitHubRepo (OWNER/REPO) selects the GitHub preset.
+	GitHubRepo string
+	// GitHubWorkflow pins the workflow file that signed.
+	GitHubWorkflow string
+	// GitHubHost is a GitHub Enterprise Server host.
+	GitHubHost string
+	// GitLabProject (GROUP/PROJECT) selects the GitLab preset.
+	GitLabProject string
+	// GitLabHost is a self-managed GitLab host.
+	GitLabHost string
+	// Ref pins the source ref (refs/heads/main; a bare name is a branch).
+	Ref string
+	// HostedRunnersOnly refuses self-hosted runners.
+	HostedRunnersOnly bool
+	// ProtectedRefOnly (GitLab) requires provenance from a protected ref.
+	ProtectedRefOnly bool
+	// CertificateIdentity and CertificateOIDCIssuer are cosign's raw flags.
+	CertificateIdentity, CertificateIdentityRegexp     string
+	CertificateOIDCIssuer, CertificateOIDCIssuerRegexp string
+	// Key verifies keyed signatures (file, env://NAME, KMS URI).
+	Key string
+}
+
+// AddFlags registers the flags.
+func (o *Identity) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.GitHubRepo, "github-repo", "", "accept signatures from GitHub Actions workflows of OWNER/REPO")
+	fs.StringVar(&o.GitHubWorkflow, "github-workflow", "", "with --github-repo: only this workflow file (.github/workflows/release.yml)")
+	fs.StringVar(&o.GitHubHost, "github-host", "", "with --github-repo: a GitHub Enterprise Server host (default github.com)")
+	fs.StringVar(&o.GitLabProject, "gitlab-project", "", "accept signatures from GitLab CI pipelines of GROUP/PROJECT")
+	fs.StringVar(&o.GitLabHost, "gitlab-host", "", "with --gitlab-project: a self-managed GitLab host (default gitlab.com)")
+	fs.StringVar(&o.Ref, "ref", "", "only runs for this source ref (refs/heads/main, refs/tags/v1; a bare name means a branch)")
+	fs.BoolVar(&o.HostedRunnersOnly, "hosted-runners-only", false, "refuse signatures made on self-hosted runners")
+	fs.BoolVar(&o.ProtectedRefOnly, "protected-ref-only", false, "GitLab: require provenance showing a protected ref")
+	fs.StringVar(&o.CertificateIdentity, "certificate-identity", "", "exact certificate identity (SAN)")
+	fs.StringVar(&o.CertificateIdentityRegexp, "certificate-identity-regexp", "", "certificate identity pattern")
+	fs.StringVar(&o.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "OIDC issuer of the certificate (with a preset: another issuer, e.g. GHES, self-managed GitLab)")
+	fs.StringVar(&o.CertificateOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "OIDC issuer pattern")
+	fs.StringVar(&o.Key, "key", "", "verify keyed signatures with this public key: file, env://NAME or KMS URI")
+}
+
+// Verify configures `seal verify`.
+type Verify struct {
+	Identity
+	// Attestations are predicate types that must be attested.
+	Attestations []string
+	// NoSignature does not require an image signature.
+	NoSignature bool
+	// SourceRepo, SourceRef and BuilderID are checked in SLSA provenance.
+	SourceRepo, SourceRef, BuilderID string
+	// TrustedRoot is a private instance's trusted_root.json.
+	TrustedRoot string
+	// NoTlog accepts keyless signatures without a transparency-log entry
+	// (timestamp-authority only), as private instances make them.
+	NoTlog bool
+	// Recursive verifies every platform of an index too.
+	Recursive bool
+	// JSON prints the report as JSON.
+	JSON bool
+	Registry
+}
+
+// AddFlags registers the flags.
+func (o *Verify) AddFlags(fs *pflag.FlagSet) {
+	o.Identity.AddFlags(fs)
+	fs.StringArrayVar(&o.Attestations, "attestation", nil, "require an attestation of this type: slsaprovenance, slsaprovenance1, spdx, cyclonedx, vuln or a URI (repeatable)")
+	fs.BoolVar(&o.NoSignature, "no-signature", false, "do not require an image signature (attestations only)")
+	fs.StringVar(&o.SourceRepo, "source-repo", "", "provenance must name this source repository URL")
+	fs.StringVar(&o.SourceRef, "source-ref", "", "provenance must name this source ref")
+	fs.StringVar(&o.BuilderID, "builder-id", "", "provenance must name this builder id")
+	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (default: the embedded public-good root)")
+	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept keyless signatures without a transparency-log entry (a timestamp is still required)")
+	fs.BoolVar(&o.Recursive, "recursive", false, "for an index, verify every platform image too")
+	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
+	o.Registry.AddFlags(fs)
+}

@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/publish"
+)
+
+// publish is the run behind `seal sign` and `seal attest IMAGE`.
+func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign bool, atts func(*ci.Metadata) []publish.Attestation) error {
+	ctx := cmd.Context()
+	format, err := publish.ParseFormat(o.Format)
+	if err != nil {
+		return &usageError{err}
+	}
+	p, err := a.provider(o.Token)
+	if err != nil {
+		return err
+	}
+	md, tok, err := a.metadata(cmd, p, o.Token)
+	if err != nil {
+		return err
+	}
+	signer, err := a.buildSigner(ctx, o.Signing, md, tok)
+	if err != nil {
+		return err
+	}
+	reg, err := a.registry(p, o.Registry)
+	if err != nil {
+		return err
+	}
+	pub, err := publish.New(signer, reg, publish.WithFormat(format), publish.WithJobs(o.Jobs), publish.WithLogger(a.log))
+	if err != nil {
+		return &usageError{err}
+	}
+	req := publish.Request{Ref: ref, Recursive: o.Recursive, Sign: sign}
+	if atts != nil {
+		req.Attestations = atts(md)
+	}
+	rep, perr := pub.Publish(ctx, req)
+	if rep != nil {
+		if err := a.saveBundles(o.OutputDir, rep); err != nil && perr == nil {
+			perr = err
+		}
+		a.summarize(rep, o.JSON)
+	}
+	return perr
+}
+
+func (a *app) saveBundles(dir string, rep *publish.Report) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating output directory: %w", err)
+	}
+	for i := range rep.Items {
+		it := &rep.Items[i]
+		if it.Bundle == nil {
+			continue
+		}
+		_, dig, _ := strings.Cut(it.Subject, "@")
+		name := strings.ReplaceAll(dig, ":", "-") + "." + shortType(it.PredicateType) + ".sigstore.json"
+		path := filepath.Join(dir, name)
+		if err := a.writeOutput(path, it.Bundle); err != nil {
+			return err
+		}
+		it.BundlePath = path
+	}
+	return nil
+}
+
+// summarize prints what was written: a readable summary on stderr, and
+// with --json every digest, referrer and tag on stdout.
+func (a *app) summarize(rep *publish.Report, asJSON bool) {
+	if rep.Image.Tag != "" {
+		fmt.Fprintf(a.stderr, "resolved tag %q to %s: signed the digest only\n", rep.Image.Tag, rep.Image.Descriptor.Digest)
+	}
+	for _, it := range rep.Items {
+		what := it.Kind
+		if it.Kind == "attestation" {
+			what += " " + it.PredicateType
+		}
+		state := "wrote"
+		if it.Existed {
+			state = "exists"
+		}
+		plat := ""
+		if it.Platform != "" {
+			plat = " [" + it.Platform + "]"
+		}
+		fmt.Fprintf(a.stderr, "%s %s %s%s: %s\n", state, it.Format, what, plat, it.Ref)
+	}
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(struct {
+			Image  string         `json:"image"`
+			Digest string         `json:"digest"`
+			Tag    string         `json:"tag,omitempty"`
+			Items  []publish.Item `json:"items"`
+		}{rep.Image.String(), rep.Image.Descriptor.Digest.String(), rep.Image.Tag, rep.Items})
+	}
+}

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+
+	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/keys"
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oidc"
+	"github.com/sealsign/seal/internal/signing"
+)
+
+// The public Sigstore instance.
+const (
+	publicFulcio = "https://fulcio.sigstore.dev"
+	publicRekor  = "https://rekor.sigstore.dev"
+	publicTSA    = "https://timestamp.sigstore.dev/api/v1/timestamp"
+)
+
+// buildSigner makes the one signer of this invocation, deciding on the
+// transparency log from the repository's visibility.
+func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadata, tok *oidc.Token) (*signing.Signer, error) {
+	svc, err := services(o)
+	if err != nil {
+		return nil, err
+	}
+	if o.NoTlog && o.Tlog {
+		return nil, usagef("--no-tlog and --tlog contradict each other")
+	}
+	switch {
+	case o.NoTlog:
+		svc.RekorURL = ""
+	case o.Tlog:
+	case md == nil || md.Visibility == "":
+		svc.RekorURL = ""
+		a.log.Info("not uploading to the transparency log: the repository's visibility is unknown (pass --tlog to upload)")
+	case md.Visibility != "public":
+		svc.RekorURL = ""
+		a.log.Info(fmt.Sprintf("not uploading to the public transparency log: the repository is %s (its name and identity would become public; pass --tlog to upload anyway)", md.Visibility))
+	}
+	if o.NoTimestamp {
+		svc.TSAURL = ""
+	}
+	opts := []signing.Option{signing.WithServices(svc)}
+	if o.Key != "" {
+		kp, err := keys.Load(ctx, o.Key, keys.WithLookupEnv(a.lookupEnv), keys.WithPassword(a.keyPassword))
+		if err != nil {
+			return nil, err
+		}
+		return signing.NewKeyed(kp, opts...)
+	}
+	if tok == nil {
+		return nil, fmt.Errorf("keyless signing needs the CI's identity token: %w (or sign with --key)", oidc.ErrNoToken)
+	}
+	if err := tok.CheckUsable(time.Now(), o.Audience); err != nil {
+		return nil, err
+	}
+	return signing.NewKeyless(tok, opts...)
+}
+
+// keyPassword reads COSIGN_PASSWORD, as cosign does; it is masked.
+func (a *app) keyPassword() ([]byte, error) {
+	v, ok := a.lookupEnv("COSIGN_PASSWORD")
+	if !ok {
+		return nil, errors.New("the key is encrypted: set COSIGN_PASSWORD")
+	}
+	a.mask(v)
+	return []byte(v), nil
+}
+
+// services picks the Sigstore services: flags, else a signing config,
+// else the public instance.
+func services(o options.Signing) (signing.Services, error) {
+	svc := signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}
+	if o.SigningConfig != "" {
+		sc, err := root.NewSigningConfigFromPath(o.SigningConfig)
+		if err != nil {
+			return svc, fmt.Errorf("reading signing config %s: %w", o.SigningConfig, err)
+		}
+		now := time.Now()
+		svc = signing.Services{}
+		if s, err := root.SelectService(sc.FulcioCertificateAuthorityURLs(), sign.FulcioAPIVersions, now); err == nil {
+			svc.FulcioURL = s.URL
+		}
+		if s, err := root.SelectService(sc.RekorLogURLs(), sign.RekorAPIVersions, now); err == nil {
+			svc.RekorURL, svc.RekorVersion = s.URL, s.MajorAPIVersion
+		}
+		if s, err := root.SelectService(sc.TimestampAuthorityURLs(), sign.TimestampAuthorityAPIVersions, now); err == nil {
+			svc.TSAURL = s.URL
+		}
+	}
+	for _, f := range []struct {
+		flag string
+		dst  *string
+	}{{o.FulcioURL, &svc.FulcioURL}, {o.RekorURL, &svc.RekorURL}, {o.TimestampURL, &svc.TSAURL}} {
+		if f.flag == "" {
+			continue
+		}
+		u, err := url.Parse(f.flag)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return svc, usagef("service URL %q: want https://host[/path]", f.flag)
+		}
+		*f.dst = strings.TrimSuffix(f.flag, "/")
+	}
+	return svc, nil
+}
+
+// registry builds the registry client with the CI's own credentials.
+func (a *app) registry(p ci.Provider, o options.Registry) (*oci.Client, error) {
+	opts := []oci.Option{oci.WithWriteAccess(), oci.WithLogger(a.log)}
+	if len(o.Insecure) > 0 {
+		opts = append(opts, oci.WithInsecureHosts(o.Insecure...))
+	}
+	if cs, ok := p.(ci.CredentialSource); ok {
+		for _, c := range cs.RegistryCredentials() {
+			a.mask(c.Password)
+			opts = append(opts, oci.WithCredentials(c.Host, c.Username, c.Password))
+		}
+	}
+	return oci.New(opts...)
+}

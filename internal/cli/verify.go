@@ -1,0 +1,183 @@
+package cli
+
+import (
+	"encoding/json"
+
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/keys"
+	"github.com/sealsign/seal/internal/predicate"
+	"github.com/sealsign/seal/internal/trust"
+	"github.com/sealsign/seal/internal/verify"
+)
+
+func (a *app) newVerify() *cobra.Command {
+	o := &options.Verify{}
+	cmd := &cobra.Command{
+		Use:   "verify IMAGE",
+		Short: "Verify an image's signatures and attestations before deploying it",
+		Long: `Checks the signatures and attestations of an image in both storage formats (Sigstore
+bundles as OCI referrers, cosign's .sig/.att tags) and exits non-zero unless the policy holds:
+who signed (a GitHub repository, a GitLab project, a raw certificate identity, or a key) and
+what is attested.`,
+		Example: `  seal verify --github-repo acme/app --attestation slsaprovenance1 ghcr.io/acme/app@sha256:4c9b...
+  seal verify --gitlab-project acme/platform/app --ref main --protected-ref-only registry.gitlab.com/acme/platform/app:1.2.0
+  seal verify --key cosign.pub --attestation spdx registry.example.com/app:1.2.0`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := a.verifyPolicy(cmd, o)
+			if err != nil {
+				return err
+			}
+			prov, err := a.provider(options.Token{TokenEnv: "SIGSTORE_ID_TOKEN"})
+			if err != nil {
+				return err
+			}
+			reg, err := a.registry(prov, o.Registry)
+			if err != nil {
+				return err
+			}
+			rep, verr := verify.New(reg).Verify(ctx, args[0], *p, o.Recursive)
+			if rep != nil {
+				if o.JSON {
+					enc := json.NewEncoder(a.stdout)
+					enc.SetIndent("", "  ")
+					_ = enc.Encode(struct {
+						*verify.Report
+						Verified bool `json:"verified"`
+					}{rep, verr == nil})
+				}
+				printVerifyReport(a.stderr, rep)
+			}
+			return verr
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// verifyPolicy turns the flags into a policy, refusing contradictions.
+func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Policy, error) {
+	p := &verify.Policy{RequireSignature: !o.NoSignature, RequireTlog: !o.NoTlog}
+	for _, t := range o.Attestations {
+		u, err := predicate.ResolveType(t)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		p.Attestations = append(p.Attestations, u)
+	}
+	if !p.RequireSignature && len(p.Attestations) == 0 {
+		return nil, usagef("--no-signature needs at least one --attestation: otherwise nothing is verified")
+	}
+	if o.SourceRepo != "" || o.SourceRef != "" || o.BuilderID != "" || o.ProtectedRefOnly {
+		p.Provenance = &verify.ProvenanceCheck{SourceRepo: o.SourceRepo, SourceRef: o.SourceRef, BuilderID: o.BuilderID, ProtectedRef: o.ProtectedRefOnly}
+		if !hasProvenance(p.Attestations) {
+			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1)
+		}
+	}
+	presets := 0
+	for _, set := range []bool{o.GitHubRepo != "", o.GitLabProject != "", o.CertificateIdentity != "" || o.CertificateIdentityRegexp != "", o.Key != ""} {
+		if set {
+			presets++
+		}
+	}
+	if presets != 1 {
+		return nil, usagef("say who may have signed with exactly one of --github-repo, --gitlab-project, --certificate-identity[-regexp] or --key")
+	}
+	if o.ProtectedRefOnly && o.GitLabProject == "" {
+		return nil, usagef("--protected-ref-only goes with --gitlab-project")
+	}
+	var err error
+	switch {
+	case o.Key != "":
+		pub, err := keys.LoadPublic(cmd.Context(), o.Key, keys.WithLookupEnv(a.lookupEnv))
+		if err != nil {
+			return nil, err
+		}
+		p.Key = pub.Public()
+		return p, nil
+	case o.GitHubRepo != "":
+		p.Identity, err = verify.GitHubIdentity(o.GitHubRepo, o.GitHubWorkflow, o.Ref, o.GitHubHost, o.CertificateOIDCIssuer, o.HostedRunnersOnly)
+	case o.GitLabProject != "":
+		p.Identity, err = verify.GitLabIdentity(o.GitLabProject, o.Ref, o.GitLabHost, o.CertificateOIDCIssuer, o.HostedRunnersOnly)
+	default:
+		if o.CertificateOIDCIssuer == "" && o.CertificateOIDCIssuerRegexp == "" {
+			return nil, usagef("--certificate-identity needs --certificate-oidc-issuer[-regexp]")
+		}
+		p.Identity = &verify.Identity{SAN: o.CertificateIdentity, SANRegexp: o.CertificateIdentityRegexp}
+		if o.Ref != "" {
+			p.Identity.SourceRepositoryRef = verifyQualify(o.Ref)
+		}
+	}
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if o.CertificateOIDCIssuerRegexp != "" {
+		p.Identity.Issuer, p.Identity.IssuerRegexp = "", o.CertificateOIDCIssuerRegexp
+	} else if o.CertificateOIDCIssuer != "" {
+		p.Identity.Issuer = o.CertificateOIDCIssuer
+	}
+	if p.Trusted, err = trust.Load(o.TrustedRoot); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func verifyQualify(ref string) string {
+	if strings.HasPrefix(ref, "refs/") {
+		return ref
+	}
+	return "refs/heads/" + ref
+}
+
+func hasProvenance(types []string) bool {
+	for _, t := range types {
+		if t == predicate.SLSAProvenanceV1 || t == predicate.SLSAProvenanceV02 {
+			return true
+		}
+	}
+	return false
+}
+
+// printVerifyReport is the short human report: who signed, when, from
+// which commit and workflow, which attestations; and what failed.
+func printVerifyReport(w io.Writer, r *verify.Report) {
+	fmt.Fprintf(w, "%s\n", r.Image)
+	for _, f := range r.Findings {
+		what := f.Kind
+		if f.Kind == "attestation" {
+			what += " " + f.PredicateType
+		}
+		fmt.Fprintf(w, "  ✓ %s (%s) on %s\n", what, f.Format, shortRef(f.Subject))
+		if c := f.Certificate; c != nil {
+			fmt.Fprintf(w, "      signed by %s\n      issuer %s", f.Signer, f.Issuer)
+			if c.SourceRepositoryDigest != "" {
+				fmt.Fprintf(w, ", commit %s", c.SourceRepositoryDigest)
+			}
+			if c.SourceRepositoryRef != "" {
+				fmt.Fprintf(w, " on %s", c.SourceRepositoryRef)
+			}
+			if c.RunnerEnvironment != "" {
+				fmt.Fprintf(w, ", %s runner", c.RunnerEnvironment)
+			}
+			fmt.Fprintln(w)
+		} else {
+			fmt.Fprintf(w, "      signed by %s\n", f.Signer)
+		}
+		if !f.Time.IsZero() {
+			fmt.Fprintf(w, "      at %s (timestamped)\n", f.Time.UTC().Format("2006-01-02 15:04:05Z"))
+		}
+	}
+	for _, rj := range r.Rejected {
+		fmt.Fprintf(w, "  ✗ rejected %s\n", rj)
+	}
+	for _, fl := range r.Failures {
+		fmt.Fprintf(w, "  ✗ %s\n", fl)
+	}
+}

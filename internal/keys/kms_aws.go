@@ -1,0 +1,39 @@
+//go:build seal_awskms
+
+package keys
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/kms/aws"
+	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
+)
+
+// loadAWSKMS connects to an AWS KMS key. Credentials and region come from
+// the AWS SDK's default chain (environment, web identity, instance role).
+func loadAWSKMS(ctx context.Context, ref string, o *options) (signature.SignerVerifier, error) {
+	var cfg []func(*config.LoadOptions) error
+	if o.transport != nil {
+		cfg = append(cfg, config.WithHTTPClient(&http.Client{Transport: o.transport}))
+	}
+	sv, err := aws.LoadSignerVerifier(ctx, ref, cfg...)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := sv.PublicKey(sigopts.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		// sigstore's client signs with the key's first listed algorithm,
+		// RSASSA-PSS for AWS RSA keys, while cosign verifies RSA keys with
+		// PKCS#1 v1.5: the signatures would not verify with the exported key.
+		return nil, errors.New("AWS KMS RSA keys sign with RSASSA-PSS, which cosign's key verification rejects; use an ECC_NIST_P256 key")
+	}
+	return sv, nil
+}

@@ -1,0 +1,177 @@
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+const writers = 16
+
+// runTogether starts n functions at the same moment and waits for them.
+func runTogether(n int, f func(i int)) {
+	var ready, done sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-start
+			f(i)
+		}()
+	}
+	ready.Wait()
+	close(start)
+	done.Wait()
+}
+
+// TestConcurrentAppendLegacy: 16 jobs, each its own client as if in its own
+// process, append distinct signatures to one digest's .sig tag on the real
+// distribution registry. All 16 must survive, without Settle.
+func TestConcurrentAppendLegacy(t *testing.T) {
+	ctx := testContext(t)
+	host := startDistribution(t)
+	img := pushImage(t, host, "app")
+	s, err := testClient(t, host).Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"}}}`)
+	clients := make([]*Client, writers)
+	errs := make([]error, writers)
+	runTogether(writers, func(i int) {
+		clients[i] = testClient(t, host)
+		l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), LegacyMaterial{})
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		_, errs[i] = clients[i].AppendLegacy(ctx, s, Signature, []LegacyLayer{l})
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("AppendLegacy() = %v", err)
+	}
+	got := survivors(t, testClient(t, host), s)
+	t.Logf("merge-write-check: %d of %d signatures survived", got, writers)
+	if got != writers {
+		t.Errorf("%d of %d signatures survived", got, writers)
+	}
+	repaired := 0
+	for _, c := range clients {
+		n, err := c.Settle(ctx)
+		if err != nil {
+			t.Errorf("Settle() = %v", err)
+		}
+		repaired += n
+	}
+	if repaired != 0 {
+		t.Errorf("Settle() repaired %d tags after every writer had checked its own", repaired)
+	}
+}
+
+func survivors(t *testing.T, c *Client, s Subject) int {
+	t.Helper()
+	ls, err := c.Legacy(testContext(t), s, Signature)
+	if err != nil {
+		t.Fatalf("Legacy() = %v", err)
+	}
+	seen := map[string]bool{}
+	for _, l := range ls {
+		sig, err := l.Signature()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[string(sig)] = true
+	}
+	return len(seen)
+}
+
+// TestConcurrentNaiveAppendLosesSignatures shows the problem the merge loop
+// solves: cosign's read-append-write (remote.Image, mutate.Append, remote.Write)
+// by 16 parallel jobs loses signatures (cosign#2432). It only reports.
+func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
+	ctx := testContext(t)
+	host := startDistribution(t)
+	img := pushImage(t, host, "app")
+	s, err := testClient(t, host).Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag, _ := LegacyTag(s, Signature)
+	ref, err := name.ParseReference(host + "/app:" + tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runTogether(writers, func(i int) {
+		base, err := remote.Image(ref)
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == 404 {
+			base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+		} else if err != nil {
+			t.Errorf("remote.Image() = %v", err)
+			return
+		}
+		l := static.NewLayer([]byte(`{"critical":{}}`), SimpleSigningMediaType)
+		next, err := mutate.Append(base, mutate.Addendum{Layer: l, Annotations: map[string]string{
+			AnnotationSignature: fmt.Sprintf("c2lnbmF0dXJlLSUwMmQ=%02d", i)}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := remote.Write(ref, next); err != nil {
+			t.Errorf("remote.Write() = %v", err)
+		}
+	})
+	ri, err := remote.Image(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ri.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("naive read-append-write: %d of %d signatures survived", len(m.Layers), writers)
+}
+
+// TestConcurrentFallbackIndex: 16 jobs attach distinct bundles to one digest on
+// a registry without the referrers API; the fallback index must list all 16.
+func TestConcurrentFallbackIndex(t *testing.T) {
+	ctx := testContext(t)
+	host := startDistribution(t)
+	img := pushImage(t, host, "app")
+	s, err := testClient(t, host).Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, writers)
+	runTogether(writers, func(i int) {
+		c := testClient(t, host)
+		var r Result
+		r, errs[i] = c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(i), Content: ContentDSSE, PredicateType: "https://example.com/p"})
+		if errs[i] == nil && !r.Fallback {
+			errs[i] = fmt.Errorf("writer %d: no fallback on distribution", i)
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("PutBundle() = %v", err)
+	}
+	bs, err := testClient(t, host).Bundles(ctx, s, BundleFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("merge-write-check: %d of %d referrers survived in the fallback index", len(bs), writers)
+	if len(bs) != writers {
+		t.Errorf("%d of %d referrers survived", len(bs), writers)
+	}
+}

@@ -1,0 +1,103 @@
+package predicate
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+
+const (
+	spdxDoc  = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"x","packages":[]}`
+	cdxDoc   = `{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}`
+	trivyDoc = `{"SchemaVersion":2,"ArtifactName":"alpine:3.19","ArtifactType":"container_image","Trivy":{"Version":"0.58.1"},"Results":[]}`
+	grypeDoc = `{"matches":[],"source":{},"descriptor":{"name":"grype","version":"0.86.1"}}`
+)
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, typ string
+		wantType       string
+		wantDetected   string
+		wantErr        string
+	}{
+		{name: "spdx detected", doc: spdxDoc, wantType: SPDX, wantDetected: "SPDX 2.3"},
+		{name: "spdx by cosign name", doc: spdxDoc, typ: "spdxjson", wantType: SPDX},
+		{name: "cyclonedx detected", doc: cdxDoc, wantType: CycloneDX, wantDetected: "CycloneDX 1.5"},
+		{name: "trivy detected", doc: trivyDoc, wantType: Vuln, wantDetected: "Trivy report"},
+		{name: "grype as vuln", doc: grypeDoc, typ: "vuln", wantType: Vuln},
+		{name: "custom uri", doc: `{"a":1}`, typ: "https://example.com/custom/v1", wantType: "https://example.com/custom/v1"},
+		{name: "custom short", doc: `{"a":1}`, typ: "custom", wantType: Custom},
+		{name: "unknown needs type", doc: `{"a":1}`, wantErr: "give --type"},
+		{name: "not json", doc: `{"spdxVersion": "SPDX-2.3",`, wantErr: "not JSON"},
+		{name: "array", doc: `[1,2]`, wantErr: "must be a JSON object"},
+		{name: "spdx mislabelled", doc: cdxDoc, typ: "spdx", wantErr: "is a CycloneDX"},
+		{name: "spdx missing id", doc: `{"spdxVersion":"SPDX-2.3"}`, wantErr: `no "SPDXID"`},
+		{name: "vuln of sbom", doc: spdxDoc, typ: "vuln", wantErr: "is a SPDX"},
+		{name: "bad type", doc: spdxDoc, typ: "sbom", wantErr: "unknown predicate type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := Parse([]byte(tc.doc), tc.typ, now)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Parse() error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse() = %v", err)
+			}
+			if d.Type != tc.wantType || d.Detected != tc.wantDetected {
+				t.Errorf("Parse() = type %q detected %q, want %q %q", d.Type, d.Detected, tc.wantType, tc.wantDetected)
+			}
+			if !json.Valid(d.JSON) {
+				t.Error("Parse() returned invalid JSON")
+			}
+		})
+	}
+}
+
+func TestVulnWrapping(t *testing.T) {
+	d, err := Parse([]byte(trivyDoc), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Scanner struct {
+			URI     string          `json:"uri"`
+			Version string          `json:"version"`
+			Result  json.RawMessage `json:"result"`
+		} `json:"scanner"`
+		Metadata struct {
+			ScanFinishedOn string `json:"scanFinishedOn"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(d.JSON, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Scanner.URI != "pkg:github/aquasecurity/trivy" || p.Scanner.Version != "0.58.1" || !strings.Contains(string(p.Scanner.Result), "alpine:3.19") || p.Metadata.ScanFinishedOn != "2026-11-22T08:00:00Z" {
+		t.Errorf("vuln predicate = %s", d.JSON)
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	if _, err := Parse(make([]byte, maxSize+1), "custom", now); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Parse(huge) = %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, d := range []string{spdxDoc, cdxDoc, trivyDoc, grypeDoc, `{}`, `{"scanner":1}`} {
+		f.Add([]byte(d), "")
+		f.Add([]byte(d), "vuln")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, typ string) {
+		d, err := Parse(data, typ, now)
+		if err == nil && !json.Valid(d.JSON) {
+			t.Fatalf("Parse accepted and returned invalid JSON: %q", d.JSON)
+		}
+	})
+}

@@ -1,0 +1,322 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/signing"
+	"github.com/sealsign/seal/internal/subject"
+)
+
+// Format selects where signatures and attestations are written.
+type Format int
+
+// Formats.
+const (
+	Bundle Format = 1 << iota // Sigstore bundles as OCI referrers (cosign v3, gh, Kyverno SigstoreBundle)
+	Legacy                    // cosign's .sig/.att tags (cosign v2, Kyverno Cosign, Tekton-era tools)
+	Both   = Bundle | Legacy
+)
+
+// ParseFormat reads "bundle", "legacy" or "both".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "bundle":
+		return Bundle, nil
+	case "legacy":
+		return Legacy, nil
+	case "both", "":
+		return Both, nil
+	}
+	return 0, fmt.Errorf("unknown format %q (use bundle, legacy or both)", s)
+}
+
+func (f Format) String() string {
+	switch f {
+	case Bundle:
+		return "bundle"
+	case Legacy:
+		return "legacy"
+	case Both:
+		return "both"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// Registry is what the publisher needs of package oci.
+type Registry interface {
+	Resolve(ctx context.Context, ref string) (oci.Subject, error)
+	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
+	PutBundle(ctx context.Context, s oci.Subject, b oci.BundleArtifact) (oci.Result, error)
+	AppendLegacy(ctx context.Context, s oci.Subject, kind oci.Kind, layers []oci.LegacyLayer) (oci.Result, error)
+}
+
+type options struct {
+	format Format
+	jobs   int
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// Option configures a Publisher.
+type Option func(*options) error
+
+// WithFormat selects the storage formats (default Both).
+func WithFormat(f Format) Option {
+	return func(o *options) error {
+		if f&Both == 0 || f&^Both != 0 {
+			return fmt.Errorf("invalid format %d", f)
+		}
+		o.format = f
+		return nil
+	}
+}
+
+// WithJobs bounds how many subjects are signed and published at once.
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("jobs must be at least 1, got %d", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger for progress details.
+func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log = l; return nil } }
+
+// WithClock replaces time.Now (the created annotation).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error { o.now = now; return nil }
+}
+
+// Publisher signs and publishes.
+type Publisher struct {
+	signer *signing.Signer
+	reg    Registry
+	o      *options
+}
+
+// New returns a Publisher that signs with signer and writes to reg.
+func New(signer *signing.Signer, reg Registry, opts ...Option) (*Publisher, error) {
+	if signer == nil || reg == nil {
+		return nil, errors.New("publisher needs a signer and a registry")
+	}
+	o := &options{format: Both, jobs: 8, log: slog.New(slog.DiscardHandler), now: time.Now}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return &Publisher{signer: signer, reg: reg, o: o}, nil
+}
+
+// Request is one image and what to publish for it.
+type Request struct {
+	// Ref is an image reference by tag or digest.
+	Ref string
+	// Recursive also publishes for every platform of an index.
+	Recursive bool
+	// Sign publishes an image signature.
+	Sign bool
+	// Attestations to sign and publish for each subject.
+	Attestations []Attestation
+}
+
+// Report says what was published.
+type Report struct {
+	// Image is the resolved top-level subject.
+	Image oci.Subject
+	// Items lists every artifact, in subject order.
+	Items []Item
+}
+
+// Item is one published signature or attestation.
+type Item struct {
+	Subject       string `json:"subject"` // repo@digest
+	Platform      string `json:"platform,omitempty"`
+	Kind          string `json:"kind"` // signature, attestation
+	PredicateType string `json:"predicateType,omitempty"`
+	Format        string `json:"format"` // bundle, legacy
+	Ref           string `json:"ref"`    // referrer repo@digest, or repo:tag
+	Existed       bool   `json:"existed,omitempty"`
+	Fallback      bool   `json:"fallbackTag,omitempty"`
+	// Bundle is the bundle JSON (bundle format only), for --output-dir.
+	Bundle []byte `json:"-"`
+	// BundlePath is where the CLI saved Bundle, if it did.
+	BundlePath string `json:"bundlePath,omitempty"`
+}
+
+// Publish resolves req.Ref once and publishes for it (and its platforms).
+func (p *Publisher) Publish(ctx context.Context, req Request) (*Report, error) {
+	if !req.Sign && len(req.Attestations) == 0 {
+		return nil, errors.New("nothing to publish: ask for a signature or an attestation")
+	}
+	top, err := p.reg.Resolve(ctx, req.Ref)
+	if err != nil {
+		return nil, err
+	}
+	subjects := []oci.Subject{top}
+	if req.Recursive && top.IsIndex() {
+		children, err := p.reg.Platforms(ctx, top)
+		if err != nil {
+			return nil, err
+		}
+		subjects = append(subjects, children...)
+	}
+	rep := &Report{Image: top}
+	results := make([][]Item, len(subjects))
+	errs := make([]error, len(subjects))
+	sem := make(chan struct{}, p.o.jobs)
+	var wg sync.WaitGroup
+	for i, s := range subjects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			results[i], errs[i] = p.one(ctx, s, req)
+		}()
+	}
+	wg.Wait()
+	for _, items := range results {
+		rep.Items = append(rep.Items, items...)
+	}
+	return rep, errors.Join(errs...)
+}
+
+// one signs everything for one subject, then writes: all signing first, so
+// a signing failure leaves nothing in the registry for this subject.
+func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item, error) {
+	sub := subject.Subject{Name: s.Ref.Context().Name(), Digest: map[string]string{s.Descriptor.Digest.Algorithm: s.Descriptor.Digest.Hex}}
+	platform := ""
+	if s.Descriptor.Platform != nil {
+		platform = s.Descriptor.Platform.String()
+	}
+	now := p.o.now().UTC()
+	var (
+		bundles []oci.BundleArtifact
+		sigs    []oci.LegacyLayer
+		atts    []oci.LegacyLayer
+		items   []Item
+	)
+	add := func(kind, pt, format string, b []byte) {
+		items = append(items, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Bundle: b})
+	}
+	if req.Sign {
+		if p.o.format&Bundle != 0 {
+			st, err := signStatement(sub)
+			if err != nil {
+				return nil, err
+			}
+			r, err := p.signer.SignDSSE(ctx, signing.InTotoPayloadType, st)
+			if err != nil {
+				return nil, fmt.Errorf("signing %s: %w", s, err)
+			}
+			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: CosignSignPredicateType, Created: now})
+			add("signature", CosignSignPredicateType, "bundle", r.JSON)
+		}
+		if p.o.format&Legacy != 0 {
+			payload, err := simpleSigning(sub.Name, s.Descriptor.Digest.String())
+			if err != nil {
+				return nil, err
+			}
+			r, err := p.signer.SignMessage(ctx, payload)
+			if err != nil {
+				return nil, fmt.Errorf("signing %s: %w", s, err)
+			}
+			l, err := oci.SignatureLayer(payload, r.Signature, p.legacyMaterial(r, nil))
+			if err != nil {
+				return nil, err
+			}
+			sigs = append(sigs, l)
+			add("signature", "", "legacy", nil)
+		}
+	}
+	for _, a := range req.Attestations {
+		st, err := a.Statement(sub)
+		if err != nil {
+			return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
+		}
+		r, err := p.signer.SignDSSE(ctx, signing.InTotoPayloadType, st)
+		if err != nil {
+			return nil, fmt.Errorf("signing %s attestation for %s: %w", a.PredicateType(), s, err)
+		}
+		if p.o.format&Bundle != 0 {
+			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: a.PredicateType(), Created: now})
+			add("attestation", a.PredicateType(), "bundle", r.JSON)
+		}
+		if p.o.format&Legacy != 0 {
+			// cosign timestamps a legacy attestation's whole envelope.
+			ts, err := p.signer.Timestamp(ctx, r.Envelope)
+			if err != nil {
+				return nil, err
+			}
+			l, err := oci.AttestationLayer(r.Envelope, a.PredicateType(), p.legacyMaterial(r, ts))
+			if err != nil {
+				return nil, err
+			}
+			atts = append(atts, l)
+			add("attestation", a.PredicateType(), "legacy", nil)
+		}
+	}
+
+	// Writes: bundles (each its own referrer), then the legacy tags, each
+	// updated once with all of this run's layers.
+	bi := 0
+	for i := range items {
+		if items[i].Format != "bundle" {
+			continue
+		}
+		res, err := p.reg.PutBundle(ctx, s, bundles[bi])
+		bi++
+		if err != nil {
+			return items[:i], err
+		}
+		items[i].Ref, items[i].Existed, items[i].Fallback = res.Ref, res.Existed, res.Fallback
+	}
+	for _, w := range []struct {
+		kind   oci.Kind
+		layers []oci.LegacyLayer
+		name   string
+	}{{oci.Signature, sigs, "signature"}, {oci.Attestation, atts, "attestation"}} {
+		if len(w.layers) == 0 {
+			continue
+		}
+		res, err := p.reg.AppendLegacy(ctx, s, w.kind, w.layers)
+		if err != nil {
+			return items, err
+		}
+		for i := range items {
+			if items[i].Format == "legacy" && items[i].Kind == w.name {
+				items[i].Ref, items[i].Existed = res.Ref, res.Existed
+			}
+		}
+	}
+	p.o.log.Debug("published", "subject", s.String(), "items", len(items))
+	return items, nil
+}
+
+// legacyMaterial is the certificate and timestamp cosign's legacy layers
+// carry. ts overrides the bundle's timestamp (attestations timestamp the
+// envelope, signatures the raw signature).
+func (p *Publisher) legacyMaterial(r *signing.Result, ts []byte) oci.LegacyMaterial {
+	m := oci.LegacyMaterial{Certificate: p.signer.CertificatePEM()}
+	if ts != nil {
+		m.RFC3161Timestamp = ts
+	} else if tvd := r.Bundle.GetVerificationMaterial().GetTimestampVerificationData(); tvd != nil && len(tvd.GetRfc3161Timestamps()) > 0 {
+		m.RFC3161Timestamp = tvd.GetRfc3161Timestamps()[0].GetSignedTimestamp()
+	}
+	return m
+}

@@ -1,0 +1,32 @@
+package trust
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+//go:embed public_trusted_root.json
+var publicRoot []byte
+
+// Public returns the embedded trusted root of the public Sigstore instance.
+func Public() (*root.TrustedRoot, error) {
+	tr, err := root.NewTrustedRootFromJSON(publicRoot)
+	if err != nil {
+		return nil, fmt.Errorf("loading the embedded public trusted root: %w", err)
+	}
+	return tr, nil
+}
+
+// Load reads a trusted_root.json file, or the public root for "".
+func Load(path string) (*root.TrustedRoot, error) {
+	if path == "" {
+		return Public()
+	}
+	tr, err := root.NewTrustedRootFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading trusted root %s: %w", path, err)
+	}
+	return tr, nil
+}

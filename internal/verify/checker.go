@@ -1,0 +1,298 @@
+package verify
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/sealsign/seal/internal/oci"
+)
+
+// SignPredicateType marks cosign v3 image signatures.
+const SignPredicateType = "https://sigstore.dev/cosign/sign/v1"
+
+// checker verifies signatures against one policy.
+type checker struct {
+	p        Policy
+	now      func() time.Time
+	key      signature.Verifier // keyed
+	keyID    string
+	verifier *sgverify.Verifier
+	ident    sgverify.CertificateIdentity
+}
+
+func newChecker(p Policy, now func() time.Time) (*checker, error) {
+	c := &checker{p: p, now: now}
+	if p.Key != nil {
+		v, err := signature.LoadDefaultVerifier(p.Key)
+		if err != nil {
+			return nil, fmt.Errorf("loading verification key: %w", err)
+		}
+		c.key, c.keyID = v, fingerprint(p.Key)
+		trusted := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
+			return root.NewExpiringKey(v, time.Time{}, time.Time{}), nil
+		})
+		if c.verifier, err = sgverify.NewVerifier(trusted, sgverify.WithNoObserverTimestamps()); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	id := p.Identity
+	ident, err := sgverify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.SAN, id.SANRegexp)
+	if err != nil {
+		return nil, fmt.Errorf("signer identity: %w", err)
+	}
+	c.ident = ident
+	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+	if p.RequireTlog {
+		opts = append(opts, sgverify.WithTransparencyLog(1))
+	}
+	if len(p.Trusted.CTLogs()) > 0 {
+		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	}
+	if c.verifier, err = sgverify.NewVerifier(p.Trusted, opts...); err != nil {
+		return nil, fmt.Errorf("building verifier: %w", err)
+	}
+	return c, nil
+}
+
+func fingerprint(k crypto.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return "key"
+	}
+	h := sha256.Sum256(der)
+	return "key sha256:" + hex.EncodeToString(h[:8])
+}
+
+// bundle verifies a Sigstore bundle whose content is about digest.
+func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
+	pb := &protobundle.Bundle{}
+	if err := protojson.Unmarshal(raw, pb); err != nil {
+		return nil, fmt.Errorf("parsing bundle: %w", err)
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		return nil, fmt.Errorf("parsing bundle: %w", err)
+	}
+	pol := []sgverify.PolicyOption{sgverify.WithKey()}
+	if c.key == nil {
+		pol = []sgverify.PolicyOption{sgverify.WithCertificateIdentity(c.ident)}
+	}
+	res, err := c.verifier.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", digest), pol...))
+	if err != nil {
+		return nil, explainSigstore(err)
+	}
+	f := &Finding{Signer: c.keyID, Kind: "signature"}
+	if res.Statement != nil {
+		f.PredicateType = res.Statement.GetPredicateType()
+		if f.PredicateType != SignPredicateType {
+			f.Kind = "attestation"
+		}
+		f.Statement, _ = protojson.Marshal(res.Statement)
+	}
+	for _, ts := range res.VerifiedTimestamps {
+		if f.Time.IsZero() || ts.Timestamp.Before(f.Time) {
+			f.Time = ts.Timestamp
+		}
+	}
+	if cs := res.Signature.Certificate; cs != nil {
+		if err := c.identity(cs); err != nil {
+			return nil, err
+		}
+		f.Signer, f.Issuer, f.Certificate = cs.SubjectAlternativeName, cs.CertificateIssuer, cs
+	}
+	return f, nil
+}
+
+// explainSigstore shortens sigstore-go's errors to the failed check.
+func explainSigstore(err error) error {
+	return err
+}
+
+// identity checks the certificate's issuer, subject and CI extensions.
+func (c *checker) identity(s *certificate.Summary) error {
+	id := c.p.Identity
+	if id == nil {
+		return nil
+	}
+	check := func(what, got, want string) error {
+		if want != "" && got != want {
+			return fmt.Errorf("certificate %s is %q, want %q", what, got, want)
+		}
+		return nil
+	}
+	re := func(what, got, expr string) error {
+		if expr == "" {
+			return nil
+		}
+		ok, err := regexp.MatchString(expr, got)
+		if err != nil {
+			return fmt.Errorf("%s pattern %q: %w", what, expr, err)
+		}
+		if !ok {
+			return fmt.Errorf("certificate %s is %q, which does not match %q", what, got, expr)
+		}
+		return nil
+	}
+	return errors.Join(
+		check("issuer", s.CertificateIssuer, id.Issuer),
+		re("issuer", s.CertificateIssuer, id.IssuerRegexp),
+		check("identity", s.SubjectAlternativeName, id.SAN),
+		re("identity", s.SubjectAlternativeName, id.SANRegexp),
+		check("source repository", s.SourceRepositoryURI, id.SourceRepositoryURI),
+		check("source repository ref", s.SourceRepositoryRef, id.SourceRepositoryRef),
+		check("build signer (workflow)", s.BuildSignerURI, id.BuildSignerURI),
+		prefix("build signer (workflow)", s.BuildSignerURI, id.BuildSignerURIPrefix),
+		check("runner environment", s.RunnerEnvironment, id.RunnerEnvironment),
+	)
+}
+
+func prefix(what, got, want string) error {
+	if want != "" && (len(got) < len(want) || got[:len(want)] != want) {
+		return fmt.Errorf("certificate %s is %q, want one starting with %q", what, got, want)
+	}
+	return nil
+}
+
+// legacy verifies a layer of cosign's .sig or .att tag.
+func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, digest []byte) (*Finding, error) {
+	f := &Finding{Kind: kind.String()}
+	var verifier signature.Verifier
+	var cert *x509.Certificate
+	if c.key != nil {
+		verifier, f.Signer = c.key, c.keyID
+	} else {
+		var err error
+		if cert, err = legacyCertificate(l); err != nil {
+			return nil, err
+		}
+		// A keyless certificate lives for minutes: it must have been valid
+		// when a trusted timestamp authority saw the signature.
+		stamped := l.Payload // attestations: cosign timestamps the envelope
+		if kind == oci.Signature {
+			if stamped, err = l.Signature(); err != nil {
+				return nil, err
+			}
+		}
+		if f.Time, err = c.timestamp(l, stamped); err != nil {
+			return nil, err
+		}
+		if _, err := sgverify.VerifyLeafCertificate(f.Time, cert, c.p.Trusted); err != nil {
+			return nil, fmt.Errorf("certificate does not chain to a trusted Fulcio CA at %s: %w", f.Time.Format(time.RFC3339), err)
+		}
+		sum, err := certificate.SummarizeCertificate(cert)
+		if err != nil {
+			return nil, fmt.Errorf("reading certificate: %w", err)
+		}
+		if err := c.identity(&sum); err != nil {
+			return nil, err
+		}
+		f.Signer, f.Issuer, f.Certificate = sum.SubjectAlternativeName, sum.CertificateIssuer, &sum
+		if verifier, err = signature.LoadDefaultVerifier(cert.PublicKey); err != nil {
+			return nil, err
+		}
+	}
+	switch kind {
+	case oci.Signature:
+		sig, err := l.Signature()
+		if err != nil {
+			return nil, err
+		}
+		if err := verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(l.Payload)); err != nil {
+			return nil, fmt.Errorf("signature does not verify: %w", err)
+		}
+		var p struct {
+			Critical struct {
+				Image struct {
+					Digest string `json:"docker-manifest-digest"`
+				} `json:"image"`
+			} `json:"critical"`
+		}
+		if err := json.Unmarshal(l.Payload, &p); err != nil {
+			return nil, fmt.Errorf("parsing simple-signing payload: %w", err)
+		}
+		if p.Critical.Image.Digest != digestStr {
+			return nil, fmt.Errorf("payload signs %s, not this image (%s)", p.Critical.Image.Digest, digestStr)
+		}
+	case oci.Attestation:
+		if err := dsse.WrapVerifier(verifier).VerifySignature(bytes.NewReader(l.Payload), nil); err != nil {
+			return nil, fmt.Errorf("envelope signature does not verify: %w", err)
+		}
+		var env struct {
+			Payload string `json:"payload"`
+		}
+		if err := json.Unmarshal(l.Payload, &env); err != nil {
+			return nil, fmt.Errorf("parsing envelope: %w", err)
+		}
+		st, err := base64.StdEncoding.DecodeString(env.Payload)
+		if err != nil {
+			return nil, fmt.Errorf("decoding envelope payload: %w", err)
+		}
+		f.Statement = st
+		var head struct {
+			PredicateType string `json:"predicateType"`
+		}
+		_ = json.Unmarshal(st, &head)
+		f.PredicateType = head.PredicateType
+	}
+	return f, nil
+}
+
+func legacyCertificate(l oci.LegacyLayer) (*x509.Certificate, error) {
+	p := l.Annotations[oci.AnnotationCertificate]
+	if p == "" {
+		return nil, errors.New("no certificate: signed with a key, not keylessly")
+	}
+	blk, _ := pem.Decode([]byte(p))
+	if blk == nil {
+		return nil, errors.New("certificate annotation is not PEM")
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing certificate: %w", err)
+	}
+	return cert, nil
+}
+
+// timestamp verifies the layer's RFC 3161 timestamp over data with the
+// trusted timestamp authorities and returns the time it proves.
+func (c *checker) timestamp(l oci.LegacyLayer, data []byte) (time.Time, error) {
+	ts, err := l.RFC3161Timestamp()
+	if err != nil {
+		return time.Time{}, err
+	}
+	if len(ts) == 0 {
+		return time.Time{}, errors.New("no RFC 3161 timestamp: nothing proves when the short-lived certificate signed")
+	}
+	var errs []error
+	for _, tsa := range c.p.Trusted.TimestampingAuthorities() {
+		t, err := tsa.Verify(ts, data)
+		if err == nil {
+			return t.Time, nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return time.Time{}, errors.New("the trusted root has no timestamp authority")
+	}
+	return time.Time{}, fmt.Errorf("timestamp does not verify with a trusted timestamp authority: %w", errors.Join(errs...))
+}

@@ -1,0 +1,176 @@
+package verify
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
+	"github.com/sealsign/seal/internal/oci"
+)
+
+// Registry is what verification needs of package oci.
+type Registry interface {
+	Resolve(ctx context.Context, ref string) (oci.Subject, error)
+	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
+	Bundles(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
+	Legacy(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
+}
+
+// ErrPolicy is wrapped by every failed check.
+var ErrPolicy = errors.New("verification failed")
+
+// Verifier checks images in a registry.
+type Verifier struct {
+	reg Registry
+	now func() time.Time
+}
+
+// New returns a Verifier reading from reg.
+func New(reg Registry) *Verifier { return &Verifier{reg: reg, now: time.Now} }
+
+// Finding is one verified signature or attestation.
+type Finding struct {
+	Subject       string `json:"subject"`
+	Kind          string `json:"kind"` // signature, attestation
+	PredicateType string `json:"predicateType,omitempty"`
+	Format        string `json:"format"` // bundle, legacy
+	// Signer is the key fingerprint, or the certificate's subject.
+	Signer string `json:"signer"`
+	// Issuer and the certificate's CI facts, for keyless signatures.
+	Issuer      string               `json:"issuer,omitempty"`
+	Certificate *certificate.Summary `json:"certificate,omitempty"`
+	// Time is when the signature was made, as proven by a timestamp or log.
+	Time time.Time `json:"time,omitzero"`
+	// Statement is the verified in-toto statement (attestations).
+	Statement []byte `json:"-"`
+}
+
+// Report is the outcome for one image.
+type Report struct {
+	Image    string    `json:"image"`
+	Findings []Finding `json:"findings"`
+	// Rejected lists signatures found but not accepted, with the reason.
+	Rejected []string `json:"rejected,omitempty"`
+	// Failures lists the policy's unmet requirements.
+	Failures []string `json:"failures,omitempty"`
+}
+
+// Verify checks ref (and, with recursive, every platform of an index).
+func (v *Verifier) Verify(ctx context.Context, ref string, p Policy, recursive bool) (*Report, error) {
+	if (p.Key == nil) == (p.Identity == nil) {
+		return nil, errors.New("verification needs either a key or a signer identity")
+	}
+	if p.Identity != nil && p.Trusted == nil {
+		return nil, errors.New("keyless verification needs a trusted root")
+	}
+	top, err := v.reg.Resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	subjects := []oci.Subject{top}
+	if recursive && top.IsIndex() {
+		ch, err := v.reg.Platforms(ctx, top)
+		if err != nil {
+			return nil, err
+		}
+		subjects = append(subjects, ch...)
+	}
+	rep := &Report{Image: top.String()}
+	for _, s := range subjects {
+		fs, rejected, err := v.one(ctx, s, p)
+		if err != nil {
+			return rep, err
+		}
+		rep.Findings = append(rep.Findings, fs...)
+		rep.Rejected = append(rep.Rejected, rejected...)
+		rep.Failures = append(rep.Failures, unmet(s, fs, p, rejected)...)
+	}
+	if len(rep.Failures) > 0 {
+		return rep, fmt.Errorf("%w: %s", ErrPolicy, strings.Join(rep.Failures, "; "))
+	}
+	return rep, nil
+}
+
+func unmet(s oci.Subject, fs []Finding, p Policy, rejected []string) []string {
+	var out []string
+	have := map[string]bool{}
+	for _, f := range fs {
+		have[f.Kind+" "+f.PredicateType] = true
+		if f.Kind == "signature" {
+			have["signature"] = true
+		}
+	}
+	why := ""
+	if len(rejected) > 0 {
+		why = fmt.Sprintf(" (%d rejected, e.g. %s)", len(rejected), rejected[0])
+	} else if len(fs) == 0 {
+		why = " (no signatures or attestations found)"
+	}
+	if p.RequireSignature && !have["signature"] {
+		out = append(out, fmt.Sprintf("%s has no valid signature%s", s, why))
+	}
+	for _, pt := range p.Attestations {
+		if !have["attestation "+pt] {
+			out = append(out, fmt.Sprintf("%s has no valid %s attestation%s", s, pt, why))
+		}
+	}
+	return out
+}
+
+// one verifies everything attached to one subject, in both formats.
+func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding, []string, error) {
+	digest, err := hex.DecodeString(s.Descriptor.Digest.Hex)
+	if err != nil || s.Descriptor.Digest.Algorithm != "sha256" {
+		return nil, nil, fmt.Errorf("subject %s: only sha256 digests are supported", s)
+	}
+	chk, err := newChecker(p, v.now)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found []Finding
+	var rejected []string
+	accept := func(f *Finding, format, what string, err error) {
+		if err == nil {
+			err = chk.statement(f, digest)
+		}
+		if err != nil {
+			rejected = append(rejected, fmt.Sprintf("%s %s: %v", format, what, err))
+			return
+		}
+		f.Subject, f.Format = s.String(), format
+		found = append(found, *f)
+	}
+	bs, err := v.reg.Bundles(ctx, s, oci.BundleFilter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, b := range bs {
+		f, err := chk.bundle(b.Bundle, digest)
+		accept(f, "bundle", shortDigest(b.Descriptor.Digest.String()), err)
+	}
+	for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
+		layers, err := v.reg.Legacy(ctx, s, kind)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, l := range layers {
+			f, err := chk.legacy(l, kind, s.Descriptor.Digest.String(), digest)
+			accept(f, "legacy", kind.String()+" "+shortDigest(l.Digest.String()), err)
+		}
+	}
+	sort.SliceStable(found, func(i, j int) bool { return found[i].Kind > found[j].Kind })
+	return found, rejected, nil
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
