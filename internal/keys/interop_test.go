@@ -52,6 +52,7 @@ func runCosign(t *testing.T, bin, dir, password string, args ...string) (string,
 // TestCosignAcceptsGeneratedKey: a key pair from Generate works in cosign
 // sign-blob, and cosign's signature verifies with Seal's public key.
 func TestCosignAcceptsGeneratedKey(t *testing.T) {
+	testbed.Bin(t, testbed.BinCosign) // skip before paying for scrypt
 	t.Parallel()
 	dir := t.TempDir()
 	priv, pub := generated()
@@ -102,6 +103,8 @@ type cosignCheck struct {
 // verify-blob accepts with the public key, for every key type, both as a bare
 // signature and as a sigstore bundle.
 func TestCosignVerifiesSealSignatures(t *testing.T) {
+	cosignV2 := testbed.Bin(t, testbed.BinCosign)
+	cosignV3 := testbed.Bin(t, testbed.BinCosignV3)
 	t.Parallel()
 	ctx := context.Background()
 	_, ed, err := ed25519.GenerateKey(rand.Reader)
@@ -125,8 +128,6 @@ func TestCosignVerifiesSealSignatures(t *testing.T) {
 		{"RSA 2048", pkcs8(t, rsa2048()), "", false},
 		{"Ed25519", pkcs8(t, ed), "", false},
 	}
-	cosignV2 := testbed.Bin(t, testbed.BinCosign)
-	cosignV3 := testbed.Bin(t, testbed.BinCosignV3)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -389,8 +389,6 @@ func TestErrors(t *testing.T) {
 		{name: "unsupported KMS", ref: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", wantMsg: "gcpkms:// keys are not supported"},
 		{name: "cosign k8s ref", ref: "k8s://ns/secret", wantMsg: "use env://NAME"},
 		{name: "unknown scheme", ref: "ftp://host/key", wantMsg: "unknown key reference scheme ftp://"},
-		{name: "vault without address", ref: "hashivault://mykey", opts: []keys.Option{env(nil)}, wantMsg: "VAULT_ADDR (or BAO_ADDR) is not set"},
-		{name: "vault without token", ref: "hashivault://mykey", opts: []keys.Option{env(map[string]string{"VAULT_ADDR": "http://127.0.0.1:1"})}, wantMsg: "VAULT_TOKEN (or BAO_TOKEN) is not set"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,20 @@ import (
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 )
 
+// openKMS connects to a KMS key and fetches its public half, which decides
+// the signature algorithm.
+func openKMS(ctx context.Context, scheme, ref string, o *options) (signature.SignerVerifier, crypto.PublicKey, error) {
+	sv, err := loadKMS(ctx, scheme, ref, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := sv.PublicKey(sigopts.WithContext(ctx))
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetching public key: %w", err)
+	}
+	return sv, pub, nil
+}
+
 // loadKMS connects to the KMS named by scheme. Each provider lives in its own
 // build-tagged file, so a provider left out of the binary costs nothing and
 // says which tag brings it back.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -95,8 +96,9 @@ func TestAWSKMS(t *testing.T) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDSEALTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "seal-test-secret")
 	t.Setenv("AWS_REGION", "eu-west-1")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	missing := filepath.Join(t.TempDir(), "missing")
+	t.Setenv("AWS_CONFIG_FILE", missing)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_PROFILE", "")
 	// The SDK cannot apply a CA bundle to an injected transport; it refuses.

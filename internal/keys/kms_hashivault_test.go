@@ -170,6 +170,27 @@ func TestHashiVault(t *testing.T) {
 		}
 		assertNoSecrets(t, err, "hvs.not-the-token")
 	})
+	for _, tc := range []struct {
+		name, wantMsg string
+		env           map[string]string
+	}{
+		{"no address", "VAULT_ADDR (or BAO_ADDR) is not set", map[string]string{"VAULT_TOKEN": vaultToken}},
+		{"no token", "VAULT_TOKEN (or BAO_TOKEN) is not set", map[string]string{"VAULT_ADDR": srv.URL}},
+		{"OpenBao variables", "", map[string]string{"BAO_ADDR": srv.URL, "BAO_TOKEN": vaultToken}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := keys.Load(ctx, "hashivault://p256", env(tc.env))
+			if tc.wantMsg == "" {
+				if err != nil {
+					t.Fatalf("Load() = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("Load() = %v, want %q", err, tc.wantMsg)
+			}
+		})
+	}
 	t.Run("bad reference", func(t *testing.T) {
 		_, err := keys.Load(ctx, "hashivault://a/b", vaultEnv)
 		if err == nil || !strings.Contains(err.Error(), "hashivault://<key>") {

@@ -11,8 +11,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-
-	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // Option configures Load and LoadPublic.
@@ -106,13 +104,9 @@ func load(ctx context.Context, ref string, o *options) (*Keypair, error) {
 		return nil, err
 	}
 	if r.kms {
-		sv, err := loadKMS(ctx, r.scheme, ref, o)
+		sv, pub, err := openKMS(ctx, r.scheme, ref, o)
 		if err != nil {
 			return nil, err
-		}
-		pub, err := sv.PublicKey(sigopts.WithContext(ctx))
-		if err != nil {
-			return nil, fmt.Errorf("fetching public key: %w", err)
 		}
 		return newKeypair(kmsBackend{sv: sv}, pub)
 	}
@@ -144,13 +138,9 @@ func loadPublic(ctx context.Context, ref string, o *options) (*PublicKey, error)
 		return nil, err
 	}
 	if r.kms {
-		sv, err := loadKMS(ctx, r.scheme, ref, o)
+		_, pub, err := openKMS(ctx, r.scheme, ref, o)
 		if err != nil {
 			return nil, err
-		}
-		pub, err := sv.PublicKey(sigopts.WithContext(ctx))
-		if err != nil {
-			return nil, fmt.Errorf("fetching public key: %w", err)
 		}
 		return newPublicKey(pub)
 	}

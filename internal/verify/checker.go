@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -93,6 +94,13 @@ func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing bundle: %w", err)
 	}
+	// Say plainly when a valid attestation was copied from another image,
+	// before sigstore-go's more general digest error.
+	if env := pb.GetDsseEnvelope(); env != nil {
+		if err := aboutDigest(env.GetPayload(), digest); err != nil {
+			return nil, err
+		}
+	}
 	pol := []sgverify.PolicyOption{sgverify.WithKey()}
 	if c.key == nil {
 		pol = []sgverify.PolicyOption{sgverify.WithCertificateIdentity(c.ident)}
@@ -118,13 +126,26 @@ func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
 		if err := c.identity(cs); err != nil {
 			return nil, err
 		}
-		f.Signer, f.Issuer, f.Certificate = cs.SubjectAlternativeName, cs.CertificateIssuer, cs
+		f.Signer, f.Issuer, f.Certificate = cs.SubjectAlternativeName, cs.Issuer, cs
 	}
 	return f, nil
 }
 
-// explainSigstore shortens sigstore-go's errors to the failed check.
+var sanMismatch = regexp.MustCompile(`expected SAN value to match regex "(.*)", got "(.*)"`)
+
+// explainSigstore turns sigstore-go's errors into the failed check and
+// what was found instead.
 func explainSigstore(err error) error {
+	msg := err.Error()
+	switch {
+	case sanMismatch.MatchString(msg):
+		m := sanMismatch.FindStringSubmatch(msg)
+		return fmt.Errorf("certificate identity is %q, which does not match %q", m[2], m[1])
+	case strings.Contains(msg, "could not verify envelope"), strings.Contains(msg, "failed to verify signature"):
+		return fmt.Errorf("signature does not verify: the payload or the signature was altered, or another key signed it (%w)", err)
+	case strings.Contains(msg, "threshold not met for verified signed timestamps"), strings.Contains(msg, "observer timestamps"):
+		return fmt.Errorf("no valid timestamp proves the short-lived certificate was valid when it signed (%w)", err)
+	}
 	return err
 }
 
@@ -154,8 +175,8 @@ func (c *checker) identity(s *certificate.Summary) error {
 		return nil
 	}
 	return errors.Join(
-		check("issuer", s.CertificateIssuer, id.Issuer),
-		re("issuer", s.CertificateIssuer, id.IssuerRegexp),
+		check("OIDC issuer", s.Issuer, id.Issuer),
+		re("OIDC issuer", s.Issuer, id.IssuerRegexp),
 		check("identity", s.SubjectAlternativeName, id.SAN),
 		re("identity", s.SubjectAlternativeName, id.SANRegexp),
 		check("source repository", s.SourceRepositoryURI, id.SourceRepositoryURI),
@@ -206,7 +227,7 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 		if err := c.identity(&sum); err != nil {
 			return nil, err
 		}
-		f.Signer, f.Issuer, f.Certificate = sum.SubjectAlternativeName, sum.CertificateIssuer, &sum
+		f.Signer, f.Issuer, f.Certificate = sum.SubjectAlternativeName, sum.Issuer, &sum
 		if verifier, err = signature.LoadDefaultVerifier(cert.PublicKey); err != nil {
 			return nil, err
 		}
@@ -295,4 +316,24 @@ func (c *checker) timestamp(l oci.LegacyLayer, data []byte) (time.Time, error) {
 		return time.Time{}, errors.New("the trusted root has no timestamp authority")
 	}
 	return time.Time{}, fmt.Errorf("timestamp does not verify with a trusted timestamp authority: %w", errors.Join(errs...))
+}
+
+// aboutDigest checks that an in-toto statement names digest.
+func aboutDigest(statement []byte, digest []byte) error {
+	var st struct {
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(statement, &st); err != nil {
+		return fmt.Errorf("parsing statement: %w", err)
+	}
+	want := hex.EncodeToString(digest)
+	for _, s := range st.Subject {
+		if s.Digest["sha256"] == want {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s statement is about another artifact, not sha256:%s (copied from another image?)", st.PredicateType, want)
 }

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,15 +41,8 @@ func (c *checker) statement(f *Finding, digest []byte) error {
 	if err := json.Unmarshal(f.Statement, &st); err != nil {
 		return fmt.Errorf("parsing statement: %w", err)
 	}
-	want := hex.EncodeToString(digest)
-	about := false
-	for _, s := range st.Subject {
-		if s.Digest["sha256"] == want {
-			about = true
-		}
-	}
-	if !about {
-		return fmt.Errorf("%s statement is about another artifact, not sha256:%s (copied from another image?)", st.PredicateType, want)
+	if err := aboutDigest(f.Statement, digest); err != nil {
+		return err
 	}
 	if st.PredicateType != SLSAv1 && st.PredicateType != SLSAv02 {
 		return nil
