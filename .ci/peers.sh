@@ -50,4 +50,18 @@ pcmod() { # pcmod NAME MODULE@VERSION PKG
   rm -rf "$t"
 }
 pcmod tester github.com/sigstore/policy-controller@v0.13.1 ./cmd/tester
+
+# admission controllers' CRDs, for schema tests of the policies `seal policy` writes
+crd() { # crd MODULE@VERSION PATH-IN-MODULE
+  local out=$dir/crds/${1%%@*}@${1##*@}/$2
+  [ -f "$out" ] && return 0
+  local src
+  src=$(cd / && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "peers: go mod download $1 gave no directory" >&2; return 1; }
+  mkdir -p "$(dirname "$out")" && cp "$src/$2" "$out" && chmod u+w "$out"
+}
+crd github.com/kyverno/kyverno@v1.19.1 config/crds/kyverno/kyverno.io_clusterpolicies.yaml
+crd github.com/sigstore/policy-controller@v0.13.1 config/300-clusterimagepolicy.yaml
+crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
+tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
 echo "$bin"

@@ -69,7 +69,13 @@ the result with your own cosign.`,
 }
 
 func printDemo(w io.Writer, r *demo.Result) {
-	fmt.Fprintf(w, "Seal demo — registry %s (in memory, no referrers API: fallback tags in use)\n\n", r.Registry)
+	mode := "with the OCI referrers API"
+	for _, it := range r.Single.Items {
+		if it.Fallback {
+			mode = "without the OCI referrers API: the Referrers Tag Schema fallback is in use"
+		}
+	}
+	fmt.Fprintf(w, "Seal demo — registry %s (in memory, %s)\n\n", r.Registry, mode)
 	for _, rep := range []*publish.Report{r.Single, r.Index} {
 		fmt.Fprintf(w, "%s\n", rep.Image)
 		if rep.Image.Tag != "" {
@@ -112,15 +118,18 @@ func shortRef(s string) string {
 
 func printCosign(w io.Writer, r *demo.Result) {
 	img := r.Single.Image.String()
+	common := fmt.Sprintf("--key %s --trusted-root %s --insecure-ignore-tlog --allow-http-registry", r.KeyPath, r.EmptyRootPath)
 	fmt.Fprintf(w, `
-Check it with your own cosign (the public key is at %s):
+Check it with your own cosign (v2.6 or v3; the demo key is %s, and the empty trusted
+root tells cosign not to fetch the public one: a key needs no CA):
 
-  # cosign v2, legacy .sig/.att tags
-  cosign verify --key %s --insecure-ignore-tlog --allow-http-registry %s
-  cosign verify-attestation --key %s --type slsaprovenance1 --insecure-ignore-tlog --allow-http-registry %s
+  # Sigstore bundles attached as OCI referrers
+  cosign verify --new-bundle-format %[2]s %[3]s
+  cosign verify-attestation --new-bundle-format --type slsaprovenance1 %[2]s %[3]s
+  cosign verify-attestation --new-bundle-format --type spdxjson %[2]s %[3]s
 
-  # cosign v3, Sigstore bundles as OCI referrers
-  cosign verify --key %s --insecure-ignore-tlog --allow-http-registry %s
-  cosign verify-attestation --key %s --type slsaprovenance1 --insecure-ignore-tlog --allow-http-registry %s
-`, r.KeyPath, r.KeyPath, img, r.KeyPath, img, r.KeyPath, img, r.KeyPath, img)
+  # cosign's legacy .sig/.att tags
+  cosign verify --new-bundle-format=false %[2]s %[3]s
+  cosign verify-attestation --new-bundle-format=false --type slsaprovenance1 %[2]s %[3]s
+`, r.KeyPath, common, img)
 }

@@ -47,7 +47,9 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 		svc.RekorURL = ""
 		a.log.Info(fmt.Sprintf("not uploading to the public transparency log: the repository is %s (its name and identity would become public; pass --tlog to upload anyway)", md.Visibility))
 	}
-	if o.NoTimestamp {
+	// A key needs no proof of when it signed (it does not expire in
+	// minutes like a keyless certificate): no timestamp unless asked for.
+	if o.NoTimestamp || (o.Key != "" && o.TimestampURL == "" && o.SigningConfig == "") {
 		svc.TSAURL = ""
 	}
 	opts := []signing.Option{signing.WithServices(svc)}

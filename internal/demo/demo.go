@@ -34,14 +34,17 @@ const SBOMType = "https://spdx.dev/Document"
 
 // Result is what the demo did.
 type Result struct {
-	Registry   string // host:port
-	Single     *publish.Report
-	Index      *publish.Report
-	Verified   []*verify.Report
-	PublicKey  string // PEM
-	KeyPath    string // where the public key was written, when a directory was given
-	Elapsed    time.Duration
-	Provenance []byte // the single image's provenance statement
+	Registry  string // host:port
+	Single    *publish.Report
+	Index     *publish.Report
+	Verified  []*verify.Report
+	PublicKey string // PEM
+	KeyPath   string // where the public key was written, when a directory was given
+	// EmptyRootPath is a trusted_root.json with no authorities: what cosign
+	// needs to verify keyed bundles offline.
+	EmptyRootPath string
+	Elapsed       time.Duration
+	Provenance    []byte // the single image's provenance statement
 }
 
 // Demo owns the in-process registry.
@@ -100,6 +103,10 @@ func (d *Demo) Run(ctx context.Context, dir string) (*Result, error) {
 		res.KeyPath = filepath.Join(dir, "demo.pub")
 		if err := os.WriteFile(res.KeyPath, []byte(res.PublicKey), 0o644); err != nil {
 			return nil, fmt.Errorf("writing demo public key: %w", err)
+		}
+		res.EmptyRootPath = filepath.Join(dir, "empty_trusted_root.json")
+		if err := os.WriteFile(res.EmptyRootPath, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`+"\n"), 0o644); err != nil {
+			return nil, fmt.Errorf("writing demo trusted root: %w", err)
 		}
 	}
 	signer, err := signing.NewKeyed(kp)

@@ -54,6 +54,8 @@ type Registry interface {
 	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
 	PutBundle(ctx context.Context, s oci.Subject, b oci.BundleArtifact) (oci.Result, error)
 	AppendLegacy(ctx context.Context, s oci.Subject, kind oci.Kind, layers []oci.LegacyLayer) (oci.Result, error)
+	Bundles(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
+	Legacy(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
 }
 
 type options struct {
@@ -214,8 +216,22 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 	add := func(kind, pt, format string, b []byte) {
 		items = append(items, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Bundle: b})
 	}
+	// A re-run publishes nothing twice: what this signer already put there
+	// for this digest is reported as existing and not signed again.
+	have, err := p.existing(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	var kept []Item
+	skip := func(kind, pt, format string) bool {
+		ref, ok := have[format+"|"+kind+"|"+pt]
+		if ok {
+			kept = append(kept, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Ref: ref, Existed: true})
+		}
+		return ok
+	}
 	if req.Sign {
-		if p.o.format&Bundle != 0 {
+		if p.o.format&Bundle != 0 && !skip("signature", CosignSignPredicateType, "bundle") {
 			st, err := signStatement(sub)
 			if err != nil {
 				return nil, err
@@ -227,7 +243,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: CosignSignPredicateType, Created: now})
 			add("signature", CosignSignPredicateType, "bundle", r.JSON)
 		}
-		if p.o.format&Legacy != 0 {
+		if p.o.format&Legacy != 0 && !skip("signature", "", "legacy") {
 			payload, err := simpleSigning(sub.Name, s.Descriptor.Digest.String())
 			if err != nil {
 				return nil, err
@@ -245,6 +261,11 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		}
 	}
 	for _, a := range req.Attestations {
+		wantBundle := p.o.format&Bundle != 0 && !skip("attestation", a.PredicateType(), "bundle")
+		wantLegacy := p.o.format&Legacy != 0 && !skip("attestation", a.PredicateType(), "legacy")
+		if !wantBundle && !wantLegacy {
+			continue
+		}
 		st, err := a.Statement(sub)
 		if err != nil {
 			return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
@@ -253,11 +274,11 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		if err != nil {
 			return nil, fmt.Errorf("signing %s attestation for %s: %w", a.PredicateType(), s, err)
 		}
-		if p.o.format&Bundle != 0 {
+		if wantBundle {
 			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: a.PredicateType(), Created: now})
 			add("attestation", a.PredicateType(), "bundle", r.JSON)
 		}
-		if p.o.format&Legacy != 0 {
+		if wantLegacy {
 			// cosign timestamps a legacy attestation's whole envelope.
 			ts, err := p.signer.Timestamp(ctx, r.Envelope)
 			if err != nil {
@@ -304,8 +325,63 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			}
 		}
 	}
-	p.o.log.Debug("published", "subject", s.String(), "items", len(items))
-	return items, nil
+	p.o.log.Debug("published", "subject", s.String(), "items", len(items), "existing", len(kept))
+	return append(kept, items...), nil
+}
+
+// existing maps "format|kind|predicateType" to where this signer already
+// published it for s.
+func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]string, error) {
+	me, err := p.signer.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]string{}
+	if p.o.format&Bundle != 0 {
+		bs, err := p.reg.Bundles(ctx, s, oci.BundleFilter{})
+		if err != nil {
+			return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
+		}
+		for _, b := range bs {
+			if signing.BundleIdentity(b.Bundle) != me {
+				continue
+			}
+			kind := "attestation"
+			if b.PredicateType == CosignSignPredicateType {
+				kind = "signature"
+			}
+			have["bundle|"+kind+"|"+b.PredicateType] = s.Ref.Context().Digest(b.Descriptor.Digest.String()).String()
+		}
+	}
+	if p.o.format&Legacy != 0 {
+		for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
+			ls, err := p.reg.Legacy(ctx, s, kind)
+			if err != nil {
+				return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
+			}
+			tag, _ := oci.LegacyTag(s, kind)
+			for _, l := range ls {
+				mine := false
+				if c := l.Annotations[oci.AnnotationCertificate]; c != "" {
+					mine = signing.PEMIdentity(c) == me
+				} else if kind == oci.Signature {
+					sig, err := l.Signature()
+					mine = err == nil && p.signer.SignedByKey(l.Payload, sig)
+				} else {
+					mine = p.signer.SignedEnvelopeByKey(l.Payload)
+				}
+				if !mine {
+					continue
+				}
+				if kind == oci.Signature {
+					have["legacy|signature|"] = s.Ref.Context().Tag(tag).String()
+				} else {
+					have["legacy|attestation|"+l.Annotations[oci.AnnotationPredicateType]] = s.Ref.Context().Tag(tag).String()
+				}
+			}
+		}
+	}
+	return have, nil
 }
 
 // legacyMaterial is the certificate and timestamp cosign's legacy layers

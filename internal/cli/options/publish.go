@@ -38,7 +38,7 @@ func (o *Signing) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Key, "key", "", "sign with this key: cosign.key file, env://NAME or a KMS URI (default: keyless, from the CI identity)")
 	fs.StringVar(&o.FulcioURL, "fulcio-url", "", "Fulcio to get keyless certificates from (default: the public instance)")
 	fs.StringVar(&o.RekorURL, "rekor-url", "", "Rekor transparency log (default: the public instance)")
-	fs.StringVar(&o.TimestampURL, "timestamp-url", "", "RFC 3161 timestamp authority URL (default: the public instance)")
+	fs.StringVar(&o.TimestampURL, "timestamp-url", "", "RFC 3161 timestamp authority URL (default: the public instance for keyless signing, none with --key)")
 	fs.StringVar(&o.SigningConfig, "signing-config", "", "signing_config.json naming Fulcio, Rekor and the timestamp authority")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "never upload to a transparency log")
 	fs.BoolVar(&o.Tlog, "tlog", false, "upload to the transparency log even for a private or internal repository")
