@@ -125,6 +125,9 @@ func TestAttacks(t *testing.T) {
 			img := pushImage(t, reg.Host, repo)
 			s.keylessSign(t, reg.Host, img, format, good)
 			expectVerify(t, true, "", append(s.verifyArgs(reg.Host, preset...), "--attestation", "slsaprovenance1", img)...)
+			// Several images in one run: each is judged on its own.
+			unsigned := pushImage(t, reg.Host, repo+"-unsigned")
+			expectVerify(t, false, "1 of 2 images failed", append(s.verifyArgs(reg.Host, preset...), img, unsigned)...)
 
 			t.Run("1 unsigned image under a signed tag", func(t *testing.T) {
 				tag := reg.Host + "/" + repo + ":v1" // pushImage tagged the signed image v1

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"sync"
 
 	"fmt"
 	"io"
@@ -19,7 +20,7 @@ import (
 func (a *app) newVerify() *cobra.Command {
 	o := &options.Verify{}
 	cmd := &cobra.Command{
-		Use:   "verify IMAGE",
+		Use:   "verify IMAGE...",
 		Short: "Verify an image's signatures and attestations before deploying it",
 		Long: `Checks the signatures and attestations of an image in both storage formats (Sigstore
 bundles as OCI referrers, cosign's .sig/.att tags) and exits non-zero unless the policy holds:
@@ -28,7 +29,7 @@ what is attested.`,
 		Example: `  seal verify --github-repo acme/app --attestation slsaprovenance1 ghcr.io/acme/app@sha256:4c9b...
   seal verify --gitlab-project acme/platform/app --ref main --protected-ref-only registry.gitlab.com/acme/platform/app:1.2.0
   seal verify --key cosign.pub --attestation spdx registry.example.com/app:1.2.0`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			p, err := a.verifyPolicy(cmd, o)
@@ -43,19 +44,59 @@ what is attested.`,
 			if err != nil {
 				return err
 			}
-			rep, verr := verify.New(reg).Verify(ctx, args[0], *p, o.Recursive)
-			if rep != nil {
-				if o.JSON {
-					enc := json.NewEncoder(a.stdout)
-					enc.SetIndent("", "  ")
-					_ = enc.Encode(struct {
-						*verify.Report
-						Verified bool `json:"verified"`
-					}{rep, verr == nil})
-				}
-				printVerifyReport(a.stderr, rep)
+			// Many images share one registry session and verify in parallel;
+			// reports print in argument order.
+			v := verify.New(reg)
+			reps := make([]*verify.Report, len(args))
+			errs := make([]error, len(args))
+			sem := make(chan struct{}, max(1, o.Jobs))
+			var wg sync.WaitGroup
+			for i, ref := range args {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					reps[i], errs[i] = v.Verify(ctx, ref, *p, o.Recursive)
+				}()
 			}
-			return verr
+			wg.Wait()
+			type result struct {
+				*verify.Report
+				Verified bool   `json:"verified"`
+				Error    string `json:"error,omitempty"`
+			}
+			var results []result
+			failed := 0
+			for i := range args {
+				r := result{Report: reps[i], Verified: errs[i] == nil}
+				if errs[i] != nil {
+					failed++
+					r.Error = a.redact(errs[i].Error())
+				}
+				if reps[i] == nil {
+					r.Report = &verify.Report{Image: args[i]}
+				} else {
+					printVerifyReport(a.stderr, reps[i])
+				}
+				results = append(results, r)
+			}
+			if o.JSON {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				if len(args) == 1 {
+					_ = enc.Encode(results[0])
+				} else {
+					_ = enc.Encode(results)
+				}
+			}
+			if len(args) == 1 {
+				return errs[0]
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d of %d images failed verification (first: %w)", failed, len(args), firstError(errs))
+			}
+			return nil
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -127,6 +168,15 @@ func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Polic
 		return nil, err
 	}
 	return p, nil
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func verifyQualify(ref string) string {

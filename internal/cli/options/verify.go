@@ -62,6 +62,8 @@ type Verify struct {
 	Recursive bool
 	// JSON prints the report as JSON.
 	JSON bool
+	// Jobs bounds how many images are verified at once.
+	Jobs int
 	Registry
 }
 
@@ -77,5 +79,6 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept keyless signatures without a transparency-log entry (a timestamp is still required)")
 	fs.BoolVar(&o.Recursive, "recursive", false, "for an index, verify every platform image too")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
+	fs.IntVar(&o.Jobs, "jobs", 8, "how many images to verify at once")
 	o.Registry.AddFlags(fs)
 }
