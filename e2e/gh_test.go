@@ -34,6 +34,12 @@ func TestGitHubAttestationVerify(t *testing.T) {
 		if out, err := run(t, ghEnv, gh, append([]string{"attestation", "verify", art, "--bundle", bundles[0], "--owner", "evilcorp"}, ghArgs...)...); err == nil {
 			t.Errorf("gh accepted the bundle for another owner:\n%s", out)
 		}
+		// seal verifies the same file offline, and refuses a changed file.
+		sealArgs := []string{"verify", "--bundle", bundles[0], "--github-repo", s.githubRepo, "--certificate-oidc-issuer", s.issuer.GitHub,
+			"--trusted-root", s.root, "--no-tlog", "--attestation", "slsaprovenance1"}
+		mustRun(t, nil, sealBin, append(sealArgs, art)...)
+		changed := writeFile(t, t.TempDir(), "app-linux-amd64.tar.gz", "a release binary, altered")
+		expectVerify(t, false, "about another artifact", append(sealArgs, changed)...)
 	})
 	t.Run("image", func(t *testing.T) {
 		reg := testbed.StartRegistry(t, testbed.Olareg)

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"encoding/hex"
 	"encoding/json"
+	"os"
 	"sync"
 
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/keys"
 	"github.com/sealsign/seal/internal/predicate"
+	"github.com/sealsign/seal/internal/subject"
 	"github.com/sealsign/seal/internal/trust"
 	"github.com/sealsign/seal/internal/verify"
 )
@@ -35,6 +38,9 @@ what is attested.`,
 			p, err := a.verifyPolicy(cmd, o)
 			if err != nil {
 				return err
+			}
+			if len(o.Bundles) > 0 {
+				return a.verifyFiles(cmd, o, p, args)
 			}
 			prov, err := a.provider(options.Token{TokenEnv: "SIGSTORE_ID_TOKEN"})
 			if err != nil {
@@ -230,4 +236,41 @@ func printVerifyReport(w io.Writer, r *verify.Report) {
 	for _, fl := range r.Failures {
 		fmt.Fprintf(w, "  ✗ %s\n", fl)
 	}
+}
+
+// verifyFiles checks release files against saved bundles, offline.
+func (a *app) verifyFiles(cmd *cobra.Command, o *options.Verify, p *verify.Policy, files []string) error {
+	p.RequireSignature = false // files carry attestations, not image signatures
+	var bundles [][]byte
+	for _, b := range o.Bundles {
+		raw, err := os.ReadFile(b)
+		if err != nil {
+			return fmt.Errorf("reading bundle: %w", err)
+		}
+		bundles = append(bundles, raw)
+	}
+	var firstErr error
+	for _, f := range files {
+		subs, err := subject.FromGlob(cmd.Context(), f)
+		if err != nil {
+			return err
+		}
+		for _, s := range subs {
+			digest, _ := hex.DecodeString(s.Digest["sha256"])
+			rep, err := verify.VerifyBundles(s.Name, digest, bundles, *p)
+			if rep != nil {
+				printVerifyReport(a.stderr, rep)
+				if o.JSON {
+					_ = json.NewEncoder(a.stdout).Encode(struct {
+						*verify.Report
+						Verified bool `json:"verified"`
+					}{rep, err == nil})
+				}
+			}
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return firstErr
 }

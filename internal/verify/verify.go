@@ -179,3 +179,54 @@ func shortDigest(d string) string {
 	}
 	return d
 }
+
+// VerifyBundles checks saved bundles about an artifact (a release file)
+// identified by its SHA-256 digest: no registry involved, so it works
+// fully offline with a trusted root.
+func VerifyBundles(name string, digest []byte, bundles [][]byte, p Policy) (*Report, error) {
+	if (p.Key == nil) == (p.Identity == nil) {
+		return nil, errors.New("verification needs either a key or a signer identity")
+	}
+	if p.Identity != nil && p.Trusted == nil {
+		return nil, errors.New("keyless verification needs a trusted root")
+	}
+	chk, err := newChecker(p, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Image: name}
+	var found []Finding
+	for i, b := range bundles {
+		f, err := chk.bundle(b, digest)
+		if err == nil {
+			err = chk.statement(f, digest)
+		}
+		if err != nil {
+			rep.Rejected = append(rep.Rejected, fmt.Sprintf("bundle %d: %v", i+1, err))
+			continue
+		}
+		f.Subject, f.Format = name, "bundle"
+		found = append(found, *f)
+	}
+	rep.Findings = found
+	for _, pt := range p.Attestations {
+		ok := false
+		for _, f := range found {
+			ok = ok || (f.Kind == "attestation" && f.PredicateType == pt)
+		}
+		if !ok {
+			why := ""
+			if len(rep.Rejected) > 0 {
+				why = fmt.Sprintf(" (%d rejected, e.g. %s)", len(rep.Rejected), rep.Rejected[0])
+			}
+			rep.Failures = append(rep.Failures, fmt.Sprintf("%s has no valid %s attestation%s", name, pt, why))
+		}
+	}
+	if len(p.Attestations) == 0 && len(found) == 0 {
+		rep.Failures = append(rep.Failures, fmt.Sprintf("%s: no bundle verified", name))
+	}
+	if len(rep.Failures) > 0 {
+		return rep, fmt.Errorf("%w: %s", ErrPolicy, strings.Join(rep.Failures, "; "))
+	}
+	return rep, nil
+}

@@ -64,6 +64,8 @@ type Verify struct {
 	JSON bool
 	// Jobs bounds how many images are verified at once.
 	Jobs int
+	// Bundles are saved bundle files; the arguments are then files, not images.
+	Bundles []string
 	Registry
 }
 
@@ -80,5 +82,6 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Recursive, "recursive", false, "for an index, verify every platform image too")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
 	fs.IntVar(&o.Jobs, "jobs", 8, "how many images to verify at once")
+	fs.StringArrayVar(&o.Bundles, "bundle", nil, "verify FILE arguments against these saved bundle files instead of images in a registry (repeatable; offline)")
 	o.Registry.AddFlags(fs)
 }
