@@ -75,3 +75,14 @@ func TestFromGlob(t *testing.T) {
 		t.Error("FromGlob(bad pattern) succeeded")
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add("ghcr.io/o/app@sha256:" + h64)
+	f.Add("a@b:c")
+	f.Fuzz(func(t *testing.T, s string) {
+		sub, err := Parse(s)
+		if err == nil && (sub.Name == "" || len(sub.Digest) != 1) {
+			t.Fatalf("Parse(%q) accepted %+v", s, sub)
+		}
+	})
+}
