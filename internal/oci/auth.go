@@ -2,6 +2,7 @@ package oci
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -191,13 +192,32 @@ func (c *Client) exchange(ctx context.Context, reg name.Registry, auth authn.Aut
 		return false, nil
 	})
 	if err != nil {
-		// The error of a token exchange holds the realm URL and status, not credentials.
-		return nil, fmt.Errorf("fetching a registry token for %s: %w", reg.RegistryStr(), redactError(err))
+		return nil, fmt.Errorf("fetching a registry token for %s: %w", reg.RegistryStr(), tokenError(err))
 	}
 	if tok.Token == "" {
 		tok.Token = tok.AccessToken
 	}
 	return tok, nil
+}
+
+// tokenError turns a token service's refusal into a RegistryError (so that
+// errors.Is(err, ErrDenied) holds) with the realm's query cut off.
+func tokenError(err error) error {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return redactError(err)
+	}
+	re := &RegistryError{StatusCode: te.StatusCode, Method: http.MethodGet}
+	if te.Request != nil {
+		re.Method, re.URL = te.Request.Method, redactURL(te.Request.URL)
+	}
+	for _, d := range te.Errors {
+		re.Codes = append(re.Codes, string(d.Code))
+		if re.Message == "" {
+			re.Message = d.Message
+		}
+	}
+	return re
 }
 
 // staticKeychain serves credentials handed in by the CI (WithCredentials).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,7 +70,9 @@ type Result struct {
 	// Descriptor describes the referrer manifest, or the tag's manifest as last
 	// read back (holding other writers' entries too).
 	Descriptor v1.Descriptor
-	// Existed is true when everything was in the registry already.
+	// Existed is true when a tag update found every entry in place and wrote
+	// nothing. A referrer manifest is always written (the PUT is idempotent), so
+	// on registries that process subjects PutBundle does not report it.
 	Existed bool
 	// Fallback is true when the registry did not process the subject and the
 	// Referrers Tag Schema index (tag sha256-<hex>) was updated instead.
@@ -257,6 +260,11 @@ func parseFallbackIndex(b []byte) (*v1.IndexManifest, error) {
 	if idx.MediaType != "" && idx.MediaType != types.OCIImageIndex {
 		return nil, fmt.Errorf("referrers index has media type %s, want %s", idx.MediaType, types.OCIImageIndex)
 	}
+	// An entry without a digest points nowhere, and writing it back would make
+	// the index unreadable: leave such entries out.
+	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(d v1.Descriptor) bool {
+		return d.Digest.Algorithm == "" || d.Digest.Hex == ""
+	})
 	return &idx, nil
 }
 
@@ -282,10 +290,11 @@ type FoundBundle struct {
 // Bundles lists the Sigstore bundles attached to a subject, through the
 // referrers API or, on registries without it, the fallback tag.
 //
-// Requests: one listing (a registry without the referrers API costs one more
-// the first time, for the fallback tag), then per matching bundle the referrer
-// manifest and the bundle blob (2). Entries a writer left without annotations
-// (cosign v2's fallback index) are fetched and judged by their manifest.
+// Requests: one listing — the referrers API, or on a registry without it the
+// fallback tag, after one probe of the API per client — then per matching
+// bundle the referrer manifest and the bundle blob (2). Entries a writer left
+// without annotations (cosign v2's fallback index) are fetched and judged by
+// their manifest.
 func (c *Client) Bundles(ctx context.Context, s Subject, f BundleFilter) ([]FoundBundle, error) {
 	rc, err := c.repo(ctx, s.Ref.Context(), false)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -233,7 +234,7 @@ func New(opts ...Option) (*Client, error) {
 		maxBackoff:  8 * time.Second,
 		jobs:        4,
 		settleDelay: 100 * time.Millisecond,
-		tagRounds:   10,
+		tagRounds:   30,
 	}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -257,7 +258,7 @@ func New(opts ...Option) (*Client, error) {
 	return &Client{
 		o:         o,
 		keychain:  kc,
-		plain:     &http.Client{Transport: inner, CheckRedirect: sameHostRedirects},
+		plain:     &http.Client{Transport: inner, CheckRedirect: noDowngradeRedirects},
 		authInner: inner,
 		regs:      map[string]*registryState{},
 		repos:     map[string]*repoState{},
@@ -265,9 +266,10 @@ func New(opts ...Option) (*Client, error) {
 	}, nil
 }
 
-// sameHostRedirects refuses redirects to plain HTTP from HTTPS; blob downloads
-// may go to other hosts (object storage), which is where registries send them.
-func sameHostRedirects(req *http.Request, via []*http.Request) error {
+// noDowngradeRedirects refuses redirects from HTTPS to plain HTTP. Other hosts
+// are allowed: registries send blob downloads to object storage. Credentials do
+// not follow: the authenticating transports only add them for the registry host.
+func noDowngradeRedirects(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
 	}
@@ -340,7 +342,7 @@ func (c *Client) repo(ctx context.Context, repo name.Repository, push bool) (*re
 		repo:  repo,
 		reg:   rs,
 		state: st,
-		http:  &http.Client{Transport: rt, CheckRedirect: sameHostRedirects},
+		http:  &http.Client{Transport: rt, CheckRedirect: noDowngradeRedirects},
 		base:  rs.scheme + "://" + repo.RegistryStr() + "/v2/" + repo.RepositoryStr(),
 	}
 	if push {
@@ -482,6 +484,10 @@ func retryableError(ctx context.Context, err error) bool {
 	)
 	if errors.As(err, &unknownAuthority) || errors.As(err, &hostname) || errors.As(err, &invalid) ||
 		errors.As(err, &record) || errors.As(err, &verify) {
+		return false
+	}
+	// Go's transport reports a plain HTTP answer to a TLS handshake only as text.
+	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return false
 	}
 	var ue *url.Error

@@ -175,3 +175,54 @@ func TestConcurrentFallbackIndex(t *testing.T) {
 		t.Errorf("%d of %d referrers survived", len(bs), writers)
 	}
 }
+
+// TestConcurrentGGCRFallbackLosesReferrers shows that go-containerregistry's
+// own fallback maintenance (remote.Put of a manifest with a subject) is a plain
+// read-modify-write too: parallel writers lose index entries. It only reports.
+func TestConcurrentGGCRFallbackLosesReferrers(t *testing.T) {
+	ctx := testContext(t)
+	host := startDistribution(t)
+	img := pushImage(t, host, "app")
+	c := testClient(t, host)
+	s, err := c.Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.repo(ctx, s.Ref.Context(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ensureEmptyConfig(ctx, rc); err != nil {
+		t.Fatal(err)
+	}
+	runTogether(writers, func(i int) {
+		b := BundleArtifact{Bundle: testBundle(i), Content: ContentDSSE}
+		if _, err := c.putBlob(ctx, rc, b.Bundle); err != nil {
+			t.Error(err)
+			return
+		}
+		raw, desc, err := bundleManifest(s, b)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		ref := s.Ref.Context().Digest(desc.Digest.String())
+		if err := remote.Put(ref, rawManifest{raw}); err != nil {
+			t.Errorf("remote.Put() = %v", err)
+		}
+	})
+	idx, err := remote.Referrers(s.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("go-containerregistry's fallback update: %d of %d referrers survived", len(im.Manifests), writers)
+}
+
+type rawManifest struct{ b []byte }
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }

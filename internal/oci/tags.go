@@ -1,12 +1,13 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -18,18 +19,24 @@ import (
 // The registry protocol has no locking, and few registries honour If-Match on
 // manifests, so a tag that several jobs append to (a cosign .sig/.att tag, a
 // referrers fallback index) is a read-modify-write race: a writer that read
-// before its neighbour wrote overwrites the neighbour's entries (cosign#2432).
+// before its neighbour wrote overwrites the neighbour's entries (cosign#2432;
+// go-containerregistry's own fallback update has the same race).
 //
-// updateTag closes that race from the writer's side. It merges its entries into
-// what it read and writes; then it waits — longer than a neighbour's own
-// read-to-write window, which it estimates from its own — and reads the tag
-// again. If its entries are gone it merges them into what is there now and
-// writes again; if they are present its part is done, and whoever removed them
-// in the meantime has by then re-read and re-merged too, since every writer
-// runs the same loop. The read that checks is also the read that starts the
-// next round, so a clean update costs one GET, the blobs of the merge, one PUT
-// and one GET. What a later, slower writer may still drop after the check is
-// caught by Settle, which re-runs the loop for every tag the client wrote.
+// updateTag narrows the race from the writer's side with four habits:
+//   - Merge, write, wait, read back. The wait is longer than a neighbour's
+//     read-to-write window, estimated from our own; entries found missing are
+//     merged in again, and the read that checks starts the next round.
+//   - Help. Entries seen in any earlier read are merged back too, so an entry a
+//     stale writer dropped is restored by every writer that saw it.
+//   - Finish only on a quiet tag: the check must find the tag as we wrote it,
+//     or unchanged between two checks a wait apart. A writer that read before
+//     our entries were there must then have needed longer than that to write.
+//   - Keep the window short: when a merge was slow (a config upload to a busy
+//     registry), read again before writing.
+//
+// A clean update costs one GET, the merge's blobs, one PUT and one GET. Without
+// compare-and-swap nothing is certain, so a client also remembers its updates
+// and Settle runs them again at the end of a run.
 
 // tagPlan is a merged document ready to write.
 type tagPlan struct {
@@ -108,47 +115,80 @@ func addSeen(f tagFormat, seen, have []v1.Descriptor) []v1.Descriptor {
 // tagOutcome reports what updateTag did.
 type tagOutcome struct {
 	wrote  bool
-	rounds int
+	writes int
 	final  *fetched // the document as last read, holding our entries
 }
 
-// updateTag runs the merge-write-check loop described above.
+// maxSettleDelay caps the growing wait between a write and its check.
+const maxSettleDelay = 3 * time.Second
+
+// updateTag runs the loop described above until the tag holds u's entries and
+// is quiet, or gives up after c.o.tagRounds reads.
 func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (tagOutcome, error) {
-	var out tagOutcome
-	delay := c.o.settleDelay
-	// Entries seen in earlier reads are merged back too: a writer that read a
-	// stale document may drop a neighbour's entry after the neighbour checked,
-	// and every writer that saw the entry then restores it.
-	var seen []v1.Descriptor
-	for round := 0; round <= c.o.tagRounds; round++ {
-		start := time.Now()
+	var (
+		out     tagOutcome
+		seen    []v1.Descriptor
+		wrote   v1.Hash  // digest of our last write
+		checked *v1.Hash // digest found by the previous check, if it found ours
+		window  time.Duration
+		delay   = c.o.settleDelay
+	)
+	wait := func() error {
+		return sleep(ctx, delay+2*window+rand.N(window+time.Millisecond))
+	}
+	read := func() (*fetched, error) {
 		cur, err := c.getManifest(ctx, rc, u.tag)
 		if errors.Is(err, ErrNotFound) {
-			cur, err = nil, nil
+			return nil, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
+			return nil, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
 		}
+		return cur, nil
+	}
+	var (
+		next       *fetched // a fresher read to merge into, when prefetched
+		prefetched bool
+		refreshes  int
+	)
+	for reads := 0; reads < c.o.tagRounds; reads++ {
+		start := time.Now()
+		cur := next
+		if !prefetched {
+			var err error
+			if cur, err = read(); err != nil {
+				return out, err
+			}
+		}
+		next, prefetched = nil, false
+		readLatency := time.Since(start)
 		have, rest, err := u.format.parse(cur)
 		if err != nil {
 			return out, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
 		}
 		merged, changed := mergeEntries(u.format, have, u.entries, seen)
 		seen = addSeen(u.format, seen, have)
-		if !changed {
-			out.final = cur
-			return out, nil
+		if !changed && cur != nil {
+			if !out.wrote || cur.digest == wrote || (checked != nil && *checked == cur.digest) {
+				out.final = cur
+				return out, nil
+			}
+			// Others wrote after us: wait for the tag to be quiet.
+			d := cur.digest
+			checked = &d
+			if err := wait(); err != nil {
+				return out, err
+			}
+			continue
 		}
-		if round == c.o.tagRounds {
-			break
-		}
+		checked = nil
 		plan, err := u.format.render(merged, rest)
 		if err != nil {
 			return out, fmt.Errorf("merging into tag %s:%s: %w", u.repo, u.tag, err)
 		}
 		if out.wrote {
-			c.o.log.Warn("a concurrent writer dropped our entries from a tag; merging them back",
-				"tag", u.repo.String()+":"+u.tag, "round", round)
+			c.o.log.Warn("entries went missing from a tag a concurrent writer overwrote; merging them back",
+				"tag", u.repo.String()+":"+u.tag, "writes", out.writes)
 		}
 		err = c.parallel(len(plan.blobs), func(i int) error {
 			_, err := c.putBlob(ctx, rc, plan.blobs[i])
@@ -157,6 +197,19 @@ func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (ta
 		if err != nil {
 			return out, err
 		}
+		// A slow merge (a config upload on a loaded registry) widens the window
+		// in which we may overwrite a neighbour; read again if it took long.
+		if refreshes < 3 && time.Since(start) > 3*readLatency+c.o.settleDelay/4 {
+			fresh, err := read()
+			if err != nil {
+				return out, err
+			}
+			if digestOf(fresh) != digestOf(cur) {
+				refreshes++
+				next, prefetched = fresh, true
+				continue
+			}
+		}
 		etag := ""
 		if cur != nil {
 			etag = cur.etag
@@ -164,23 +217,31 @@ func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (ta
 		_, err = c.putManifest(ctx, rc, u.tag, plan.mediaType, plan.body, etag)
 		var re *RegistryError
 		if errors.As(err, &re) && re.StatusCode == http.StatusPreconditionFailed {
-			// Someone wrote between our read and write: merge again at once.
-			out.rounds++
+			// The registry saw the tag move between our read and write: merge again.
 			continue
 		}
 		if err != nil {
 			return out, fmt.Errorf("writing tag %s:%s: %w", u.repo, u.tag, err)
 		}
+		wrote, _, _ = v1.SHA256(bytes.NewReader(plan.body))
 		out.wrote = true
-		out.rounds++
-		window := time.Since(start)
-		if err := sleep(ctx, delay+2*window+rand.N(window+time.Millisecond)); err != nil {
+		out.writes++
+		window = time.Since(start)
+		if err := wait(); err != nil {
 			return out, err
 		}
-		delay = delay * 3 / 2
+		delay = min(delay*3/2, maxSettleDelay)
 	}
-	return out, fmt.Errorf("updating tag %s:%s: our entries were still missing after %d writes; too many concurrent writers",
+	return out, fmt.Errorf("updating tag %s:%s: no quiet moment with our entries in %d reads; too many concurrent writers",
 		u.repo, u.tag, c.o.tagRounds)
+}
+
+// digestOf is a read's digest, zero for a missing tag.
+func digestOf(f *fetched) v1.Hash {
+	if f == nil {
+		return v1.Hash{}
+	}
+	return f.digest
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -194,9 +255,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// journalEntry remembers the tag updates a client made, for Settle.
+// journalEntry is what a client appended to one tag, for Settle.
 type journalEntry struct {
-	updates []tagUpdate
+	update tagUpdate // entries accumulate across updates
 }
 
 func (c *Client) remember(u tagUpdate) {
@@ -205,16 +266,17 @@ func (c *Client) remember(u tagUpdate) {
 	defer c.journalMu.Unlock()
 	e := c.journal[key]
 	if e == nil {
-		e = &journalEntry{}
-		c.journal[key] = e
+		u.entries = slices.Clone(u.entries)
+		c.journal[key] = &journalEntry{update: u}
+		return
 	}
-	e.updates = append(e.updates, u)
+	e.update.entries = addSeen(u.format, e.update.entries, u.entries)
 }
 
 // Settle re-reads every tag this client appended to (cosign tags and fallback
-// indexes) and merges back whatever a concurrent writer dropped after the
-// update's own check. Call it once at the end of a run; it costs one GET per
-// tag when nothing was lost. It returns how many tags it repaired.
+// indexes) and merges back whatever of its own a concurrent writer dropped after
+// the update's own check. Call it once at the end of a run; it costs one GET
+// per tag when nothing was lost. It returns how many tags it repaired.
 func (c *Client) Settle(ctx context.Context) (int, error) {
 	c.journalMu.Lock()
 	keys := make([]string, 0, len(c.journal))
@@ -222,9 +284,11 @@ func (c *Client) Settle(ctx context.Context) (int, error) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var updates []tagUpdate
+	updates := make([]tagUpdate, 0, len(keys))
 	for _, k := range keys {
-		updates = append(updates, c.journal[k].updates...)
+		u := c.journal[k].update
+		u.entries = slices.Clone(u.entries)
+		updates = append(updates, u)
 	}
 	c.journalMu.Unlock()
 

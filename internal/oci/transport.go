@@ -61,8 +61,8 @@ func (t *CountingTransport) Reset() {
 
 // prepTransport gives every attempt a fresh body and sets the User-Agent, on
 // token requests too. The bearer transport of go-containerregistry replays a
-// request after refreshing an expired token; without a fresh body a replayed PUT
-// would send an already consumed one.
+// request after refreshing an expired token; net/http's Transport rewinds the
+// body itself, but an injected transport (a recorder, a test double) may not.
 type prepTransport struct {
 	inner     http.RoundTripper
 	userAgent string

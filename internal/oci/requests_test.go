@@ -1,0 +1,113 @@
+package oci
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestRequestCounts pins the request counts the doc comments promise, on a
+// registry without referrers API or monolithic uploads (distribution) and on one
+// with both (olareg). Neither asks for authentication, so there are no token
+// requests.
+func TestRequestCounts(t *testing.T) {
+	type counts = map[string]int
+	for _, tc := range []struct {
+		rk registryKind
+		// first publish: ping, empty config and learning about the registry included
+		resolve, firstBundle, bundle, firstSig, sigAgain, att, verifyBundles, verifyBundlesAgain, readSig counts
+	}{
+		{
+			rk:      registryKind{name: "distribution", start: startDistribution},
+			resolve: counts{"GET": 1, "HEAD": 1}, // ping, HEAD manifest
+			// HEAD+POST+PUT empty config, POST+PUT bundle, PUT manifest, fallback GET+PUT+GET
+			firstBundle: counts{"HEAD": 1, "POST": 2, "PUT": 4, "GET": 2},
+			bundle:      counts{"POST": 1, "PUT": 3, "GET": 2},
+			// POST+PUT layer, GET tag, POST+PUT config, PUT manifest, GET check
+			firstSig: counts{"POST": 2, "PUT": 3, "GET": 2},
+			sigAgain: counts{"POST": 1, "PUT": 1, "GET": 1},
+			att:      counts{"POST": 2, "PUT": 3, "GET": 2},
+			// ping, referrers API (404), fallback tag, then manifest+blob per bundle
+			verifyBundles:      counts{"GET": 7},
+			verifyBundlesAgain: counts{"GET": 5},
+			// manifest and one blob
+			readSig: counts{"GET": 2},
+		},
+		{
+			rk:      registryKind{name: "olareg", start: startOlareg, subject: true},
+			resolve: counts{"GET": 1, "HEAD": 1},
+			// HEAD+POST empty config, POST bundle, PUT manifest (OCI-Subject: no fallback)
+			firstBundle:        counts{"HEAD": 1, "POST": 2, "PUT": 1},
+			bundle:             counts{"POST": 1, "PUT": 1},
+			firstSig:           counts{"POST": 2, "PUT": 1, "GET": 2},
+			sigAgain:           counts{"POST": 1, "GET": 1},
+			att:                counts{"POST": 2, "PUT": 1, "GET": 2},
+			verifyBundles:      counts{"GET": 6},
+			verifyBundlesAgain: counts{"GET": 5},
+			readSig:            counts{"GET": 2},
+		},
+	} {
+		t.Run(tc.rk.name, func(t *testing.T) {
+			ctx := testContext(t)
+			host := tc.rk.start(t)
+			img := pushImage(t, host, "app")
+			ct := &CountingTransport{}
+			// A generous settle delay: a loaded machine must not make a tag update
+			// slow enough to need a refresh read.
+			c, err := New(WithInsecureHosts(host), WithTransport(ct), WithSettleDelay(400*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			step := func(name string, want counts, f func() error) {
+				t.Helper()
+				ct.Reset()
+				if err := f(); err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				if diff := cmp.Diff(want, ct.Counts()); diff != "" {
+					t.Errorf("%s requests (-want +got):\n%s", name, diff)
+				}
+			}
+			var s Subject
+			step("Resolve", tc.resolve, func() (err error) { s, err = c.Resolve(ctx, img.String()); return err })
+			step("first PutBundle", tc.firstBundle, func() error {
+				_, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(1), Content: ContentDSSE})
+				return err
+			})
+			step("PutBundle", tc.bundle, func() error {
+				_, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(2), Content: ContentDSSE})
+				return err
+			})
+			sig, _ := SignatureLayer([]byte(`{"critical":{}}`), []byte("s"), LegacyMaterial{})
+			step("first AppendLegacy", tc.firstSig, func() error {
+				_, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{sig})
+				return err
+			})
+			step("AppendLegacy again", tc.sigAgain, func() error {
+				_, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{sig})
+				return err
+			})
+			att, _ := AttestationLayer([]byte(`{}`), "https://slsa.dev/provenance/v1", LegacyMaterial{})
+			step("AppendLegacy attestation", tc.att, func() error {
+				_, err := c.AppendLegacy(ctx, s, Attestation, []LegacyLayer{att})
+				return err
+			})
+
+			v, err := New(WithInsecureHosts(host), WithTransport(ct))
+			if err != nil {
+				t.Fatal(err)
+			}
+			step("verifier Bundles", tc.verifyBundles, func() error { _, err := v.Bundles(ctx, s, BundleFilter{}); return err })
+			step("verifier Bundles again", tc.verifyBundlesAgain, func() error { _, err := v.Bundles(ctx, s, BundleFilter{}); return err })
+			step("verifier Legacy", tc.readSig, func() error { _, err := v.Legacy(ctx, s, Signature); return err })
+			step("Settle", counts{"GET": 2 + map[bool]int{false: 1}[tc.rk.subject]}, func() error {
+				n, err := c.Settle(ctx)
+				if n != 0 {
+					t.Errorf("Settle() repaired %d tags", n)
+				}
+				return err
+			})
+		})
+	}
+}
