@@ -116,6 +116,14 @@ func New(signer *signing.Signer, reg Registry, opts ...Option) (*Publisher, erro
 			return nil, err
 		}
 	}
+	// cosign's legacy layers prove a log entry only with a Rekor v1 signed
+	// entry timestamp. Writing them without it while the bundles carry a
+	// v2 entry would publish signatures that verifiers accept only with
+	// tlog checks switched off; cosign itself signs for a v2 log in the
+	// bundle format only.
+	if svc := signer.Services(); o.format&Legacy != 0 && svc.RekorURL != "" && svc.RekorVersion == 2 {
+		return nil, errors.New("cosign's legacy .sig/.att tags cannot record a Rekor v2 log entry (they carry Rekor v1 entries only): publish bundles only, use a Rekor v1 log, or sign without the log")
+	}
 	return &Publisher{signer: signer, reg: reg, o: o}, nil
 }
 
@@ -131,8 +139,16 @@ type Request struct {
 	Attestations []Attestation
 }
 
+// settler is implemented by registries that can re-check the shared tags
+// they wrote (oci.Client).
+type settler interface {
+	Settle(ctx context.Context) (int, error)
+}
+
 // Report says what was published.
 type Report struct {
+	// Repaired counts tag entries restored after concurrent writers lost them.
+	Repaired int
 	// Image is the resolved top-level subject.
 	Image oci.Subject
 	// Items lists every artifact, in subject order.
@@ -194,6 +210,19 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (*Report, error) {
 	wg.Wait()
 	for _, items := range results {
 		rep.Items = append(rep.Items, items...)
+	}
+	// Writers of shared tags (other jobs signing the same digest) may have
+	// overwritten an update of ours after we checked it: read the tags once
+	// more and restore what is missing.
+	if st, ok := p.reg.(settler); ok {
+		n, err := st.Settle(ctx)
+		rep.Repaired = n
+		if n > 0 {
+			p.o.log.Warn("restored tag entries lost to concurrent writers", "entries", n)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("checking shared tags after publishing: %w", err))
+		}
 	}
 	return rep, errors.Join(errs...)
 }
