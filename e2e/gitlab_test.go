@@ -38,7 +38,7 @@ func TestGitLabPipeline(t *testing.T) {
 	}
 	good := sign(t, "gl/good", testbed.GitLabClaims(project))
 	expectVerify(t, true, "", append(verifyArgs("--ref", "main", "--protected-ref-only", "--hosted-runners-only", "--attestation", "slsaprovenance1"), good)...)
-	expectVerify(t, false, `source repository is "https://gitlab.com/acme-group/checkout"`, append([]string{"verify", "--gitlab-project", "acme-group/checkoutt",
+	expectVerify(t, false, `certificate identity is "https://gitlab.com/acme-group/checkout//`, append([]string{"verify", "--gitlab-project", "acme-group/checkoutt",
 		"--certificate-oidc-issuer", s.issuer.GitLab, "--trusted-root", s.root, "--no-tlog", "--insecure-registry", reg.Host}, good)...)
 
 	unprotected := sign(t, "gl/unprotected", testbed.GitLabClaimsWith(project, map[string]any{

@@ -142,7 +142,7 @@ func TestAttacks(t *testing.T) {
 			t.Run("2 another repository or workflow", func(t *testing.T) {
 				typo := pushImage(t, reg.Host, repo+"-typo")
 				s.keylessSign(t, reg.Host, typo, format, testbed.GitHubClaims("acme/payment")) // typosquat
-				expectVerify(t, false, `source repository is "https://github.com/acme/payment"`, append(s.verifyArgs(reg.Host, preset...), typo)...)
+				expectVerify(t, false, `certificate identity is "https://github.com/acme/payment/.github`, append(s.verifyArgs(reg.Host, preset...), typo)...)
 				other := pushImage(t, reg.Host, repo+"-workflow")
 				s.keylessSign(t, reg.Host, other, format, testbed.GitHubClaimsWith(s.githubRepo, map[string]any{
 					"job_workflow_ref": s.githubRepo + "/.github/workflows/debug.yml@refs/heads/main"}))

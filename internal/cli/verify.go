@@ -4,16 +4,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"strings"
 	"sync"
 
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/cli/options"
-	"github.com/sealsign/seal/internal/keys"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/subject"
 	"github.com/sealsign/seal/internal/trust"
@@ -113,6 +112,12 @@ what is attested.`,
 func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Policy, error) {
 	p := &verify.Policy{RequireSignature: !o.NoSignature, RequireTlog: !o.NoTlog}
 	for _, t := range o.Attestations {
+		// As a requirement, cosign's "slsaprovenance" (v0.2) accepts either
+		// version: Seal writes v1, Tekton-era builders v0.2.
+		if t == "slsaprovenance" {
+			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1+"|"+predicate.SLSAProvenanceV02)
+			continue
+		}
 		u, err := predicate.ResolveType(t)
 		if err != nil {
 			return nil, &usageError{err}
@@ -123,52 +128,25 @@ func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Polic
 		return nil, usagef("--no-signature needs at least one --attestation: otherwise nothing is verified")
 	}
 	if o.SourceRepo != "" || o.SourceRef != "" || o.BuilderID != "" || o.ProtectedRefOnly {
-		p.Provenance = &verify.ProvenanceCheck{SourceRepo: o.SourceRepo, SourceRef: o.SourceRef, BuilderID: o.BuilderID, ProtectedRef: o.ProtectedRefOnly}
+		p.Provenance = &verify.ProvenanceCheck{SourceRepo: o.SourceRepo, SourceRef: o.SourceRef, BuilderID: o.BuilderID}
 		if !hasProvenance(p.Attestations) {
 			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1)
 		}
 	}
-	presets := 0
-	for _, set := range []bool{o.GitHubRepo != "", o.GitLabProject != "", o.CertificateIdentity != "" || o.CertificateIdentityRegexp != "", o.Key != ""} {
-		if set {
-			presets++
-		}
+	id, pub, err := a.signer(cmd, o.Identity)
+	if err != nil {
+		return nil, err
 	}
-	if presets != 1 {
-		return nil, usagef("say who may have signed with exactly one of --github-repo, --gitlab-project, --certificate-identity[-regexp] or --key")
-	}
-	if o.ProtectedRefOnly && o.GitLabProject == "" {
-		return nil, usagef("--protected-ref-only goes with --gitlab-project")
-	}
-	var err error
-	switch {
-	case o.Key != "":
-		pub, err := keys.LoadPublic(cmd.Context(), o.Key, keys.WithLookupEnv(a.lookupEnv))
-		if err != nil {
-			return nil, err
-		}
+	if pub != nil {
 		p.Key = pub.Public()
 		return p, nil
-	case o.GitHubRepo != "":
-		p.Identity, err = verify.GitHubIdentity(o.GitHubRepo, o.GitHubWorkflow, o.Ref, o.GitHubHost, o.CertificateOIDCIssuer, o.HostedRunnersOnly)
-	case o.GitLabProject != "":
-		p.Identity, err = verify.GitLabIdentity(o.GitLabProject, o.Ref, o.GitLabHost, o.CertificateOIDCIssuer, o.HostedRunnersOnly)
-	default:
-		if o.CertificateOIDCIssuer == "" && o.CertificateOIDCIssuerRegexp == "" {
-			return nil, usagef("--certificate-identity needs --certificate-oidc-issuer[-regexp]")
-		}
-		p.Identity = &verify.Identity{SAN: o.CertificateIdentity, SANRegexp: o.CertificateIdentityRegexp}
-		if o.Ref != "" {
-			p.Identity.SourceRepositoryRef = verifyQualify(o.Ref)
-		}
 	}
-	if err != nil {
-		return nil, &usageError{err}
-	}
-	if o.CertificateOIDCIssuerRegexp != "" {
-		p.Identity.Issuer, p.Identity.IssuerRegexp = "", o.CertificateOIDCIssuerRegexp
-	} else if o.CertificateOIDCIssuer != "" {
-		p.Identity.Issuer = o.CertificateOIDCIssuer
+	p.Identity = id
+	if o.ProtectedRefOnly {
+		if p.Provenance == nil {
+			p.Provenance = &verify.ProvenanceCheck{}
+		}
+		p.Provenance.ProtectedRef = true
 	}
 	if p.Trusted, err = trust.Load(o.TrustedRoot); err != nil {
 		return nil, err
@@ -185,16 +163,9 @@ func firstError(errs []error) error {
 	return nil
 }
 
-func verifyQualify(ref string) string {
-	if strings.HasPrefix(ref, "refs/") {
-		return ref
-	}
-	return "refs/heads/" + ref
-}
-
 func hasProvenance(types []string) bool {
 	for _, t := range types {
-		if t == predicate.SLSAProvenanceV1 || t == predicate.SLSAProvenanceV02 {
+		if strings.Contains(t, predicate.SLSAProvenanceV1) || strings.Contains(t, predicate.SLSAProvenanceV02) {
 			return true
 		}
 	}

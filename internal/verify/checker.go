@@ -11,9 +11,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -57,7 +59,10 @@ func newChecker(p Policy, now func() time.Time) (*checker, error) {
 		return c, nil
 	}
 	id := p.Identity
-	ident, err := sgverify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.SAN, id.SANRegexp)
+	if err := id.Validate(); err != nil {
+		return nil, fmt.Errorf("signer identity: %w", err)
+	}
+	ident, err := sgverify.NewShortCertificateIdentity(id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp)
 	if err != nil {
 		return nil, fmt.Errorf("signer identity: %w", err)
 	}
@@ -149,47 +154,67 @@ func explainSigstore(err error) error {
 	return err
 }
 
-// identity checks the certificate's issuer, subject and CI extensions.
+// identity checks the certificate's issuer, subject and CI extensions,
+// naming what was found instead of what was wanted.
 func (c *checker) identity(s *certificate.Summary) error {
 	id := c.p.Identity
 	if id == nil {
 		return nil
 	}
-	check := func(what, got, want string) error {
-		if want != "" && got != want {
-			return fmt.Errorf("certificate %s is %q, want %q", what, got, want)
-		}
-		return nil
+	errs := []error{
+		exact("OIDC issuer", s.Issuer, id.Issuer),
+		match("OIDC issuer", s.Issuer, id.IssuerRegexp),
+		exact("identity", s.SubjectAlternativeName, id.Subject),
+		match("identity", s.SubjectAlternativeName, id.SubjectRegexp),
 	}
-	re := func(what, got, expr string) error {
-		if expr == "" {
-			return nil
+	// Every extension the identity sets must hold exactly.
+	want, got := reflect.ValueOf(id.Extensions), reflect.ValueOf(s.Extensions)
+	for i := 0; i < want.NumField(); i++ {
+		f := want.Type().Field(i)
+		w, ok := want.Field(i).Interface().(string)
+		if !ok || w == "" {
+			continue
 		}
-		ok, err := regexp.MatchString(expr, got)
-		if err != nil {
-			return fmt.Errorf("%s pattern %q: %w", what, expr, err)
-		}
-		if !ok {
-			return fmt.Errorf("certificate %s is %q, which does not match %q", what, got, expr)
-		}
-		return nil
+		errs = append(errs, exact(extensionName(f), got.Field(i).String(), w))
 	}
-	return errors.Join(
-		check("OIDC issuer", s.Issuer, id.Issuer),
-		re("OIDC issuer", s.Issuer, id.IssuerRegexp),
-		check("identity", s.SubjectAlternativeName, id.SAN),
-		re("identity", s.SubjectAlternativeName, id.SANRegexp),
-		check("source repository", s.SourceRepositoryURI, id.SourceRepositoryURI),
-		check("source repository ref", s.SourceRepositoryRef, id.SourceRepositoryRef),
-		check("build signer (workflow)", s.BuildSignerURI, id.BuildSignerURI),
-		prefix("build signer (workflow)", s.BuildSignerURI, id.BuildSignerURIPrefix),
-		check("runner environment", s.RunnerEnvironment, id.RunnerEnvironment),
-	)
+	if src := id.Source; src != nil && strings.HasSuffix(src.Ref, "*") {
+		p := strings.TrimSuffix(src.Ref, "*")
+		if !strings.HasPrefix(s.SourceRepositoryRef, p) {
+			errs = append(errs, fmt.Errorf("certificate source repository ref is %q, want one starting with %q", s.SourceRepositoryRef, p))
+		}
+	}
+	return errors.Join(errs...)
 }
 
-func prefix(what, got, want string) error {
-	if want != "" && (len(got) < len(want) || got[:len(want)] != want) {
-		return fmt.Errorf("certificate %s is %q, want one starting with %q", what, got, want)
+// extensionName turns SourceRepositoryRef into "source repository ref".
+func extensionName(f reflect.StructField) string {
+	var b strings.Builder
+	for i, r := range f.Name {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return strings.Replace(b.String(), " u r i", " URI", 1)
+}
+
+func exact(what, got, want string) error {
+	if want != "" && got != want {
+		return fmt.Errorf("certificate %s is %q, want %q", what, got, want)
+	}
+	return nil
+}
+
+func match(what, got, expr string) error {
+	if expr == "" {
+		return nil
+	}
+	ok, err := regexp.MatchString(expr, got)
+	if err != nil {
+		return fmt.Errorf("%s pattern %q: %w", what, expr, err)
+	}
+	if !ok {
+		return fmt.Errorf("certificate %s is %q, which does not match %q", what, got, expr)
 	}
 	return nil
 }

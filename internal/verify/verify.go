@@ -115,12 +115,22 @@ func unmet(s oci.Subject, fs []Finding, p Policy, rejected []string) []string {
 	if p.RequireSignature && !have["signature"] {
 		out = append(out, fmt.Sprintf("%s has no valid signature%s", s, why))
 	}
-	for _, pt := range p.Attestations {
-		if !have["attestation "+pt] {
-			out = append(out, fmt.Sprintf("%s has no valid %s attestation%s", s, pt, why))
+	for _, req := range p.Attestations {
+		if !satisfied(req, func(pt string) bool { return have["attestation "+pt] }) {
+			out = append(out, fmt.Sprintf("%s has no valid %s attestation%s", s, strings.ReplaceAll(req, "|", " or "), why))
 		}
 	}
 	return out
+}
+
+// satisfied reports whether any alternative of a requirement ("A|B") holds.
+func satisfied(req string, has func(string) bool) bool {
+	for _, pt := range strings.Split(req, "|") {
+		if has(pt) {
+			return true
+		}
+	}
+	return false
 }
 
 // one verifies everything attached to one subject, in both formats.
@@ -209,11 +219,16 @@ func VerifyBundles(name string, digest []byte, bundles [][]byte, p Policy) (*Rep
 		found = append(found, *f)
 	}
 	rep.Findings = found
-	for _, pt := range p.Attestations {
-		ok := false
-		for _, f := range found {
-			ok = ok || (f.Kind == "attestation" && f.PredicateType == pt)
-		}
+	for _, req := range p.Attestations {
+		ok := satisfied(req, func(pt string) bool {
+			for _, f := range found {
+				if f.Kind == "attestation" && f.PredicateType == pt {
+					return true
+				}
+			}
+			return false
+		})
+		pt := strings.ReplaceAll(req, "|", " or ")
 		if !ok {
 			why := ""
 			if len(rep.Rejected) > 0 {

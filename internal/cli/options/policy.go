@@ -1,0 +1,38 @@
+package options
+
+import "github.com/spf13/pflag"
+
+// Policy configures `seal policy`.
+type Policy struct {
+	// Identity says who must have signed: the flags `seal verify` takes.
+	Identity
+	// Images are globs of the image references the policy governs.
+	Images []string
+	// Attestations are predicate types that must be attested too.
+	Attestations []string
+	// Format is where signatures are looked for: bundle or legacy.
+	Format string
+	// TrustedRoot is a private Sigstore instance's trusted_root.json.
+	TrustedRoot string
+	// RekorURL is the transparency log to require entries in.
+	RekorURL string
+	// NoTlog accepts signatures without a transparency-log entry.
+	NoTlog bool
+	// Name is the policy's metadata.name.
+	Name string
+	// Output is the file to write ("-" or empty: stdout).
+	Output string
+}
+
+// AddFlags registers the flags.
+func (o *Policy) AddFlags(fs *pflag.FlagSet) {
+	o.Identity.AddFlags(fs)
+	fs.StringArrayVar(&o.Images, "image", nil, "glob of the images the policy governs, e.g. 'ghcr.io/acme/app**' (* within a path segment, ** across; repeatable)")
+	fs.StringArrayVar(&o.Attestations, "attestation", nil, "also require an attestation: slsaprovenance (SLSA v1, as Seal writes it), spdx, cyclonedx, vuln or a predicate type URI (repeatable)")
+	fs.StringVar(&o.Format, "format", "bundle", "where the engine looks for signatures: bundle (Sigstore bundles as OCI referrers) or legacy (cosign's .sig/.att tags)")
+	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (policy-controller: also writes a TrustRoot)")
+	fs.StringVar(&o.RekorURL, "rekor-url", "", "transparency log to require entries in (default: the trusted root's, else the public instance)")
+	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept signatures without a transparency-log entry, as Seal signs for private repositories (keyless: a timestamp is required)")
+	fs.StringVar(&o.Name, "name", "", "metadata.name of the policy (default: seal-OWNER-REPO)")
+	fs.StringVarP(&o.Output, "output", "o", "-", "file to write, - for stdout")
+}

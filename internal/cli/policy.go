@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/policy"
+)
+
+func (a *app) newPolicy() *cobra.Command {
+	o := &options.Policy{}
+	cmd := &cobra.Command{
+		Use:   "policy kyverno|policy-controller --image GLOB (--github-repo OWNER/REPO | --gitlab-project GROUP/PROJECT | --certificate-identity ... | --key cosign.pub)",
+		Short: "Write an admission policy that admits only images Seal signed",
+		Long: `Writes a ready-to-apply admission policy for images signed by Seal in one GitHub
+repository or GitLab project (or by a raw certificate identity, or a key): a Kyverno
+ClusterPolicy, or a sigstore policy-controller ClusterImagePolicy (preceded by its
+TrustRoot for a private Sigstore instance given with --trusted-root).
+
+--format picks the storage format the engine reads: bundle (Kyverno SigstoreBundle,
+policy-controller signatureFormat: bundle) or legacy (cosign's .sig/.att tags). With
+--attestation slsaprovenance the policy also checks Seal's SLSA provenance: source
+repository, ref and builder. A requirement the engine cannot check in the certificate
+(the runner with --hosted-runners-only, a reusable workflow's caller) is checked in
+the provenance instead, and refused without it. The policy opens with a comment that
+says what it admits.`,
+		Example: `  seal policy kyverno --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
+  seal policy policy-controller --gitlab-project acme/platform/app --ref main --protected-ref-only \
+      --attestation slsaprovenance --image 'registry.gitlab.com/acme/platform/app**' -o policy.yaml
+  seal policy policy-controller --key cosign.pub --format legacy --no-tlog --image 'registry.example.com/**'`,
+		ValidArgs: []string{string(policy.Kyverno), string(policy.PolicyController)},
+		Args:      cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			engine, err := policy.ParseEngine(args[0])
+			if err != nil {
+				return &usageError{err}
+			}
+			spec, err := a.policySpec(cmd, o)
+			if err != nil {
+				return err
+			}
+			doc, err := policy.Generate(engine, *spec)
+			if err != nil {
+				// Generate refuses flag combinations the engine cannot
+				// enforce; it reads no files.
+				return &usageError{err}
+			}
+			return a.writeOutput(o.Output, doc)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// policySpec turns the flags into a policy.Spec, refusing contradictions.
+func (a *app) policySpec(cmd *cobra.Command, o *options.Policy) (*policy.Spec, error) {
+	format, err := policy.ParseFormat(o.Format)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	if len(o.Images) == 0 {
+		return nil, usagef("--image is required: give the images the policy governs, e.g. --image 'ghcr.io/acme/app**'")
+	}
+	s := &policy.Spec{Name: o.Name, Images: o.Images, Attestations: o.Attestations, Format: format, RekorURL: o.RekorURL, NoTlog: o.NoTlog}
+	id, pub, err := a.signer(cmd, o.Identity)
+	if err != nil {
+		return nil, err
+	}
+	s.Identity = id
+	if pub != nil {
+		s.PublicKey = pub.PEM()
+	}
+	if o.TrustedRoot != "" {
+		b, err := os.ReadFile(o.TrustedRoot)
+		if err != nil {
+			return nil, fmt.Errorf("reading trusted root: %w", err)
+		}
+		s.TrustedRoot = b
+	}
+	return s, nil
+}

@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"github.com/sealsign/seal/internal/identity"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sealsign/seal/internal/policy"
+)
+
+func sealPolicy(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = Execute(context.Background(), append([]string{"policy"}, args...), &o, &e)
+	return o.String(), e.String(), code
+}
+
+// TestPolicyFlags checks that the flags reach policy.Generate as the
+// library's own presets and that contradictions are usage errors.
+func TestPolicyFlags(t *testing.T) {
+	pub := filepath.Join("..", "policy", "testdata", "cosign.pub")
+	root := filepath.Join("..", "policy", "testdata", "trusted_root.json")
+	mustGen := func(e policy.Engine, s policy.Spec) string {
+		t.Helper()
+		b, err := policy.Generate(e, s)
+		if err != nil {
+			t.Fatalf("Generate() = %v", err)
+		}
+		return string(b)
+	}
+	gh, err := identity.FromGitHub("acme/app", "release.yml", "refs/heads/main", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ghTest := gh
+	ghTest.Issuer = "http://127.0.0.1:9999/github"
+	gl, err := identity.FromGitLab("acme/platform/app", "gitlab.example.com", "main", false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootJSON, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM, err := os.ReadFile(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		code     int
+		want     func() string // the exact policy on stdout
+		inStderr string
+	}{
+		{
+			name: "github kyverno",
+			args: []string{"kyverno", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "refs/heads/main", "--image", "ghcr.io/acme/app**"},
+			want: func() string {
+				return mustGen(policy.Kyverno, policy.Spec{Identity: &gh, Images: []string{"ghcr.io/acme/app**"}, Format: policy.Bundle})
+			},
+		},
+		{
+			name: "github with a test issuer",
+			args: []string{"policy-controller", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "main", "--certificate-oidc-issuer", "http://127.0.0.1:9999/github",
+				"--image", "r/**", "--trusted-root", root, "--no-tlog", "--attestation", "slsaprovenance"},
+			want: func() string {
+				return mustGen(policy.PolicyController, policy.Spec{Identity: &ghTest, Images: []string{"r/**"}, Format: policy.Bundle, TrustedRoot: rootJSON, NoTlog: true, Attestations: []string{policy.SLSAProvenanceV1}})
+			},
+		},
+		{
+			name: "gitlab self-managed",
+			args: []string{"policy-controller", "--gitlab-project", "acme/platform/app", "--gitlab-host", "gitlab.example.com", "--ref", "main", "--protected-ref-only",
+				"--attestation", "slsaprovenance", "--format", "legacy", "--image", "r/**", "--name", "app"},
+			want: func() string {
+				return mustGen(policy.PolicyController, policy.Spec{Name: "app", Identity: &gl, Images: []string{"r/**"}, Format: policy.Legacy, Attestations: []string{"slsaprovenance"}})
+			},
+		},
+		{
+			name: "key",
+			args: []string{"kyverno", "--key", pub, "--format", "legacy", "--image", "r/**"},
+			want: func() string {
+				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: policy.Legacy})
+			},
+		},
+		{name: "unknown engine", args: []string{"gatekeeper", "--key", pub, "--image", "r/**"}, code: 2, inStderr: "unknown policy engine"},
+		{name: "no signer", args: []string{"kyverno", "--image", "r/**"}, code: 2, inStderr: "exactly one of"},
+		{name: "two signers", args: []string{"kyverno", "--key", pub, "--github-repo", "a/b", "--image", "r/**"}, code: 2, inStderr: "exactly one of"},
+		{name: "no image", args: []string{"kyverno", "--github-repo", "a/b"}, code: 2, inStderr: "--image is required"},
+		{name: "raw without issuer", args: []string{"kyverno", "--certificate-identity", "x", "--image", "r/**"}, code: 2, inStderr: "needs --certificate-oidc-issuer"},
+		{name: "protected on github", args: []string{"kyverno", "--github-repo", "a/b", "--protected-ref-only", "--image", "r/**"}, code: 2, inStderr: "applies to --gitlab-project"},
+		{name: "hosted without provenance", args: []string{"kyverno", "--github-repo", "a/b", "--hosted-runners-only", "--image", "r/**"}, code: 2, inStderr: "--attestation slsaprovenance"},
+		{name: "key in bundle format for policy-controller", args: []string{"policy-controller", "--key", pub, "--image", "r/**"}, code: 2, inStderr: "--format legacy"},
+		{name: "bad format", args: []string{"kyverno", "--key", pub, "--image", "r/**", "--format", "both"}, code: 2, inStderr: "unknown signature format"},
+		{name: "missing key file", args: []string{"kyverno", "--key", "nope.pub", "--image", "r/**"}, code: 1, inStderr: "nope.pub"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := sealPolicy(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit code = %d, want %d; stderr:\n%s", code, tc.code, stderr)
+			}
+			if tc.want != nil {
+				if diff := cmp.Diff(tc.want(), stdout); diff != "" {
+					t.Errorf("stdout differs from the library's policy (-want +got):\n%s", diff)
+				}
+			}
+			if !strings.Contains(stderr, tc.inStderr) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tc.inStderr)
+			}
+		})
+	}
+}
+
+func TestPolicyOutputFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "policy.yaml")
+	stdout, stderr, code := sealPolicy(t, "kyverno", "--github-repo", "acme/app", "--image", "ghcr.io/acme/**", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit code %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout = %q, want nothing with -o", stdout)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte("kind: ClusterPolicy")) {
+		t.Errorf("%s does not hold a ClusterPolicy:\n%s", out, b)
+	}
+}

@@ -1,0 +1,145 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"github.com/sealsign/seal/internal/identity"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/sealsign/seal/internal/testbed"
+)
+
+// binKyverno is Kyverno's CLI in the peers cache (.ci/peers.sh).
+const binKyverno = "kyverno"
+
+// kyvernoAdmits runs `kyverno apply` with policy on a Pod running image,
+// which executes the verifyImages rule against the registry as the
+// admission controller would.
+func kyvernoAdmits(t *testing.T, bin string, policy []byte, image string) (bool, string) {
+	t.Helper()
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "policy.yaml")
+	pod := filepath.Join(dir, "pod.yaml")
+	if err := os.WriteFile(pol, policy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := fmt.Sprintf("apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: default\nspec:\n  containers:\n    - name: app\n      image: %s\n", image)
+	if err := os.WriteFile(pod, []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "apply", pol, "--resource", pod, "--detailed-results")
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	out, _ := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("kyverno timed out:\n%s", out)
+	}
+	m := regexp.MustCompile(`pass: (\d+), fail: (\d+), warn: (\d+), error: (\d+), skip: (\d+)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("kyverno apply printed no result summary:\n%s", out)
+	}
+	return string(m[1]) != "0" && string(m[2]) == "0" && string(m[4]) == "0", string(out)
+}
+
+// TestKyvernoCLI applies the Cosign-type (legacy format) ClusterPolicies
+// with Kyverno's own CLI to Pods running images Seal signed with a private
+// Fulcio and TSA. The SigstoreBundle type cannot run here: Kyverno takes
+// its trusted root only from TUF, which would mean standing up a TUF
+// repository for the testbed.
+func TestKyvernoCLI(t *testing.T) {
+	bin := testbed.Bin(t, binKyverno)
+	iss := testbed.StartIssuer(t)
+	fulcio := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	root := testbed.TrustedRootJSON(t, fulcio, tsa)
+	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root}
+
+	main := testbed.GitHubClaims("acme/app")
+	good := b.push("acme/app")
+	b.signKeyless(good, iss.GitHub, main, githubMD(main))
+	typo := b.push("acme/app")
+	b.signKeyless(typo, iss.GitHub, testbed.GitHubClaims("acme/app-evil"), githubMD(main))
+	sigOnly := b.push("acme/app")
+	b.signKeyless(sigOnly, iss.GitHub, main, nil)
+	unsigned := b.push("acme/app")
+	const shared = "acme/shared/.github/workflows/build.yml@refs/tags/v1"
+	rc := testbed.GitHubClaimsWith("acme/app", map[string]any{"job_workflow_ref": shared})
+	reusable := b.push("acme/app")
+	b.signKeyless(reusable, iss.GitHub, rc, githubMD(rc))
+	sc := testbed.GitHubClaimsWith("stranger/app", map[string]any{"job_workflow_ref": shared})
+	stranger := b.push("acme/app")
+	b.signKeyless(stranger, iss.GitHub, sc, githubMD(sc))
+
+	shc := testbed.GitHubClaimsWith("acme/app", map[string]any{"runner_environment": "self-hosted"})
+	selfHosted := b.push("acme/app")
+	b.signKeyless(selfHosted, iss.GitHub, shc, githubMD(shc))
+
+	glc := testbed.GitLabClaims("acme-group/app")
+	glGood := b.push("acme-group/app")
+	b.signKeyless(glGood, iss.GitLab, glc, gitlabMD(glc))
+	uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
+	glUnprotected := b.push("acme-group/app")
+	b.signKeyless(glUnprotected, iss.GitLab, uc, gitlabMD(uc))
+	gl, err := identity.FromGitLab("acme-group/app", "", "main", false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl.Issuer = iss.GitLab
+
+	hosted, err := identity.FromGitHub("acme/app", "", "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosted.Issuer = iss.GitHub
+
+	gh := func(workflow string) *identity.Identity {
+		id, err := identity.FromGitHub("acme/app", workflow, "main", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id.Issuer = iss.GitHub
+		return &id
+	}
+	for _, tc := range []struct {
+		name     string
+		spec     Spec
+		verdicts []verdict
+	}{
+		{"provenance", Spec{Identity: gh(""), Attestations: []string{"slsaprovenance"}},
+			[]verdict{{good, true, ""}, {typo, false, `subject mismatch`}, {sigOnly, false, `no matching attestations|not found`}, {unsigned, false, `no signatures found|not found`}}},
+		{"signature", Spec{Identity: gh("release.yml")},
+			[]verdict{{good, true, ""}, {sigOnly, true, ""}, {typo, false, `subject mismatch`}, {unsigned, false, `no signatures found`}}},
+		// The stranger's certificate has the same subject; only the
+		// workflow-repository extension tells them apart.
+		{"reusable", Spec{Identity: gh(shared)},
+			[]verdict{{reusable, true, ""}, {stranger, false, `extension mismatch`}}},
+		// Checks only the provenance can make: it must have been evaluated.
+		{"hosted", Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}},
+			[]verdict{{good, true, ""}, {selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
+		{"gitlab-protected", Spec{Identity: &gl, Attestations: []string{"slsaprovenance"}},
+			[]verdict{{glGood, true, ""}, {glUnprotected, false, `the provenance must say: built from a protected ref`}, {good, false, `subject mismatch|issuer mismatch`}}},
+		{"reusable-provenance", Spec{Identity: gh("acme/shared/.github/workflows/build.yml"), Attestations: []string{"slsaprovenance"}},
+			[]verdict{{reusable, true, ""}, {stranger, false, `extension mismatch|the provenance must say`}}},
+	} {
+		tc.spec.Images = []string{b.reg.Host + "/**"}
+		tc.spec.Format = Legacy
+		tc.spec.TrustedRoot = root
+		tc.spec.NoTlog = true
+		policy, err := Generate(Kyverno, tc.spec)
+		if err != nil {
+			t.Fatalf("%s: Generate() = %v", tc.name, err)
+		}
+		for i, v := range tc.verdicts {
+			t.Run(fmt.Sprintf("%s/%d", tc.name, i), func(t *testing.T) {
+				got, out := kyvernoAdmits(t, bin, policy, v.image)
+				v.check(t, got, out, policy)
+			})
+		}
+	}
+}

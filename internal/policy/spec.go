@@ -1,0 +1,468 @@
+package policy
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"github.com/sealsign/seal/internal/identity"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+)
+
+// Engine is an admission controller Seal writes policies for.
+type Engine string
+
+// Engines.
+const (
+	// Kyverno's ClusterPolicy with a verifyImages rule (kyverno.io/v1).
+	Kyverno Engine = "kyverno"
+	// Sigstore policy-controller's ClusterImagePolicy
+	// (policy.sigstore.dev/v1beta1), with a TrustRoot for a private instance.
+	PolicyController Engine = "policy-controller"
+)
+
+// ParseEngine reads "kyverno" or "policy-controller".
+func ParseEngine(s string) (Engine, error) {
+	switch e := Engine(s); e {
+	case Kyverno, PolicyController:
+		return e, nil
+	}
+	return "", fmt.Errorf("unknown policy engine %q (use kyverno or policy-controller)", s)
+}
+
+// Format is where the engine looks for signatures: the storage format
+// Seal published them in.
+type Format string
+
+// Formats.
+const (
+	// Bundle: Sigstore bundles attached as OCI referrers (Kyverno's
+	// SigstoreBundle type, policy-controller's signatureFormat: bundle).
+	Bundle Format = "bundle"
+	// Legacy: cosign's sha256-HEX.sig and .att tags (Kyverno's Cosign type,
+	// policy-controller's default).
+	Legacy Format = "legacy"
+)
+
+// ParseFormat reads "bundle" or "legacy".
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case Bundle, Legacy:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown signature format %q (use bundle or legacy)", s)
+}
+
+// Predicate types the short attestation names stand for.
+const (
+	SLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
+	SPDX             = "https://spdx.dev/Document"
+	CycloneDX        = "https://cyclonedx.org/bom"
+	Vuln             = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	// CosignSign is the predicate type of a cosign v3 (and Seal) image
+	// signature in bundle format: a DSSE in-toto statement about the digest.
+	CosignSign = "https://sigstore.dev/cosign/sign/v1"
+)
+
+var attestationNames = map[string]string{
+	"slsaprovenance":  SLSAProvenanceV1,
+	"slsaprovenance1": SLSAProvenanceV1,
+	"provenance":      SLSAProvenanceV1,
+	"spdx":            SPDX,
+	"spdxjson":        SPDX,
+	"cyclonedx":       CycloneDX,
+	"vuln":            Vuln,
+}
+
+// ResolveAttestation turns a name (slsaprovenance, spdx, cyclonedx, vuln)
+// or a predicate type URI into a predicate type URI. Unlike cosign's
+// --type, slsaprovenance means SLSA v1, the provenance Seal writes; ask for
+// v0.2 by its URI.
+func ResolveAttestation(s string) (string, error) {
+	if u, ok := attestationNames[strings.ToLower(s)]; ok {
+		return u, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("attestation %q: use a predicate type URI or one of slsaprovenance, spdx, cyclonedx, vuln", s)
+	}
+	return s, nil
+}
+
+// PublicRekor is the public-good instance's transparency log.
+const PublicRekor = "https://rekor.sigstore.dev"
+
+// Spec is what a policy accepts.
+type Spec struct {
+	// Name is the policy's metadata.name; derived from the identity when
+	// empty.
+	Name string
+	// Images are globs of the image references the policy governs, in
+	// policy-controller's syntax ("*" within a path segment, "**" across
+	// them); Kyverno, which knows only "*", gets "**" as "*".
+	Images []string
+	// Identity is the keyless signer; set it or PublicKey.
+	Identity *identity.Identity
+	// PublicKey is the PEM public key of a keyed signer (cosign.pub).
+	PublicKey []byte
+	// Attestations are predicate types (ResolveAttestation) that must be
+	// attested by the same signer. For SLSA v1 provenance from a preset
+	// identity, the policy also checks the provenance's source repository,
+	// builder, and the preset's ref, runner and protection requirements.
+	Attestations []string
+	// Format is where signatures are looked for.
+	Format Format
+	// TrustedRoot is a trusted_root.json for a private Sigstore instance;
+	// empty means the public-good instance.
+	TrustedRoot []byte
+	// RekorURL overrides the transparency log's URL (default: the trusted
+	// root's, else PublicRekor).
+	RekorURL string
+	// NoTlog accepts signatures without a transparency-log entry: what Seal
+	// writes for private repositories. Keyless signatures then need a
+	// timestamp from a timestamp authority the trust root names.
+	NoTlog bool
+}
+
+// Generate writes the policy for engine as YAML, ready for kubectl apply:
+// a ClusterPolicy for Kyverno; a ClusterImagePolicy, preceded by its
+// TrustRoot for a private instance, for policy-controller.
+//
+// It refuses a Spec the engine cannot enforce as asked, rather than write a
+// policy weaker than its flags say: for instance a requirement that only a
+// certificate extension the engine ignores carries, without the
+// provenance attestation that would let the policy check it there.
+func Generate(engine Engine, s Spec) ([]byte, error) {
+	p, err := s.prepare()
+	if err != nil {
+		return nil, err
+	}
+	switch engine {
+	case Kyverno:
+		return kyverno(p)
+	case PolicyController:
+		return policyController(p)
+	}
+	return nil, fmt.Errorf("unknown policy engine %q", engine)
+}
+
+// prepared is a validated Spec with its inputs parsed.
+type prepared struct {
+	Spec
+	name  string
+	key   *publicKey
+	trust *trust
+	rekor string // transparency log URL, when the log is required
+	// provenance reports that SLSA v1 provenance is attested, so preset
+	// checks can be made on it.
+	provenance bool
+}
+
+var (
+	dnsLabel  = regexp.MustCompile(`[^a-z0-9-]+`)
+	imageGlob = regexp.MustCompile(`^[a-zA-Z0-9-_:/*.@]+$`)
+)
+
+func (s Spec) prepare() (*prepared, error) {
+	p := &prepared{Spec: s}
+	if len(s.Images) == 0 {
+		return nil, errors.New("no images: give the image globs the policy applies to")
+	}
+	for _, g := range s.Images {
+		// policy-controller's own rule for globs.
+		if !imageGlob.MatchString(g) {
+			return nil, fmt.Errorf("image glob %q: only letters, digits and -_:/*.@ are allowed", g)
+		}
+	}
+	switch s.Format {
+	case Bundle, Legacy:
+	default:
+		return nil, fmt.Errorf("unknown signature format %q (use bundle or legacy)", s.Format)
+	}
+	switch {
+	case s.Identity != nil && len(s.PublicKey) > 0:
+		return nil, errors.New("give a keyless identity or a public key, not both")
+	case s.Identity != nil:
+		if err := s.Identity.Validate(); err != nil {
+			return nil, err
+		}
+		if s.Identity.Source == nil && s.Identity.Extensions != (certificate.Extensions{}) {
+			// The presets know which extensions an engine can replace with
+			// the subject or the provenance; a raw identity does not.
+			return nil, errors.New("certificate extensions can only be required through a preset (GitHub or GitLab)")
+		}
+	case len(s.PublicKey) > 0:
+		k, err := parsePublicKey(s.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		p.key = k
+	default:
+		return nil, errors.New("no signer: give a keyless identity or a public key")
+	}
+	seen := map[string]bool{}
+	p.Attestations = nil
+	for _, a := range s.Attestations {
+		t, err := ResolveAttestation(a)
+		if err != nil {
+			return nil, err
+		}
+		if t == CosignSign {
+			return nil, fmt.Errorf("attestation %q is the image signature, which every policy requires", a)
+		}
+		if !seen[t] {
+			seen[t] = true
+			p.Attestations = append(p.Attestations, t)
+		}
+		if t == SLSAProvenanceV1 {
+			p.provenance = true
+		}
+	}
+	if len(s.TrustedRoot) > 0 {
+		t, err := parseTrust(s.TrustedRoot)
+		if err != nil {
+			return nil, err
+		}
+		p.trust = t
+	}
+	if !s.NoTlog {
+		p.rekor = s.RekorURL
+		if p.rekor == "" && p.trust != nil {
+			p.rekor = p.trust.rekorURL
+		}
+		if p.rekor == "" {
+			if p.trust != nil {
+				return nil, errors.New("the trusted root names no transparency log: pass --no-tlog, or --rekor-url with a root that has the log's key")
+			}
+			p.rekor = PublicRekor
+		}
+		if p.trust != nil && p.trust.rekorKey == "" {
+			return nil, errors.New("the trusted root has no transparency log key: pass --no-tlog or a root that has one")
+		}
+	} else if s.RekorURL != "" {
+		return nil, errors.New("--rekor-url and --no-tlog contradict each other")
+	}
+	if s.Identity != nil && s.NoTlog && p.trust != nil && p.trust.tsaChain == "" {
+		return nil, errors.New("keyless signatures without a transparency log need a timestamp authority, and the trusted root names none")
+	}
+	p.name = s.Name
+	if p.name == "" {
+		p.name = defaultName(s)
+	}
+	if len(p.name) > 63 || dnsLabel.MatchString(p.name) || strings.HasPrefix(p.name, "-") || strings.HasSuffix(p.name, "-") {
+		return nil, fmt.Errorf("policy name %q: want lowercase letters, digits and -, at most 63 characters", p.name)
+	}
+	return p, nil
+}
+
+// needProvenance refuses a preset requirement the engine cannot check in
+// the certificate when no provenance is attested to check it in instead.
+// readsGitHubExtensions tells whether the engine, in this format, checks
+// the certificate's GitHub workflow repository and ref extensions.
+func (p *prepared) needProvenance(engine string, readsGitHubExtensions bool) error {
+	if p.Identity == nil || p.Identity.Source == nil || p.provenance {
+		return nil
+	}
+	src := p.Identity.Source
+	var why []string
+	if src.RefProtected {
+		why = append(why, "no certificate field says whether the ref is protected")
+	}
+	if src.RunnerEnvironment != "" {
+		why = append(why, engine+" cannot read the certificate's Runner Environment extension")
+	}
+	if !src.SubjectPinsSource && !(readsGitHubExtensions && src.CI == identity.CIGitHub) {
+		why = append(why, "a reusable workflow's certificate names the calling repository only in extensions, which "+engine+" does not check in the "+string(p.Format)+" format")
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("this identity needs --attestation slsaprovenance, so that the policy checks it in Seal's provenance: %s", strings.Join(why, "; "))
+}
+
+func defaultName(s Spec) string {
+	base := "seal-image-policy"
+	if s.Identity != nil && s.Identity.Source != nil {
+		base = "seal-" + s.Identity.Source.Repository
+	}
+	n := dnsLabel.ReplaceAllString(strings.ToLower(base), "-")
+	if len(n) > 63 {
+		n = n[:63]
+	}
+	return strings.Trim(n, "-")
+}
+
+// publicKey is a parsed signer key.
+type publicKey struct {
+	pem []byte
+	// hash is what the key's signatures are made with, when not SHA-256
+	// (Seal signs P-384 with SHA-384 and P-521 with SHA-512, as cosign
+	// does); engines default to SHA-256.
+	hash string
+}
+
+func parsePublicKey(b []byte) (*publicKey, error) {
+	k, err := cryptoutils.UnmarshalPEMToPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("reading public key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("encoding public key: %w", err)
+	}
+	out := &publicKey{pem: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})}
+	if ec, ok := k.(*ecdsa.PublicKey); ok {
+		switch ec.Curve {
+		case elliptic.P384():
+			out.hash = "sha384"
+		case elliptic.P521():
+			out.hash = "sha512"
+		}
+	}
+	return out, nil
+}
+
+// trust is what the policies need of a trusted_root.json.
+type trust struct {
+	cas []ca
+	// fulcioURL is the first CA's URI.
+	fulcioURL string
+	// fulcioChain is every CA certificate, PEM (Kyverno's roots).
+	fulcioChain string
+	// tsas are the timestamp authorities; tsaChain is the first one's
+	// chain, leaf first, PEM (Kyverno takes one).
+	tsas     []ca
+	tsaChain string
+	tlogs    []tlog
+	rekorURL string
+	rekorKey string // PEM of the first transparency log's key
+	ctlogs   []tlog
+	ctKey    string
+}
+
+type ca struct {
+	org, cn, uri string
+	chain        []byte // PEM, leaf (if any) first, root last
+}
+
+type tlog struct {
+	url, hash string
+	key       []byte // PEM
+}
+
+func parseTrust(b []byte) (*trust, error) {
+	tr, err := root.NewTrustedRootFromJSON(b)
+	if err != nil {
+		return nil, fmt.Errorf("reading trusted root: %w", err)
+	}
+	t := &trust{}
+	for _, c := range tr.FulcioCertificateAuthorities() {
+		f, ok := c.(*root.FulcioCertificateAuthority)
+		if !ok || f.Root == nil {
+			continue
+		}
+		chain := append(append([]*x509.Certificate{}, f.Intermediates...), f.Root)
+		t.cas = append(t.cas, newCA(f.Root, f.URI, chain, "fulcio"))
+	}
+	if len(t.cas) > 0 {
+		t.fulcioURL = t.cas[0].uri
+		var all []byte
+		for _, c := range t.cas {
+			all = append(all, c.chain...)
+		}
+		t.fulcioChain = string(all)
+	}
+	for _, a := range tr.TimestampingAuthorities() {
+		s, ok := a.(*root.SigstoreTimestampingAuthority)
+		if !ok || s.Root == nil {
+			continue
+		}
+		var chain []*x509.Certificate
+		if s.Leaf != nil {
+			chain = append(chain, s.Leaf)
+		}
+		chain = append(append(chain, s.Intermediates...), s.Root)
+		t.tsas = append(t.tsas, newCA(s.Root, s.URI, chain, "tsa"))
+	}
+	if len(t.tsas) > 0 {
+		t.tsaChain = string(t.tsas[0].chain)
+	}
+	t.tlogs, err = logs(tr.RekorLogs())
+	if err != nil {
+		return nil, err
+	}
+	if len(t.tlogs) > 0 {
+		t.rekorURL, t.rekorKey = t.tlogs[0].url, string(t.tlogs[0].key)
+	}
+	t.ctlogs, err = logs(tr.CTLogs())
+	if err != nil {
+		return nil, err
+	}
+	if len(t.ctlogs) > 0 {
+		t.ctKey = string(t.ctlogs[0].key)
+	}
+	if len(t.cas) == 0 && len(t.tsas) == 0 {
+		return nil, errors.New("trusted root names no certificate authority and no timestamp authority")
+	}
+	return t, nil
+}
+
+func newCA(rootCert *x509.Certificate, uri string, chain []*x509.Certificate, what string) ca {
+	c := ca{org: what, cn: what, uri: uri}
+	if o := rootCert.Subject.Organization; len(o) > 0 && o[0] != "" {
+		c.org = o[0]
+	}
+	if rootCert.Subject.CommonName != "" {
+		c.cn = rootCert.Subject.CommonName
+	}
+	if c.uri == "" {
+		c.uri = "https://" + what + ".invalid"
+	}
+	var buf bytes.Buffer
+	for _, cert := range chain {
+		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+	}
+	c.chain = buf.Bytes()
+	return c
+}
+
+// logs lists transparency logs in a stable order (the trusted root keeps
+// them in a map).
+func logs(m map[string]*root.TransparencyLog) ([]tlog, error) {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []tlog
+	for _, id := range ids {
+		l := m[id]
+		if l.PublicKey == nil {
+			continue
+		}
+		der, err := x509.MarshalPKIXPublicKey(l.PublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the key of log %s: %w", l.BaseURL, err)
+		}
+		h := "sha-256"
+		switch l.HashFunc {
+		case crypto.SHA384:
+			h = "sha-384"
+		case crypto.SHA512:
+			h = "sha-512"
+		}
+		out = append(out, tlog{url: l.BaseURL, hash: h, key: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})})
+	}
+	return out, nil
+}

@@ -1,0 +1,82 @@
+package policy
+
+import (
+	"github.com/sealsign/seal/internal/identity"
+	"strings"
+	"testing"
+
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+)
+
+func TestGenerateRefuses(t *testing.T) {
+	gh := func(t *testing.T) *identity.Identity { return mustGitHub(t, "acme/app", "", "", false) }
+	for _, tc := range []struct {
+		name   string
+		engine Engine
+		spec   func(t *testing.T) Spec
+		want   string
+	}{
+		{"no images", Kyverno, func(t *testing.T) Spec { return Spec{Identity: gh(t), Format: Bundle} }, "no images"},
+		{"bad glob", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a b"}, Format: Bundle}
+		}, "image glob"},
+		{"no format", Kyverno, func(t *testing.T) Spec { return Spec{Identity: gh(t), Images: []string{"a/**"}} }, "format"},
+		{"no signer", Kyverno, func(t *testing.T) Spec { return Spec{Images: []string{"a/**"}, Format: Bundle} }, "no signer"},
+		{"two signers", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: Bundle}
+		}, "not both"},
+		{"bad key", Kyverno, func(t *testing.T) Spec {
+			return Spec{PublicKey: []byte("not a key"), Images: []string{"a/**"}, Format: Legacy}
+		}, "public key"},
+		{"signature as attestation", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{CosignSign}}
+		}, "image signature"},
+		{"unknown attestation", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"sbom"}}
+		}, "predicate type URI"},
+		{"log and no log", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, NoTlog: true, RekorURL: "https://rekor.example.com"}
+		}, "contradict"},
+		{"bad name", PolicyController, func(t *testing.T) Spec {
+			return Spec{Name: "Seal_Policy", Identity: gh(t), Images: []string{"a/**"}, Format: Bundle}
+		}, "policy name"},
+		{"raw identity with extensions", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: &identity.Identity{Subject: "s", Issuer: "i", Extensions: certificate.Extensions{RunnerEnvironment: "github-hosted"}}, Images: []string{"a/**"}, Format: Bundle}
+		}, "preset"},
+		{"bad trusted root", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, TrustedRoot: []byte("{}")}
+		}, "trusted root"},
+		{"legacy keyless without log needs a TSA chain (kyverno)", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, NoTlog: true}
+		}, "--trusted-root"},
+		{"legacy keyless without log needs a TSA chain (policy-controller)", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, NoTlog: true}
+		}, "--trusted-root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Generate(tc.engine, tc.spec(t))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Generate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolveAttestation(t *testing.T) {
+	for in, want := range map[string]string{
+		"slsaprovenance":                   SLSAProvenanceV1,
+		"SLSAProvenance1":                  SLSAProvenanceV1,
+		"spdxjson":                         SPDX,
+		"cyclonedx":                        CycloneDX,
+		"vuln":                             Vuln,
+		"https://slsa.dev/provenance/v0.2": "https://slsa.dev/provenance/v0.2",
+	} {
+		got, err := ResolveAttestation(in)
+		if err != nil || got != want {
+			t.Errorf("ResolveAttestation(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ResolveAttestation("ftp://x"); err == nil {
+		t.Error("ResolveAttestation(ftp://x) succeeded, want an error")
+	}
+}
