@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real peers Seal's tests run against (registries, cosign v2/v3, Fulcio, TSA) into a
+# Installs the real peers Seal's tests run against (registries, cosign v2/v3, Fulcio, TSA, Rekor v2) into a
 # cache directory, building each from the Go module proxy only when it is missing. Idempotent.
 # Usage: .ci/peers.sh [DIR]   (default: $SEAL_PEERS or ~/.cache/seal-peers). Prints the bin dir.
 set -euo pipefail
@@ -34,8 +34,8 @@ gi cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3 v3
 gi fulcio github.com/sigstore/fulcio@v1.8.8
 gi timestamp-server github.com/sigstore/timestamp-authority/cmd/timestamp-server@v1.2.9
 
-# policy-controller's tester: its go.mod has replace directives, so neither `go install` nor a
-# throwaway module works; build inside a writable copy of the downloaded module instead.
+# Modules whose go.mod has replace directives (policy-controller, Kyverno): neither `go install`
+# nor a throwaway module works; build inside a writable copy of the downloaded module instead.
 pcmod() { # pcmod NAME MODULE@VERSION PKG
   local name=$1 mod=$2 pkg=$3
   [ -x "$bin/$name" ] && return 0
@@ -50,6 +50,8 @@ pcmod() { # pcmod NAME MODULE@VERSION PKG
   rm -rf "$t"
 }
 pcmod tester github.com/sigstore/policy-controller@v0.13.1 ./cmd/tester
+# Kyverno's CLI applies verifyImages rules against a registry offline (about 13 minutes to build).
+pcmod kyverno github.com/kyverno/kyverno@v1.19.1 ./cmd/cli/kubectl-kyverno
 
 # admission controllers' CRDs, for schema tests of the policies `seal policy` writes
 crd() { # crd MODULE@VERSION PATH-IN-MODULE
@@ -64,4 +66,6 @@ crd github.com/kyverno/kyverno@v1.19.1 config/crds/kyverno/kyverno.io_clusterpol
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-clusterimagepolicy.yaml
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
 tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
+# Rekor v2 (tile-backed transparency log) on a local directory; v2.4.x needs go 1.27
+pcmod rekor-server-v2 github.com/sigstore/rekor-tiles/v2@v2.3.0 ./cmd/rekor-server/posix
 echo "$bin"

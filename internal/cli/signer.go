@@ -100,6 +100,18 @@ func services(o options.Signing) (signing.Services, error) {
 			svc.TSAURL = s.URL
 		}
 	}
+	switch o.RekorVersion {
+	case 0:
+		// A URL given on the command line is not the one the signing
+		// config's version was about.
+		if o.RekorURL != "" {
+			svc.RekorVersion = 0
+		}
+	case 1, 2:
+		svc.RekorVersion = o.RekorVersion
+	default:
+		return svc, usagef("--rekor-version %d: want 1 or 2", o.RekorVersion)
+	}
 	for _, f := range []struct {
 		flag string
 		dst  *string

@@ -21,6 +21,7 @@ const (
 	BinTSA      = "timestamp-server" // sigstore timestamp-authority v1.2.9
 	BinGH       = "gh"               // GitHub CLI
 	BinTester   = "tester"           // sigstore policy-controller's tester
+	BinRekorV2  = "rekor-server-v2"  // Rekor v2 (rekor-tiles v2.3.0, POSIX storage)
 )
 
 const (

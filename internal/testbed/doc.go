@@ -1,8 +1,8 @@
 // Package testbed starts real peers on loopback for other packages' tests: OCI registries
 // (CNCF distribution without the referrers API, olareg with it, and go-containerregistry's
 // in-process registry), an in-process OIDC issuer that mints GitHub- and GitLab-shaped tokens,
-// a Fulcio CA that trusts that issuer, and a timestamp authority, plus the trusted_root.json and
-// signing_config.json that tie Fulcio and the TSA together for verifiers.
+// a Fulcio CA that trusts that issuer, a timestamp authority and a Rekor v2 transparency log,
+// plus the trusted_root.json and signing_config.json that tie them together for verifiers.
 //
 // Seal's claims about interoperability are only worth something if they are checked against the
 // programs users run, so the peers are the real binaries, built by .ci/peers.sh into a cache
@@ -11,9 +11,11 @@
 // test failed. A test whose peer binary is missing is skipped, unless SEAL_REQUIRE_PEERS=1 (set in
 // CI), in which case it fails.
 //
-// There is no transparency log and no CT log in the testbed: Fulcio issues certificates without
-// SCTs, so signers must skip SCT checks and verifiers must not require SCTs or tlog entries;
-// signed timestamps from the TSA take the place of the log's integrated time.
+// There is no CT log in the testbed: Fulcio issues certificates without SCTs, so signers must
+// skip SCT checks and verifiers must not require SCTs. The only transparency log is Rekor v2
+// (rekor-tiles on local files; Rekor v1 needs Trillian and MySQL), opt-in through StartRekor
+// and the ...WithRekor trust files. Rekor v2 records no integrated time, so signed timestamps
+// from the TSA prove when a signature was made, with or without the log.
 //
 // The package lives in non-test files so that other packages' tests can import it; production
 // code must never import it.

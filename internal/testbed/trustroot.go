@@ -2,6 +2,8 @@ package testbed
 
 import (
 	"bytes"
+	"crypto"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -22,6 +24,19 @@ const trustedSince = 24 * time.Hour
 // chain, valid from a day ago with no end, and no transparency or CT logs. Either peer may be nil,
 // for example a TSA alone for key-based signatures with timestamps.
 func TrustedRootJSON(t testing.TB, fulcio *Fulcio, tsa *TSA) []byte {
+	t.Helper()
+	return trustedRootJSON(t, fulcio, tsa, nil)
+}
+
+// TrustedRootWithRekorJSON is TrustedRootJSON plus rekor as the one transparency log (when
+// rekor is not nil): baseUrl, SHA-256 Merkle hashing, the checkpoint key and the log ID, the
+// entry verifiers look an entry's logId.keyId up by.
+func TrustedRootWithRekorJSON(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) []byte {
+	t.Helper()
+	return trustedRootJSON(t, fulcio, tsa, rekor)
+}
+
+func trustedRootJSON(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) []byte {
 	t.Helper()
 	since := time.Now().Add(-trustedSince).Truncate(time.Second)
 	var cas []root.CertificateAuthority
@@ -48,7 +63,18 @@ func TrustedRootJSON(t testing.TB, fulcio *Fulcio, tsa *TSA) []byte {
 		}
 		tsas = append(tsas, a)
 	}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, nil, tsas, nil)
+	var tlogs map[string]*root.TransparencyLog
+	if rekor != nil {
+		tlogs = map[string]*root.TransparencyLog{hex.EncodeToString(rekor.LogID): {
+			BaseURL:             rekor.URL,
+			ID:                  rekor.LogID,
+			ValidityPeriodStart: since,
+			HashFunc:            crypto.SHA256,
+			PublicKey:           rekor.PublicKey,
+			SignatureHashFunc:   crypto.SHA256,
+		}}
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, cas, nil, tsas, tlogs)
 	if err != nil {
 		t.Fatalf("building trusted root: %v", err)
 	}
@@ -66,13 +92,31 @@ func TrustedRoot(t testing.TB, fulcio *Fulcio, tsa *TSA) string {
 	return writeTemp(t, "trusted_root.json", TrustedRootJSON(t, fulcio, tsa))
 }
 
+// TrustedRootWithRekor writes TrustedRootWithRekorJSON to trusted_root.json in a new temporary
+// directory and returns its path.
+func TrustedRootWithRekor(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) string {
+	t.Helper()
+	return writeTemp(t, "trusted_root.json", TrustedRootWithRekorJSON(t, fulcio, tsa, rekor))
+}
+
 // TrustedRootJSONL writes the trusted root as JSON Lines (one compact document on one line) to
 // trusted_root.jsonl and returns its path: `gh attestation verify --custom-trusted-root` reads
 // that format.
 func TrustedRootJSONL(t testing.TB, fulcio *Fulcio, tsa *TSA) string {
 	t.Helper()
+	return writeJSONL(t, TrustedRootJSON(t, fulcio, tsa))
+}
+
+// TrustedRootWithRekorJSONL is TrustedRootJSONL with rekor's log, for gh.
+func TrustedRootWithRekorJSONL(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) string {
+	t.Helper()
+	return writeJSONL(t, TrustedRootWithRekorJSON(t, fulcio, tsa, rekor))
+}
+
+func writeJSONL(t testing.TB, doc []byte) string {
+	t.Helper()
 	var buf bytes.Buffer
-	if err := json.Compact(&buf, TrustedRootJSON(t, fulcio, tsa)); err != nil {
+	if err := json.Compact(&buf, doc); err != nil {
 		t.Fatalf("compacting trusted root: %v", err)
 	}
 	buf.WriteByte('\n')
@@ -85,6 +129,18 @@ func TrustedRootJSONL(t testing.TB, fulcio *Fulcio, tsa *TSA) string {
 // returns its path. Either peer may be nil.
 func SigningConfig(t testing.TB, fulcio *Fulcio, tsa *TSA) string {
 	t.Helper()
+	return signingConfig(t, fulcio, tsa, nil)
+}
+
+// SigningConfigWithRekor is SigningConfig plus rekor, when not nil, as the one transparency log,
+// with majorApiVersion 2 so that clients use the Rekor v2 API.
+func SigningConfigWithRekor(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) string {
+	t.Helper()
+	return signingConfig(t, fulcio, tsa, rekor)
+}
+
+func signingConfig(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) string {
+	t.Helper()
 	since := time.Now().Add(-trustedSince).Truncate(time.Second)
 	var cas, tsas []root.Service
 	if fulcio != nil {
@@ -93,9 +149,13 @@ func SigningConfig(t testing.TB, fulcio *Fulcio, tsa *TSA) string {
 	if tsa != nil {
 		tsas = append(tsas, root.Service{URL: tsa.TimestampURL(), MajorAPIVersion: 1, ValidityPeriodStart: since, Operator: "seal-testbed"})
 	}
+	var logs []root.Service
+	if rekor != nil {
+		logs = append(logs, root.Service{URL: rekor.URL, MajorAPIVersion: 2, ValidityPeriodStart: since, Operator: "seal-testbed"})
+	}
 	sc, err := root.NewSigningConfig(root.SigningConfigMediaType02,
 		cas, nil,
-		nil, root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
+		logs, root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
 		tsas, root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY})
 	if err != nil {
 		t.Fatalf("building signing config: %v", err)

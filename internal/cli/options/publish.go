@@ -23,6 +23,9 @@ type Signing struct {
 	Key string
 	// FulcioURL, RekorURL and TimestampURL name a Sigstore instance.
 	FulcioURL, RekorURL, TimestampURL string
+	// RekorVersion is the major API version of the Rekor log: 1 or 2; 0
+	// means the signing config's, else 1.
+	RekorVersion uint32
 	// SigningConfig is a signing_config.json naming the services instead.
 	SigningConfig string
 	// NoTlog never uploads to a transparency log; Tlog always does (even for
@@ -38,6 +41,7 @@ func (o *Signing) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Key, "key", "", "sign with this key: cosign.key file, env://NAME or a KMS URI (default: keyless, from the CI identity)")
 	fs.StringVar(&o.FulcioURL, "fulcio-url", "", "Fulcio to get keyless certificates from (default: the public instance)")
 	fs.StringVar(&o.RekorURL, "rekor-url", "", "Rekor transparency log (default: the public instance)")
+	fs.Uint32Var(&o.RekorVersion, "rekor-version", 0, "major API version of the Rekor log: 1, or 2 for a tile-backed log (default: the signing config's, else 1)")
 	fs.StringVar(&o.TimestampURL, "timestamp-url", "", "RFC 3161 timestamp authority URL (default: the public instance for keyless signing, none with --key)")
 	fs.StringVar(&o.SigningConfig, "signing-config", "", "signing_config.json naming Fulcio, Rekor and the timestamp authority")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "never upload to a transparency log")

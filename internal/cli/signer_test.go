@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	prototrustroot "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/signing"
+)
+
+// TestServicesRekorVersion: the Rekor API version comes from --rekor-version,
+// else from the signing config for the config's own URL, else 1.
+func TestServicesRekorVersion(t *testing.T) {
+	const v2 = "https://log2025-1.rekor.example"
+	since := time.Now().Add(-time.Hour)
+	sc, err := root.NewSigningConfig(root.SigningConfigMediaType02,
+		[]root.Service{{URL: "https://fulcio.example", MajorAPIVersion: 1, ValidityPeriodStart: since}}, nil,
+		[]root.Service{{URL: v2, MajorAPIVersion: 2, ValidityPeriodStart: since}}, root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
+		nil, root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sc.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "signing_config.json")
+	if err := os.WriteFile(cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		o       options.Signing
+		want    signing.Services
+		wantErr bool
+	}{
+		{name: "public default", o: options.Signing{},
+			want: signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}},
+		{name: "flag v2", o: options.Signing{RekorURL: "http://127.0.0.1:3000/", RekorVersion: 2},
+			want: signing.Services{FulcioURL: publicFulcio, RekorURL: "http://127.0.0.1:3000", RekorVersion: 2, TSAURL: publicTSA}},
+		{name: "signing config v2", o: options.Signing{SigningConfig: cfg},
+			want: signing.Services{FulcioURL: "https://fulcio.example", RekorURL: v2, RekorVersion: 2}},
+		{name: "flag URL overrides the config's version", o: options.Signing{SigningConfig: cfg, RekorURL: "https://rekor.example"},
+			want: signing.Services{FulcioURL: "https://fulcio.example", RekorURL: "https://rekor.example"}},
+		{name: "flag version overrides the config's", o: options.Signing{SigningConfig: cfg, RekorVersion: 1},
+			want: signing.Services{FulcioURL: "https://fulcio.example", RekorURL: v2, RekorVersion: 1}},
+		{name: "unknown version", o: options.Signing{RekorVersion: 3}, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := services(tc.o)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("services() = %+v, want an error", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("services() = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("services() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

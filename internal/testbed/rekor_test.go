@@ -1,0 +1,169 @@
+package testbed_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/sealsign/seal/internal/testbed"
+)
+
+// TestRekorV2 signs keylessly through a signing config that names a Rekor v2 log and verifies
+// the bundle against TrustedRootWithRekor with a transparency-log entry required, for the
+// default Ed25519 log key (whose log ID depends on the origin) and an ECDSA one.
+func TestRekorV2(t *testing.T) {
+	ctx := context.Background()
+	iss := testbed.StartIssuer(t)
+	fulcio := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts []testbed.RekorOption
+	}{
+		{name: "ed25519"},
+		{name: "ecdsa-p256", opts: []testbed.RekorOption{testbed.WithRekorKey(ecKey)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rekor := testbed.StartRekor(t, tc.opts...)
+			t.Logf("rekor-server started in %s", rekor.Startup)
+			trPath := testbed.TrustedRootWithRekor(t, fulcio, tsa, rekor)
+			tr, err := root.NewTrustedRootFromPath(trPath)
+			if err != nil {
+				t.Fatalf("NewTrustedRootFromPath() = %v", err)
+			}
+			checkTlogShape(t, trPath, rekor)
+
+			sc, err := root.NewSigningConfigFromPath(testbed.SigningConfigWithRekor(t, fulcio, tsa, rekor))
+			if err != nil {
+				t.Fatalf("NewSigningConfigFromPath() = %v", err)
+			}
+			logSvc, err := root.SelectService(sc.RekorLogURLs(), sign.RekorAPIVersions, time.Now())
+			if err != nil {
+				t.Fatalf("SelectService(rekor) = %v", err)
+			}
+			if logSvc.URL != rekor.URL || logSvc.MajorAPIVersion != 2 {
+				t.Fatalf("signing config names Rekor %s v%d, want %s v2", logSvc.URL, logSvc.MajorAPIVersion, rekor.URL)
+			}
+
+			msg := []byte("logged for all to see\n")
+			signOnce := func(withLog bool) *verify.VerificationResult {
+				t.Helper()
+				kp, err := sign.NewEphemeralKeypair(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts := sign.BundleOptions{
+					Context:                    ctx,
+					CertificateProvider:        sign.NewFulcio(&sign.FulcioOptions{BaseURL: fulcio.URL}),
+					CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: iss.Mint(iss.GitHub, testbed.GitHubClaims("sealsign/demo"))},
+					TimestampAuthorities:       []*sign.TimestampAuthority{sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: tsa.TimestampURL()})},
+				}
+				if withLog {
+					opts.TransparencyLogs = []sign.Transparency{sign.NewRekor(&sign.RekorOptions{BaseURL: logSvc.URL, Version: logSvc.MajorAPIVersion})}
+				}
+				start := time.Now()
+				pb, err := sign.Bundle(&sign.PlainData{Data: msg}, kp, opts)
+				if err != nil {
+					t.Fatalf("sign.Bundle() = %v", err)
+				}
+				t.Logf("certificate + timestamp + signature (log: %v) took %s", withLog, time.Since(start))
+				if withLog {
+					entries := pb.GetVerificationMaterial().GetTlogEntries()
+					if len(entries) != 1 {
+						t.Fatalf("bundle has %d tlog entries, want 1", len(entries))
+					}
+					e := entries[0]
+					if diff := cmp.Diff(rekor.LogID, e.GetLogId().GetKeyId()); diff != "" {
+						t.Errorf("entry's log ID differs from Rekor.LogID (-want +got):\n%s", diff)
+					}
+					if e.GetKindVersion().GetVersion() != "0.0.2" || e.GetInclusionPromise() != nil || e.GetIntegratedTime() != 0 {
+						t.Errorf("entry is not a Rekor v2 one: kind %v, promise %v, integrated time %d",
+							e.GetKindVersion(), e.GetInclusionPromise(), e.GetIntegratedTime())
+					}
+					cp := e.GetInclusionProof().GetCheckpoint().GetEnvelope()
+					if first, _, _ := strings.Cut(cp, "\n"); first != rekor.Origin {
+						t.Errorf("checkpoint origin %q, want %q", first, rekor.Origin)
+					}
+				}
+				v, err := verify.NewVerifier(tr, verify.WithSignedTimestamps(1), verify.WithTransparencyLog(1))
+				if err != nil {
+					t.Fatalf("NewVerifier() = %v", err)
+				}
+				id, err := verify.NewShortCertificateIdentity(iss.GitHub, "", "", ".*")
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := v.Verify(bundleOf(t, pb), verify.NewPolicy(verify.WithArtifact(bytes.NewReader(msg)), verify.WithCertificateIdentity(id)))
+				if withLog && err != nil {
+					t.Fatalf("Verify() = %v", err)
+				}
+				if !withLog && err == nil {
+					t.Fatalf("Verify() accepted a bundle without a tlog entry while the trusted root names a log")
+				}
+				return res
+			}
+			signOnce(true)
+			signOnce(false)
+
+			cp, err := rekor.Checkpoint()
+			if err != nil {
+				t.Fatalf("Checkpoint() = %v", err)
+			}
+			if lines := strings.Split(string(cp), "\n"); len(lines) < 3 || lines[0] != rekor.Origin || lines[1] == "0" {
+				t.Errorf("checkpoint does not name the origin or is empty:\n%s", cp)
+			}
+		})
+	}
+}
+
+// checkTlogShape reads the tlogs entry as cosign and other parsers do, without sigstore-go.
+func checkTlogShape(t *testing.T, path string, rekor *testbed.Rekor) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct {
+		Tlogs []struct {
+			BaseURL       string `json:"baseUrl"`
+			HashAlgorithm string `json:"hashAlgorithm"`
+			PublicKey     struct {
+				RawBytes   []byte `json:"rawBytes"`
+				KeyDetails string `json:"keyDetails"`
+				ValidFor   struct {
+					Start time.Time `json:"start"`
+				} `json:"validFor"`
+			} `json:"publicKey"`
+			LogID struct {
+				KeyID []byte `json:"keyId"`
+			} `json:"logId"`
+		} `json:"tlogs"`
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatalf("decoding trusted root: %v", err)
+	}
+	if len(tr.Tlogs) != 1 {
+		t.Fatalf("trusted root has %d tlogs, want 1", len(tr.Tlogs))
+	}
+	l := tr.Tlogs[0]
+	if l.BaseURL != rekor.URL || l.HashAlgorithm != "SHA2_256" || !bytes.Equal(l.LogID.KeyID, rekor.LogID) ||
+		len(l.PublicKey.RawBytes) == 0 || l.PublicKey.KeyDetails == "" || l.PublicKey.ValidFor.Start.IsZero() {
+		t.Errorf("tlog entry = %+v, want baseUrl %s, SHA2_256, the log's key and ID", l, rekor.URL)
+	}
+}
