@@ -39,7 +39,9 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	msg := a.redact(err.Error())
+	// errors.Join puts one error per line; CI logs and scripts that grep for
+	// "seal: error:" want the whole story on one line.
+	msg := strings.ReplaceAll(strings.TrimSpace(a.redact(err.Error())), "\n", "; ")
 	fmt.Fprintf(stderr, "seal: error: %s\n", msg)
 	if a.inGitHubActions() {
 		// An annotation puts the error on the workflow run's summary page.
@@ -91,7 +93,9 @@ Start with: seal demo`,
 		a.newSign(),
 		a.newAttest(),
 		a.newGenerateKeyPair(),
+		a.newAction(),
 		a.newVerify(),
+		a.newPolicy(),
 	)
 	return root
 }

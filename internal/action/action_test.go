@@ -1,0 +1,219 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sealsign/seal/internal/publish"
+)
+
+func inputs(m map[string]string) Inputs {
+	return NewInputs(func(k string) string { return m[k] })
+}
+
+func TestInputs(t *testing.T) {
+	in := inputs(map[string]string{
+		"INPUT_PUSH-TO-REGISTRY":  "false", // the runner's spelling for Docker and JavaScript actions
+		"INPUT_INSECURE_REGISTRY": " a:5000,\n b:5000 ,, ",
+		"INPUT_SUBJECT_PATH":      "dist/*.tar.gz\n\n  sbom/a,b.json  ",
+		"INPUT_RECURSIVE":         "TRUE",
+		"INPUT_SIGN":              "yes",
+		"INPUT_FORMAT":            "legacy",
+	})
+	if got := in.String("push-to-registry"); got != "false" {
+		t.Errorf(`String("push-to-registry") = %q`, got)
+	}
+	if diff := cmp.Diff([]string{"a:5000", "b:5000"}, in.List("insecure-registry")); diff != "" {
+		t.Errorf("List() (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"dist/*.tar.gz", "sbom/a,b.json"}, in.Lines("subject-path")); diff != "" {
+		t.Errorf("Lines() (-want +got):\n%s", diff)
+	}
+	if b, err := in.Bool("recursive", false); err != nil || !b {
+		t.Errorf(`Bool("recursive") = %v, %v`, b, err)
+	}
+	if b, err := in.Bool("summary", true); err != nil || !b {
+		t.Errorf(`Bool("summary") default = %v, %v`, b, err)
+	}
+	if _, err := in.Bool("sign", false); err == nil || !strings.Contains(err.Error(), "input sign") {
+		t.Errorf(`Bool("sign") with "yes" = %v, want an error naming the input`, err)
+	}
+	if got, err := in.Choice("format", "both", "both", "bundle", "legacy"); err != nil || got != "legacy" {
+		t.Errorf("Choice() = %q, %v", got, err)
+	}
+	if _, err := in.Choice("tlog", "maybe", "auto", "true", "false"); err == nil {
+		t.Error("Choice() accepted a default outside the options")
+	}
+}
+
+func TestImage(t *testing.T) {
+	dig := "sha256:" + strings.Repeat("4c", 32)
+	for _, tc := range []struct {
+		image, digest, want, err string
+	}{
+		{image: "ghcr.io/acme/app:1.0", want: "ghcr.io/acme/app:1.0"},
+		{image: "ghcr.io/acme/app:1.0", digest: dig, want: "ghcr.io/acme/app@" + dig},
+		{image: "localhost:5000/app", digest: dig, want: "localhost:5000/app@" + dig},
+		{image: "localhost:5000/app@sha256:" + strings.Repeat("00", 32), digest: dig, want: "localhost:5000/app@" + dig},
+		{image: "ghcr.io/acme/app", digest: "sha256:abc", err: "input digest"},
+		{digest: dig, err: "image is not"},
+		{image: "ghcr.io/acme/app:1.0\nghcr.io/acme/app:latest", err: "not one image reference"},
+	} {
+		got, err := inputs(map[string]string{"INPUT_IMAGE": tc.image, "INPUT_DIGEST": tc.digest}).Image()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Image(%q, %q) = %q, %v; want an error with %q", tc.image, tc.digest, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Image(%q, %q) = %q, %v; want %q", tc.image, tc.digest, got, err, tc.want)
+		}
+	}
+	for ref, want := range map[string]bool{
+		"ghcr.io/acme/app@" + dig:             true,
+		"ghcr.io/acme/app:1.0":                false,
+		"ghcr.io/acme/app@sha256:4C9B":        false,
+		"@" + dig:                             false,
+		"ghcr.io/acme/app@sha512:" + dig[7:]:  false,
+		"localhost:5000/a/b@" + dig:           true,
+		"ghcr.io/acme/app@" + dig + "trailer": false,
+	} {
+		if got := PinnedByDigest(ref); got != want {
+			t.Errorf("PinnedByDigest(%q) = %v, want %v", ref, got, want)
+		}
+	}
+}
+
+func TestOutputs(t *testing.T) {
+	dig := "sha256:" + strings.Repeat("ab", 32)
+	img := "ghcr.io/acme/app@" + dig
+	r := &Result{
+		Verb:  "all",
+		Image: img,
+		Items: []publish.Item{
+			{Subject: img, Kind: "signature", Format: "bundle", Ref: "ghcr.io/acme/app@sha256:01", BundlePath: "/o/sig.json"},
+			{Subject: img, Kind: "signature", Format: "legacy", Ref: "ghcr.io/acme/app:sha256-ab.sig"},
+			{Subject: img, Kind: "attestation", PredicateType: "https://spdx.dev/Document", Format: "bundle", Ref: "ghcr.io/acme/app@sha256:02", BundlePath: "/o/spdx.json"},
+			{Subject: img, Kind: "attestation", PredicateType: "https://slsa.dev/provenance/v1", Format: "bundle", Ref: "ghcr.io/acme/app@sha256:03", BundlePath: "/o/prov.json"},
+		},
+		Identity: &Identity{Subject: "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1", Issuer: "https://token.actions.githubusercontent.com", SCT: true},
+		Tlog:     true,
+		Stored: []Stored{
+			{PredicateType: "https://spdx.dev/Document", ID: "1", URL: "https://github.com/acme/app/attestations/1"},
+			{PredicateType: "https://slsa.dev/provenance/v1", ID: "2", URL: "https://github.com/acme/app/attestations/2"},
+		},
+	}
+	want := []Output{
+		{"digest", dig},
+		{"image", img},
+		{"bundle-path", "/o/prov.json"},
+		{"bundle-paths", "/o/prov.json\n/o/sig.json\n/o/spdx.json"},
+		{"attestation-id", "2"},
+		{"attestation-url", "https://github.com/acme/app/attestations/2"},
+		{"verify-command", "seal verify " + img + " --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1 --certificate-oidc-issuer https://token.actions.githubusercontent.com --attestation spdxjson --attestation slsaprovenance1"},
+	}
+	if diff := cmp.Diff(want, r.Outputs()); diff != "" {
+		t.Errorf("Outputs() (-want +got):\n%s", diff)
+	}
+	c := r.VerifyCommands()
+	wantCosign := []string{
+		"cosign verify " + img + " --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1 --certificate-oidc-issuer https://token.actions.githubusercontent.com",
+		"cosign verify-attestation --type spdxjson " + img + " --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1 --certificate-oidc-issuer https://token.actions.githubusercontent.com",
+		"cosign verify-attestation --type slsaprovenance1 " + img + " --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1 --certificate-oidc-issuer https://token.actions.githubusercontent.com",
+	}
+	if diff := cmp.Diff(wantCosign, c.Cosign); diff != "" {
+		t.Errorf("VerifyCommands().Cosign (-want +got):\n%s", diff)
+	}
+	s := r.Summary()
+	for _, want := range []string{"## Seal: signed and attested `" + img + "`", "bundle: `ghcr.io/acme/app@sha256:01`<br>legacy: `ghcr.io/acme/app:sha256-ab.sig`", "[https://slsa.dev/provenance/v1](https://github.com/acme/app/attestations/2)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("Summary() lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "transparency log") {
+		t.Errorf("Summary() says the signatures are not in a transparency log, but they are:\n%s", s)
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	got := shellJoin([]string{"cosign", "verify", "--certificate-identity-regexp", `^https://github.com/acme/.*$`, "it's", ""})
+	want := `cosign verify --certificate-identity-regexp '^https://github.com/acme/.*$' 'it'\''s' ''`
+	if got != want {
+		t.Errorf("shellJoin() = %s, want %s", got, want)
+	}
+}
+
+func TestWriteDotenv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seal.env")
+	if err := os.WriteFile(path, []byte("BUILD=1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteDotenv(path, []Output{{"digest", "sha256:ab"}, {"bundle-paths", "seal/a.json\nseal/c.json\n"}, {"verify-command", "seal verify x"}}); err != nil {
+		t.Fatalf("WriteDotenv() = %v", err)
+	}
+	b, _ := os.ReadFile(path)
+	if diff := cmp.Diff("BUILD=1\nSEAL_DIGEST=sha256:ab\nSEAL_BUNDLE_PATHS=seal/a.json,seal/c.json\n", string(b)); diff != "" {
+		t.Errorf("dotenv (-want +got):\n%s", diff)
+	}
+}
+
+func TestGitHubStore(t *testing.T) {
+	const token = "ghs_PLANTEDtoken0123456789"
+	bundle := []byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`)
+	for _, tc := range []struct {
+		name    string
+		status  int
+		body    string
+		wantID  string
+		wantErr error
+		errText string
+	}{
+		{"created", http.StatusCreated, `{"id": 123456789012}`, "123456789012", nil, ""},
+		{"no permission", http.StatusForbidden, `{"message":"Resource not accessible by integration"}`, "", ErrNotPermitted, "attestations: write"},
+		{"not found", http.StatusNotFound, `{"message":"Not Found"}`, "", ErrNotPermitted, "Not Found"},
+		{"server error", http.StatusInternalServerError, `oops`, "", nil, "500"},
+		{"no id", http.StatusCreated, `{}`, "", nil, "no id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost || r.URL.Path != "/repos/acme/app/attestations" {
+					t.Errorf("request %s %s", r.Method, r.URL.Path)
+				}
+				if r.Header.Get("Authorization") != "Bearer "+token || r.Header.Get("X-GitHub-Api-Version") == "" {
+					t.Errorf("headers %v", r.Header)
+				}
+				b, _ := io.ReadAll(r.Body)
+				if want := `{"bundle":` + string(bundle) + `}`; string(b) != want {
+					t.Errorf("body %s, want %s", b, want)
+				}
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			s := GitHubStore{APIURL: srv.URL + "/", ServerURL: "https://github.com", Repository: "acme/app", Token: token, Transport: srv.Client().Transport}
+			id, url, err := s.Store(context.Background(), bundle)
+			if tc.wantID != "" {
+				if err != nil || id != tc.wantID || url != "https://github.com/acme/app/attestations/"+tc.wantID {
+					t.Errorf("Store() = %q, %q, %v", id, url, err)
+				}
+				return
+			}
+			if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || !strings.Contains(err.Error(), tc.errText) {
+				t.Errorf("Store() error = %v, want %v containing %q", err, tc.wantErr, tc.errText)
+			}
+			if err != nil && strings.Contains(err.Error(), token) {
+				t.Errorf("Store() error carries the token: %v", err)
+			}
+		})
+	}
+}

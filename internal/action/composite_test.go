@@ -1,0 +1,637 @@
+package action
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/sealsign/seal/internal/testbed"
+)
+
+// toolCache is the runner's tool cache, shared by every action run of this test binary, so
+// that the source build of seal happens once (as actions/cache makes it happen once per key).
+var toolCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "seal-toolcache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	toolCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// repoRoot is the checkout: the root action.yml lives there.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	d, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "action.yml")); err != nil {
+		t.Fatalf("no action.yml at the repository root: %v", err)
+	}
+	return d
+}
+
+// githubJob is a job of repository acme/app as GitHub Actions describes it in the
+// environment, agreeing with testbed.GitHubClaims (Seal refuses a job whose environment
+// disagrees with its token).
+func githubJob(t *testing.T, claims map[string]any, extra map[string]string) *runnerJob {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("composite actions run bash steps; no bash here")
+	}
+	ws := t.TempDir()
+	event := filepath.Join(t.TempDir(), "event.json")
+	ev := fmt.Sprintf(`{"repository":{"full_name":%q,"visibility":%q}}`, claims["repository"], claims["repository_visibility"])
+	if err := os.WriteFile(event, []byte(ev), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "GITHUB_"), strings.HasPrefix(k, "ACTIONS_"), strings.HasPrefix(k, "RUNNER_"),
+			strings.HasPrefix(k, "GITLAB_"), strings.HasPrefix(k, "CI_"), strings.HasPrefix(k, "INPUT_"),
+			strings.HasPrefix(k, "COSIGN_"), strings.HasPrefix(k, "SIGSTORE_"), k == "CI":
+			continue
+		}
+		env[k] = v
+	}
+	s := func(k string) string { v, _ := claims[k].(string); return v }
+	for k, v := range map[string]string{
+		"CI": "true", "GITHUB_ACTIONS": "true",
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_API_URL": "http://127.0.0.1:1",
+		"GITHUB_REPOSITORY": s("repository"), "GITHUB_REPOSITORY_ID": s("repository_id"),
+		"GITHUB_REPOSITORY_OWNER": s("repository_owner"), "GITHUB_REPOSITORY_OWNER_ID": s("repository_owner_id"),
+		"GITHUB_SHA": s("sha"), "GITHUB_REF": s("ref"), "GITHUB_REF_TYPE": s("ref_type"),
+		"GITHUB_WORKFLOW": s("workflow"), "GITHUB_WORKFLOW_REF": s("workflow_ref"), "GITHUB_WORKFLOW_SHA": s("workflow_sha"),
+		"GITHUB_RUN_ID": s("run_id"), "GITHUB_RUN_NUMBER": s("run_number"), "GITHUB_RUN_ATTEMPT": s("run_attempt"),
+		"GITHUB_EVENT_NAME": s("event_name"), "GITHUB_EVENT_PATH": event, "GITHUB_ACTOR": s("actor"),
+		"GITHUB_JOB": "release", "GITHUB_WORKSPACE": ws,
+		"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_ENVIRONMENT": s("runner_environment"),
+		"RUNNER_TEMP": t.TempDir(), "RUNNER_TOOL_CACHE": toolCache,
+		// Nothing may reach the public Sigstore TUF repository.
+		"TUF_ROOT": t.TempDir(),
+	} {
+		env[k] = v
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	gh := map[string]string{
+		"token": "ghs_JOBTOKENjobtoken0123456789abcdef", "repository": s("repository"),
+		"action_repository": "sealsign/seal", "server_url": "https://github.com",
+	}
+	return &runnerJob{Env: env, Github: gh, Workspace: ws}
+}
+
+// tokenServer is the Actions OIDC endpoint: it answers GET ?audience=A with the bearer
+// request token by {"value": token}.
+func tokenServer(t *testing.T, token, requestToken string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+requestToken {
+			http.Error(w, "bad request token", http.StatusUnauthorized)
+			return
+		}
+		if got := r.URL.Query().Get("audience"); got != "sigstore" {
+			http.Error(w, "audience "+got, http.StatusBadRequest)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"value": token})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// attestationsAPI stands in for POST /repos/OWNER/REPO/attestations.
+type attestationsAPI struct {
+	*httptest.Server
+	mu      sync.Mutex
+	bundles []json.RawMessage
+	auth    []string
+}
+
+func startAttestationsAPI(t *testing.T, repo string) *attestationsAPI {
+	t.Helper()
+	a := &attestationsAPI{}
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/repos/"+repo+"/attestations" {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		var body struct {
+			Bundle json.RawMessage `json:"bundle"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Bundle) == 0 {
+			http.Error(w, "no bundle", http.StatusUnprocessableEntity)
+			return
+		}
+		a.mu.Lock()
+		a.bundles = append(a.bundles, body.Bundle)
+		a.auth = append(a.auth, r.Header.Get("Authorization"))
+		id := 4241 + len(a.bundles)
+		a.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id": %d}`, id)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+// pushImage pushes a small random image as repo:tag and returns its digest.
+func pushImage(t *testing.T, reg *testbed.Registry, repo, tag string) string {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return push(t, reg, repo, tag, img)
+}
+
+// pushIndex pushes a two-platform index (linux/amd64, linux/arm64) as repo:tag, the shape of
+// a multi-arch build, and returns the index digest and the platform digests.
+func pushIndex(t *testing.T, reg *testbed.Registry, repo, tag string) (string, []string) {
+	t.Helper()
+	idx := v1.ImageIndex(empty.Index)
+	var plats []string
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := random.Image(512, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		plats = append(plats, d.String())
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	ref, err := name.ParseReference(reg.Repo(repo+":"+tag), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatalf("pushing index: %v", err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String(), plats
+}
+
+func push(t *testing.T, reg *testbed.Registry, repo, tag string, img v1.Image) string {
+	t.Helper()
+	ref, err := name.ParseReference(reg.Repo(repo+":"+tag), name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("pushing image: %v", err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.String()
+}
+
+const spdxSBOM = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"app","dataLicense":"CC0-1.0",
+"documentNamespace":"https://example.com/spdx/app","creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: syft"]},
+"packages":[{"name":"express","SPDXID":"SPDXRef-Package-express","versionInfo":"4.21.2","downloadLocation":"NOASSERTION"}]}`
+
+// summaryCommands returns the commands of the summary's ```sh blocks, split into words.
+func summaryCommands(t *testing.T, summary string) [][]string {
+	t.Helper()
+	var out [][]string
+	for _, block := range regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(summary, -1) {
+		for _, line := range strings.Split(strings.TrimSpace(block[1]), "\n") {
+			out = append(out, shellSplit(t, line))
+		}
+	}
+	return out
+}
+
+// shellSplit undoes shellJoin: words separated by spaces, single-quoted words, and the
+// backslash-escaped quote shellJoin writes for a quote inside one.
+func shellSplit(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\'':
+			quoted = false
+		case quoted:
+			cur.WriteByte(c)
+		case c == '\'':
+			quoted, inWord = true, true
+		case c == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+			inWord = true
+		case c == ' ':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			if strings.IndexByte("\"$`!*?[]{}()<>|&;#~", c) >= 0 {
+				t.Fatalf("summary command %q has an unquoted %q", line, c)
+			}
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("summary command %q: unterminated quote", line)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// replaceArg swaps a placeholder argument for the real file.
+func replaceArg(args []string, from, to string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if a == from {
+			out[i] = to
+		}
+	}
+	return out
+}
+
+func runCmd(t *testing.T, env []string, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// checkNoSecrets fails when a secret shows anywhere but in the ::add-mask:: command that hides
+// it, which the runner consumes.
+func checkNoSecrets(t *testing.T, what, text string, secrets ...string) {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "::add-mask::") {
+			continue
+		}
+		for _, s := range secrets {
+			if strings.Contains(line, s) {
+				t.Errorf("%s leaks a secret: %q", what, line)
+			}
+		}
+	}
+}
+
+// TestActionKeyless runs the root action (sign, provenance, SBOM) keyless as a GitHub job
+// would: the OIDC token from the Actions endpoint, Fulcio and a TSA for certificate and
+// timestamps, a registry with the referrers API. It checks outputs, the job summary and the
+// attestations stored in GitHub, then runs the summary's own verify commands with cosign v3
+// and v2, and the verify sub-action.
+func TestActionKeyless(t *testing.T) {
+	iss := testbed.StartIssuer(t)
+	ful := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	reg := testbed.StartRegistry(t, testbed.Olareg)
+	trustedRoot := testbed.TrustedRoot(t, ful, tsa)
+	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
+	cosign2 := testbed.Bin(t, testbed.BinCosign)
+	digest := pushImage(t, reg, "acme/app", "v1")
+	image := reg.Repo("acme/app") + "@" + digest
+
+	claims := testbed.GitHubClaims("acme/app")
+	idToken := iss.Mint(iss.GitHub, claims)
+	const requestToken = "PLANTED-request-token-0123456789"
+	tokens := tokenServer(t, idToken, requestToken)
+	api := startAttestationsAPI(t, "acme/app")
+	job := githubJob(t, claims, map[string]string{
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   tokens.URL + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken,
+		"GITHUB_API_URL":                 api.URL,
+	})
+	if err := os.WriteFile(filepath.Join(job.Workspace, "sbom.spdx.json"), []byte(spdxSBOM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const githubToken = "ghs_PLANTEDgithubtoken0123456789abcdef"
+
+	res := job.run(t, repoRoot(t), map[string]string{
+		// As docker/metadata-action and docker/build-push-action hand them over.
+		"image":             reg.Repo("acme/app") + ":v1",
+		"digest":            digest,
+		"sbom":              "sbom.spdx.json",
+		"fulcio-url":        ful.URL,
+		"timestamp-url":     tsa.TimestampURL(),
+		"tlog":              "false",
+		"insecure-registry": reg.Host,
+		"github-token":      githubToken,
+	})
+	if res.Failed != "" {
+		t.Fatalf("step %s failed:\n%s", res.Failed, res.Log)
+	}
+	if !slices.Contains(res.Uses, "actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5") {
+		t.Errorf("with no pinned release the action must build from source with actions/setup-go; ran %v", res.Uses)
+	}
+
+	identity := "https://github.com/" + claims["job_workflow_ref"].(string)
+	if got := res.Outputs["digest"]; got != digest {
+		t.Errorf("output digest = %q, want %q", got, digest)
+	}
+	if got := res.Outputs["image"]; got != image {
+		t.Errorf("output image = %q, want %q", got, image)
+	}
+	if got := res.Outputs["bundle-path"]; !strings.HasSuffix(got, ".provenance.sigstore.json") {
+		t.Errorf("output bundle-path = %q, want the provenance bundle", got)
+	}
+	if n := len(strings.Split(res.Outputs["bundle-paths"], "\n")); n != 3 {
+		t.Errorf("output bundle-paths lists %d bundles, want 3 (signature, provenance, SBOM):\n%s", n, res.Outputs["bundle-paths"])
+	}
+	if got, want := res.Outputs["attestation-url"], "https://github.com/acme/app/attestations/4242"; got != want {
+		t.Errorf("output attestation-url = %q, want %q (the provenance, stored first)", got, want)
+	}
+	if got := res.Outputs["seal-path"]; !strings.HasPrefix(got, toolCache) {
+		t.Errorf("output seal-path = %q, want a binary in the tool cache %s", got, toolCache)
+	}
+	if !strings.Contains(res.Outputs["verify-command"], identity) {
+		t.Errorf("output verify-command = %q, want it pinned to %s", res.Outputs["verify-command"], identity)
+	}
+
+	t.Logf("summary:\n%s", res.Summary)
+	// GitHub's attestations: provenance and SBOM, with the step's token.
+	if len(api.bundles) != 2 {
+		t.Errorf("stored %d attestations in GitHub, want 2 (provenance, SBOM)", len(api.bundles))
+	}
+	for _, a := range api.auth {
+		if a != "Bearer "+githubToken {
+			t.Errorf("attestations API got Authorization %q, want the github-token input", a)
+		}
+	}
+
+	for _, want := range []string{image, identity, iss.GitHub, "https://slsa.dev/provenance/v1", "https://spdx.dev/Document", "cosign verify", "seal verify", "attestations/4242"} {
+		if !strings.Contains(res.Summary, want) {
+			t.Errorf("job summary does not mention %q:\n%s", want, res.Summary)
+		}
+	}
+	for what, text := range map[string]string{"log": res.Log, "summary": res.Summary, "outputs": fmt.Sprint(res.Outputs)} {
+		checkNoSecrets(t, what, text, idToken, requestToken, githubToken)
+	}
+	if !strings.Contains(res.Log, "::add-mask::"+idToken) {
+		t.Errorf("the identity token was not masked in the log")
+	}
+
+	// The summary's commands, as a user copies them, with the testbed's trusted root in place
+	// of the placeholder.
+	cmds := summaryCommands(t, res.Summary)
+	if len(cmds) != 4 {
+		t.Fatalf("summary has %d commands, want 4 (seal verify; cosign verify, verify-attestation x2):\n%s", len(cmds), res.Summary)
+	}
+	env := []string{"TUF_ROOT=" + t.TempDir()}
+	for _, c := range cmds {
+		c = replaceArg(c, TrustedRootPlaceholder, trustedRoot)
+		switch c[0] {
+		case "cosign":
+			runCmd(t, env, cosign3, c[1:]...)
+			runCmd(t, env, cosign2, c[1:]...)
+		case "seal":
+			runCmd(t, env, res.Outputs["seal-path"], append(c[1:], "--insecure-registry", reg.Host)...)
+		default:
+			t.Errorf("unexpected command %q in the summary", c)
+		}
+	}
+
+	// A bundle file verifies on its own too (as gh attestation verify --bundle would use it).
+	id, tlog, err := BundleInfo(res.Outputs["bundle-path"])
+	if err != nil {
+		t.Fatalf("BundleInfo() = %v", err)
+	}
+	if id.Subject != identity || id.Issuer != iss.GitHub || tlog || id.SCT {
+		t.Errorf("BundleInfo() = %+v, tlog %v; want %s from %s, no tlog, no SCT", id, tlog, identity, iss.GitHub)
+	}
+
+	// Files (subject-path), and the image attested without pushing (push-to-registry: false):
+	// bundle files only, checked with the summaries' verify-blob-attestation commands.
+	if err := os.MkdirAll(filepath.Join(job.Workspace, "dist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"app-linux-amd64.tar.gz", "app-linux-arm64.tar.gz"} {
+		if err := os.WriteFile(filepath.Join(job.Workspace, "dist", f), []byte("release "+f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sigstoreInputs := map[string]string{"fulcio-url": ful.URL, "timestamp-url": tsa.TimestampURL(), "tlog": "false", "github-token": githubToken}
+	with := func(m map[string]string) map[string]string {
+		for k, v := range sigstoreInputs {
+			m[k] = v
+		}
+		return m
+	}
+	fres := job.run(t, filepath.Join(repoRoot(t), "actions", "provenance"), with(map[string]string{"subject-path": "dist/*.tar.gz"}))
+	ores := job.run(t, filepath.Join(repoRoot(t), "actions", "attest"), with(map[string]string{
+		"image": image, "push-to-registry": "false", "provenance": "true", "sbom": "sbom.spdx.json",
+	}))
+	for name, r := range map[string]*runResult{"files": fres, "no push": ores} {
+		if r.Failed != "" {
+			t.Fatalf("%s: step %s failed:\n%s", name, r.Failed, r.Log)
+		}
+		if n := len(strings.Split(r.Outputs["bundle-paths"], "\n")); n != 2 {
+			t.Errorf("%s: %d bundles, want 2:\n%s", name, n, r.Outputs["bundle-paths"])
+		}
+		cmds := summaryCommands(t, r.Summary)
+		if len(cmds) != 2 {
+			t.Errorf("%s: %d commands in the summary, want 2:\n%s", name, len(cmds), r.Summary)
+		}
+		for _, c := range cmds {
+			if c[0] != "cosign" || c[1] != "verify-blob-attestation" {
+				t.Errorf("%s: unexpected command %q", name, c)
+				continue
+			}
+			cmd := exec.Command(cosign3, replaceArg(c, TrustedRootPlaceholder, trustedRoot)[1:]...)
+			cmd.Dir = job.Workspace
+			cmd.Env = append(os.Environ(), env...)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("%s: %s: %v\n%s", name, strings.Join(c, " "), err, out)
+			}
+		}
+	}
+	if got := ores.Outputs["image"]; got != image {
+		t.Errorf("no push: output image = %q, want %q", got, image)
+	}
+	if len(api.bundles) != 6 {
+		t.Errorf("stored %d attestations in GitHub, want 6", len(api.bundles))
+	}
+
+	// The verify sub-action, as a deployment job runs it.
+	vres := job.run(t, filepath.Join(repoRoot(t), "actions", "verify"), map[string]string{
+		"image":                   res.Outputs["image"],
+		"certificate-identity":    identity,
+		"certificate-oidc-issuer": iss.GitHub,
+		"attestations":            "slsaprovenance1, spdxjson",
+		"trusted-root":            trustedRoot,
+		"tlog":                    "false",
+		"insecure-registry":       reg.Host,
+	})
+	if vres.Failed != "" {
+		t.Fatalf("verify: step %s failed:\n%s", vres.Failed, vres.Log)
+	}
+	if vres.Outputs["verified"] != "true" || vres.Outputs["digest"] != digest {
+		t.Errorf("verify outputs = %v, want verified true for %s", vres.Outputs, digest)
+	}
+	if !strings.Contains(vres.Summary, "verified") {
+		t.Errorf("verify summary:\n%s", vres.Summary)
+	}
+}
+
+// TestActionKeyedMultiArch is seed 001's pipeline: a two-platform image signed with a cosign
+// key pair kept in secrets (--recursive), an SBOM attested for one platform, no transparency
+// log, a registry without the referrers API; then cosign v2 verifies each platform with the
+// public key, as the write-up does.
+func TestActionKeyedMultiArch(t *testing.T) {
+	reg := testbed.StartRegistry(t, testbed.Distribution)
+	cosign2 := testbed.Bin(t, testbed.BinCosign)
+	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
+	index, platforms := pushIndex(t, reg, "patrickdung/meilisearch", "v0.24.0")
+
+	keys := t.TempDir()
+	const password = "PLANTED-cosign-password-0123"
+	kg := exec.Command(cosign2, "generate-key-pair")
+	kg.Dir = keys
+	kg.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
+	if out, err := kg.CombinedOutput(); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
+	priv, err := os.ReadFile(filepath.Join(keys, "cosign.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(keys, "cosign.pub")
+
+	claims := testbed.GitHubClaimsWith("patrickdung/meilisearch-crossbuild", map[string]any{"repository_visibility": "private"})
+	// The attestations API must not be called: GitHub verifies certificates, not keys.
+	api := startAttestationsAPI(t, "nobody/nothing")
+	job := githubJob(t, claims, map[string]string{
+		"COSIGN_PRIVATE_KEY": string(priv),
+		"COSIGN_PASSWORD":    password,
+		"GITHUB_API_URL":     api.URL,
+	})
+
+	res := job.run(t, filepath.Join(repoRoot(t), "actions", "sign"), map[string]string{
+		"image":             reg.Repo("patrickdung/meilisearch:v0.24.0"),
+		"key":               "env://COSIGN_PRIVATE_KEY",
+		"timestamp":         "false",
+		"recursive":         "true",
+		"insecure-registry": reg.Host,
+	})
+	if res.Failed != "" {
+		t.Fatalf("sign: step %s failed:\n%s", res.Failed, res.Log)
+	}
+	if got := res.Outputs["digest"]; got != index {
+		t.Errorf("output digest = %q, want the index %s (the tag resolved once)", got, index)
+	}
+	// The table abbreviates digests to 12 hex digits.
+	for _, want := range []string{"v0.24.0", "linux/amd64", "linux/arm64", "cosign.pub", "--insecure-ignore-tlog=true", platforms[0][:19], platforms[1][:19]} {
+		if !strings.Contains(res.Summary, want) {
+			t.Errorf("summary does not mention %q:\n%s", want, res.Summary)
+		}
+	}
+
+	sbom := filepath.Join(job.Workspace, "amd64-sbom.spdx.json")
+	if err := os.WriteFile(sbom, []byte(spdxSBOM), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ares := job.run(t, filepath.Join(repoRoot(t), "actions", "attest"), map[string]string{
+		"image":             reg.Repo("patrickdung/meilisearch") + "@" + platforms[0],
+		"sbom":              sbom,
+		"sbom-type":         "spdxjson",
+		"key":               "env://COSIGN_PRIVATE_KEY",
+		"timestamp":         "false",
+		"insecure-registry": reg.Host,
+	})
+	if ares.Failed != "" {
+		t.Fatalf("attest: step %s failed:\n%s", ares.Failed, ares.Log)
+	}
+	if len(api.bundles) != 0 {
+		t.Errorf("keyed bundles were stored in GitHub's attestations (%d)", len(api.bundles))
+	}
+	for what, text := range map[string]string{"sign log": res.Log, "attest log": ares.Log, "summary": res.Summary + ares.Summary} {
+		checkNoSecrets(t, what, text, password, string(priv[40:80]))
+	}
+
+	env := []string{"TUF_ROOT=" + t.TempDir()}
+	// The write-up's own commands, for the index and each platform. cosign v2.6 wants a
+	// trusted root even to check a key (online it fetches the public one from TUF, out of
+	// reach here); an empty one stands in for it.
+	noCAs := testbed.TrustedRoot(t, nil, nil)
+	for _, d := range append([]string{index}, platforms...) {
+		ref := reg.Repo("patrickdung/meilisearch") + "@" + d
+		runCmd(t, env, cosign2, "verify", "--key", pub, "--insecure-ignore-tlog=true", "--trusted-root", noCAs, ref)
+	}
+	runCmd(t, env, cosign2, "verify-attestation", "--key", pub, "--insecure-ignore-tlog=true", "--trusted-root", noCAs, "--type", "spdxjson", reg.Repo("patrickdung/meilisearch")+"@"+platforms[0])
+	// And the summaries' commands.
+	for _, c := range append(summaryCommands(t, res.Summary), summaryCommands(t, ares.Summary)...) {
+		c = replaceArg(c, "cosign.pub", pub)
+		switch c[0] {
+		case "cosign":
+			runCmd(t, env, cosign3, c[1:]...)
+		case "seal":
+			runCmd(t, env, res.Outputs["seal-path"], append(c[1:], "--insecure-registry", reg.Host)...)
+		}
+	}
+}
+
+// TestActionInputErrors checks that a misused step fails with an error annotation that
+// says what to do, before anything is signed.
+func TestActionInputErrors(t *testing.T) {
+	job := githubJob(t, testbed.GitHubClaims("acme/app"), nil)
+	for _, tc := range []struct {
+		action string
+		inputs map[string]string
+		want   string
+	}{
+		{"actions/sign", map[string]string{}, "input image is required"},
+		{"actions/sign", map[string]string{"image": "registry.example/app", "digest": "sha256:abc"}, "input digest"},
+		{"actions/attest", map[string]string{"image": "registry.example/app@sha256:" + strings.Repeat("a", 64)}, "nothing to attest"},
+		{"actions/sign", map[string]string{"image": "registry.example/app:1", "format": "sigstore"}, "input format"},
+		{"actions/verify", map[string]string{"image": "registry.example/app:1", "version": "v9.9.9"}, "version v9.9.9 is not pinned"},
+	} {
+		t.Run(tc.action+"/"+tc.want, func(t *testing.T) {
+			res := job.run(t, filepath.Join(repoRoot(t), tc.action), tc.inputs)
+			if res.Failed == "" {
+				t.Fatalf("the action succeeded; want it to fail with %q\n%s", tc.want, res.Log)
+			}
+			if !regexp.MustCompile(`(?m)^::error[^:]*::.*` + regexp.QuoteMeta(tc.want)).MatchString(res.Log) {
+				t.Errorf("no ::error annotation saying %q:\n%s", tc.want, res.Log)
+			}
+		})
+	}
+}

@@ -1,0 +1,261 @@
+package action
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/sealsign/seal/internal/predicate"
+	"github.com/sealsign/seal/internal/publish"
+)
+
+// TrustedRootPlaceholder stands in the verify commands for the trusted root of a private
+// Sigstore instance, which the verifier must be given.
+const TrustedRootPlaceholder = "trusted_root.json"
+
+// Commands are shell commands that verify what a step wrote.
+type Commands struct {
+	// Seal is `seal verify` for the image (one command).
+	Seal []string
+	// Cosign are cosign v3 commands: `cosign verify` for the signature, one
+	// `cosign verify-attestation` per predicate type, or `cosign verify-blob-attestation` per
+	// bundle file.
+	Cosign []string
+}
+
+// VerifyCommands returns the commands that verify r, pinned to its signer: the keyless
+// identity of the certificate or the public key matching the signing key (written as
+// cosign.pub).
+func (r *Result) VerifyCommands() Commands {
+	if r.Verb == "verify" || (r.Identity == nil && r.Key == "") {
+		return Commands{}
+	}
+	var trust []string
+	if r.Identity != nil {
+		trust = append(trust, "--certificate-identity", r.Identity.Subject, "--certificate-oidc-issuer", r.Identity.Issuer)
+	} else {
+		trust = append(trust, "--key", "cosign.pub")
+	}
+	if r.CustomSigstore {
+		trust = append(trust, "--trusted-root", TrustedRootPlaceholder)
+	}
+	var cosignExtra []string
+	if !r.Tlog {
+		cosignExtra = append(cosignExtra, "--insecure-ignore-tlog=true")
+	}
+	if r.Identity != nil && !r.Identity.SCT {
+		cosignExtra = append(cosignExtra, "--insecure-ignore-sct=true")
+	}
+	var c Commands
+	types := r.predicateTypes()
+	if r.Image != "" && len(r.Items) > 0 {
+		args := []string{"seal", "verify", r.Image}
+		args = append(args, trust...)
+		if !r.Tlog && r.Identity != nil {
+			args = append(args, "--no-tlog")
+		}
+		if !r.signed() {
+			args = append(args, "--no-signature")
+		}
+		for _, t := range types {
+			args = append(args, "--attestation", cosignType(t))
+		}
+		if r.hasPlatforms() {
+			args = append(args, "--recursive")
+		}
+		c.Seal = append(c.Seal, shellJoin(args))
+		if r.signed() {
+			c.Cosign = append(c.Cosign, shellJoin(slices.Concat([]string{"cosign", "verify", r.Image}, trust, cosignExtra)))
+		}
+		for _, t := range types {
+			c.Cosign = append(c.Cosign, shellJoin(slices.Concat([]string{"cosign", "verify-attestation", "--type", cosignType(t), r.Image}, trust, cosignExtra)))
+		}
+	}
+	for _, f := range r.Files {
+		subject := []string{f.Subject}
+		if r.Image != "" {
+			// An image attested without pushing: the bundle's statement names its digest.
+			alg, hex, _ := strings.Cut(r.Digest(), ":")
+			subject = []string{"--digest", hex, "--digestAlg", alg}
+		}
+		c.Cosign = append(c.Cosign, shellJoin(slices.Concat([]string{"cosign", "verify-blob-attestation", "--bundle", f.Bundle, "--new-bundle-format", "--type", cosignType(f.PredicateType)}, trust, cosignExtra, subject)))
+	}
+	return c
+}
+
+func (r *Result) signed() bool {
+	return slices.ContainsFunc(r.Items, func(it publish.Item) bool { return it.Kind == "signature" })
+}
+
+func (r *Result) hasPlatforms() bool {
+	return slices.ContainsFunc(r.Items, func(it publish.Item) bool { return it.Platform != "" })
+}
+
+// predicateTypes lists the attested predicate types, in the order first written.
+func (r *Result) predicateTypes() []string {
+	var ts []string
+	add := func(t string) {
+		if t != "" && !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	for _, it := range r.Items {
+		if it.Kind == "attestation" {
+			add(it.PredicateType)
+		}
+	}
+	for _, f := range r.Files {
+		add(f.PredicateType)
+	}
+	return ts
+}
+
+// cosignType is the short name `cosign verify-attestation --type` and `seal verify
+// --attestation` take for a predicate type, or the type itself.
+func cosignType(t string) string {
+	switch t {
+	case predicate.SLSAProvenanceV1:
+		return "slsaprovenance1"
+	case predicate.SLSAProvenanceV02:
+		return "slsaprovenance"
+	case predicate.SPDX:
+		return "spdxjson"
+	case predicate.CycloneDX:
+		return "cyclonedx"
+	case predicate.Vuln:
+		return "vuln"
+	}
+	return t
+}
+
+// shellJoin quotes what a POSIX shell would split or expand.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`!*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+// Summary renders r as the Markdown of a job summary: what was signed, attested or verified,
+// where it was written, by whom, and how to verify it.
+func (r *Result) Summary() string {
+	var b strings.Builder
+	switch {
+	case r.Verb == "verify":
+		fmt.Fprintf(&b, "## Seal: verified `%s`\n\n", r.Image)
+		if len(r.Findings) > 0 {
+			b.WriteString("| Subject | Kind | Format | Signer |\n| --- | --- | --- | --- |\n")
+			for _, f := range r.Findings {
+				kind := f.Kind
+				if f.PredicateType != "" {
+					kind += " `" + f.PredicateType + "`"
+				}
+				fmt.Fprintf(&b, "| `%s` | %s | %s | `%s` |\n", short(f.Subject), kind, f.Format, f.Signer)
+			}
+			b.WriteString("\n")
+		}
+		return b.String()
+	case r.Image != "":
+		fmt.Fprintf(&b, "## Seal: %s `%s`\n\n", r.done(), r.Image)
+	default:
+		fmt.Fprintf(&b, "## Seal: %s %d file attestation(s)\n\n", r.done(), len(r.Files))
+	}
+	if r.Tag != "" {
+		fmt.Fprintf(&b, "The tag `%s` was resolved to this digest once; only the digest was signed.\n\n", r.Tag)
+	}
+	if len(r.Items) > 0 {
+		// One row per subject and document, its formats side by side.
+		type row struct{ subject, platform, kind string }
+		var rows []row
+		where := map[row][]string{}
+		for _, it := range r.Items {
+			k := row{short(it.Subject), it.Platform, it.Kind}
+			if it.Kind == "attestation" {
+				k.kind += " `" + it.PredicateType + "`"
+			}
+			if _, ok := where[k]; !ok {
+				rows = append(rows, k)
+			}
+			w := it.Format + ": `" + it.Ref + "`"
+			if it.Existed {
+				w += " (already there)"
+			}
+			where[k] = append(where[k], w)
+		}
+		b.WriteString("| Subject | Platform | Document | Written to |\n| --- | --- | --- | --- |\n")
+		for _, k := range rows {
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", k.subject, k.platform, k.kind, strings.Join(where[k], "<br>"))
+		}
+		b.WriteString("\n")
+	}
+	if len(r.Files) > 0 {
+		b.WriteString("| Subject | Predicate type | Bundle |\n| --- | --- | --- |\n")
+		for _, f := range r.Files {
+			fmt.Fprintf(&b, "| `%s` | `%s` | `%s` |\n", f.Subject, f.PredicateType, filepath.Base(f.Bundle))
+		}
+		b.WriteString("\n")
+	}
+	switch {
+	case r.Identity != nil:
+		fmt.Fprintf(&b, "Signed keyless as `%s` (OIDC issuer `%s`).", r.Identity.Subject, r.Identity.Issuer)
+	case r.Key != "":
+		fmt.Fprintf(&b, "Signed with the key `%s`.", r.Key)
+	}
+	if !r.Tlog {
+		b.WriteString(" Not recorded in a transparency log.")
+	}
+	b.WriteString("\n\n")
+	for _, s := range r.Stored {
+		fmt.Fprintf(&b, "Stored in GitHub's attestations: [%s](%s)\n\n", s.PredicateType, s.URL)
+	}
+	c := r.VerifyCommands()
+	if len(c.Seal) > 0 || len(c.Cosign) > 0 {
+		b.WriteString("### Verify\n\n")
+		if r.Key != "" && r.Identity == nil {
+			b.WriteString("`cosign.pub` is the public key of the signing key.\n")
+		}
+		if r.CustomSigstore {
+			fmt.Fprintf(&b, "`%s` is the trusted root of the Sigstore instance that signed.\n", TrustedRootPlaceholder)
+		}
+		if len(c.Seal) > 0 {
+			b.WriteString("\n```sh\n" + strings.Join(c.Seal, "\n") + "\n```\n")
+		}
+		if len(c.Cosign) > 0 {
+			b.WriteString("\nor with cosign:\n\n```sh\n" + strings.Join(c.Cosign, "\n") + "\n```\n")
+		}
+	}
+	return b.String()
+}
+
+func (r *Result) done() string {
+	signed, attested := r.signed(), len(r.predicateTypes()) > 0
+	switch {
+	case signed && attested:
+		return "signed and attested"
+	case signed:
+		return "signed"
+	default:
+		return "attested"
+	}
+}
+
+// short abbreviates a repository@digest to its last path element and 12 hex digits, which
+// is enough to tell subjects apart in a table.
+func short(ref string) string {
+	name, dig, ok := strings.Cut(ref, "@")
+	if !ok {
+		return ref
+	}
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	if len(dig) > len("sha256:")+12 {
+		dig = dig[:len("sha256:")+12]
+	}
+	return name + "@" + dig
+}

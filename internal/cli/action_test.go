@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sealsign/seal/internal/action"
+)
+
+// TestPlanAction pins how a step's inputs become the command line of the verb it runs.
+func TestPlanAction(t *testing.T) {
+	dig := "sha256:" + strings.Repeat("4c", 32)
+	img := "ghcr.io/acme/app@" + dig
+	for _, tc := range []struct {
+		name    string
+		verb    string
+		inputs  map[string]string
+		env     map[string]string
+		require bool
+		want    []string
+		offline bool
+		err     string
+	}{{
+		name:   "all, keyless, with SBOM",
+		verb:   "all",
+		inputs: map[string]string{"IMAGE": "ghcr.io/acme/app:1.0", "DIGEST": dig, "SBOM": "sbom.spdx.json", "OUTPUT_DIR": "/tmp/o"},
+		want:   []string{"attest", "--sign", "--provenance", "--predicate", "sbom.spdx.json", "--format", "both", "--output-dir", "/tmp/o", "--json", img},
+	}, {
+		name:   "all, signing and provenance turned off",
+		verb:   "all",
+		inputs: map[string]string{"IMAGE": img, "SIGN": "false", "PROVENANCE": "false", "SBOM": "bom.json", "SBOM_TYPE": "cyclonedx"},
+		want:   []string{"attest", "--predicate", "bom.json", "--type", "cyclonedx", "--format", "both", "--output-dir", "seal", "--json", img},
+	}, {
+		name: "sign with a key, recursive, private Sigstore",
+		verb: "sign",
+		inputs: map[string]string{"IMAGE": img, "KEY": "env://COSIGN_PRIVATE_KEY", "RECURSIVE": "true", "FORMAT": "legacy", "TLOG": "false", "TIMESTAMP": "false",
+			"FULCIO_URL": "https://fulcio.internal", "INSECURE_REGISTRY": "localhost:5000", "AUDIENCE": "sigstore"},
+		want: []string{"sign", "--format", "legacy", "--recursive", "--insecure-registry", "localhost:5000",
+			"--key", "env://COSIGN_PRIVATE_KEY", "--fulcio-url", "https://fulcio.internal", "--no-tlog", "--no-timestamp", "--audience", "sigstore", "--output-dir", "seal", "--json", img},
+	}, {
+		name:   "attest files",
+		verb:   "provenance",
+		inputs: map[string]string{"SUBJECT_PATH": "dist/*.tar.gz\ndist/*.zip", "SLSA_VERSION": "0.2", "TLOG": "true"},
+		want:   []string{"attest", "--subject-path", "dist/*.tar.gz", "--subject-path", "dist/*.zip", "--provenance", "--slsa-version", "0.2", "--tlog", "--output-dir", "seal", "--json"},
+	}, {
+		name:    "attest without pushing",
+		verb:    "attest",
+		inputs:  map[string]string{"IMAGE": img, "PUSH_TO_REGISTRY": "false", "PROVENANCE": "true"},
+		want:    []string{"attest", "--provenance", "--output-dir", "seal", "--json"},
+		offline: true,
+	}, {
+		name:    "attest without pushing needs a digest",
+		verb:    "attest",
+		inputs:  map[string]string{"IMAGE": "ghcr.io/acme/app:1.0", "PUSH_TO_REGISTRY": "false", "PROVENANCE": "true"},
+		err:     "give the image by digest",
+		offline: true,
+	}, {
+		name:   "predicates with types in order",
+		verb:   "attest",
+		inputs: map[string]string{"IMAGE": img, "PREDICATE": "trivy.json\nvex.json", "PREDICATE_TYPE": "vuln, openvex"},
+		want:   []string{"attest", "--predicate", "trivy.json", "--predicate", "vex.json", "--type", "vuln", "--type", "openvex", "--format", "both", "--output-dir", "seal", "--json", img},
+	}, {
+		name:   "a detected type before a given one",
+		verb:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SBOM": "sbom.json", "PREDICATE": "trivy.json", "PREDICATE_TYPE": "vuln"},
+		err:    "predicate 1 has no type",
+	}, {
+		name:   "more types than predicates",
+		verb:   "attest",
+		inputs: map[string]string{"IMAGE": img, "PREDICATE": "a.json", "PREDICATE_TYPE": "vuln,spdx"},
+		err:    "2 predicate-type entries for 1 predicate files",
+	}, {
+		name:   "nothing to attest",
+		verb:   "attest",
+		inputs: map[string]string{"IMAGE": img},
+		err:    "nothing to attest",
+	}, {
+		name:   "no image",
+		verb:   "sign",
+		inputs: map[string]string{},
+		err:    "input image is required",
+	}, {
+		name:    "GitLab requires a digest",
+		verb:    "sign",
+		inputs:  map[string]string{"IMAGE": "registry.gitlab.com/g/p:1.0"},
+		require: true,
+		err:     "is not pinned by digest",
+	}, {
+		name:   "both image and files",
+		verb:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SUBJECT_PATH": "dist/*"},
+		err:    "not both",
+	}, {
+		name:   "verify in GitHub defaults to this repository",
+		verb:   "verify",
+		inputs: map[string]string{"IMAGE": img, "ATTESTATIONS": "slsaprovenance1,spdx", "SIGNATURE": "false", "TLOG": "false"},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
+		want:   []string{"verify", img, "--json", "--github-repo", "acme/app", "--attestation", "slsaprovenance1", "--attestation", "spdx", "--no-signature", "--no-tlog"},
+	}, {
+		name:   "verify in GitLab defaults to this project",
+		verb:   "verify",
+		inputs: map[string]string{"IMAGE": img, "CERTIFICATE_OIDC_ISSUER": "https://gitlab.example.com"},
+		env:    map[string]string{"GITLAB_CI": "true", "CI_PROJECT_PATH": "g/p", "CI_SERVER_HOST": "gitlab.example.com"},
+		want:   []string{"verify", img, "--json", "--certificate-oidc-issuer", "https://gitlab.example.com", "--gitlab-project", "g/p", "--gitlab-host", "gitlab.example.com"},
+	}, {
+		name:   "verify with a key",
+		verb:   "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "env://COSIGN_PUBLIC_KEY", "RECURSIVE": "true"},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
+		want:   []string{"verify", img, "--json", "--key", "env://COSIGN_PUBLIC_KEY", "--recursive"},
+	}, {
+		name:   "verify outside CI needs a signer",
+		verb:   "verify",
+		inputs: map[string]string{"IMAGE": img},
+		err:    "say who must have signed",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range tc.inputs {
+				env["INPUT_"+k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			getenv := func(k string) string { return env[k] }
+			p, err := planAction(tc.verb, action.NewInputs(getenv), getenv, tc.require)
+			if tc.err != "" {
+				var ue *usageError
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.As(err, &ue) {
+					t.Fatalf("planAction() error = %v, want a usage error with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("planAction() = %v", err)
+			}
+			if diff := cmp.Diff(tc.want, p.args); diff != "" {
+				t.Errorf("args (-want +got):\n%s", diff)
+			}
+			if p.offline != tc.offline {
+				t.Errorf("offline = %v, want %v", p.offline, tc.offline)
+			}
+		})
+	}
+}
+
+// TestActionUnknownStep checks that the hidden verb refuses a step it does not know.
+func TestActionUnknownStep(t *testing.T) {
+	clearCI(t)
+	_, stderr, code := run(t, "action", "publish")
+	if code != 2 || !strings.Contains(stderr, `unknown step "publish"`) {
+		t.Errorf("seal action publish: exit %d, stderr %q", code, stderr)
+	}
+}
