@@ -96,15 +96,7 @@ func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.M
 		}
 		subs = append(subs, ss...)
 	}
-	p, err := a.provider(o.Token)
-	if err != nil {
-		return err
-	}
-	md, tok, err := a.metadata(cmd, p, o.Token)
-	if err != nil {
-		return err
-	}
-	signer, err := a.buildSigner(ctx, o.Signing, md, tok)
+	_, md, signer, err := a.job(cmd, o.Signing)
 	if err != nil {
 		return err
 	}

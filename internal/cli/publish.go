@@ -12,7 +12,26 @@ import (
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/publish"
+	"github.com/sealsign/seal/internal/signing"
 )
+
+// job is what every signing verb starts with: the CI, its metadata bound
+// to its token, and the invocation's one signer.
+func (a *app) job(cmd *cobra.Command, o options.Signing) (ci.Provider, *ci.Metadata, *signing.Signer, error) {
+	p, err := a.provider(o.Token)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	md, tok, err := a.metadata(cmd, p, o.Token)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	signer, err := a.buildSigner(cmd.Context(), o, md, tok)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return p, md, signer, nil
+}
 
 // publish is the run behind `seal sign` and `seal attest IMAGE`.
 func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign bool, atts func(*ci.Metadata) []publish.Attestation) error {
@@ -21,15 +40,7 @@ func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign b
 	if err != nil {
 		return &usageError{err}
 	}
-	p, err := a.provider(o.Token)
-	if err != nil {
-		return err
-	}
-	md, tok, err := a.metadata(cmd, p, o.Token)
-	if err != nil {
-		return err
-	}
-	signer, err := a.buildSigner(ctx, o.Signing, md, tok)
+	p, md, signer, err := a.job(cmd, o.Signing)
 	if err != nil {
 		return err
 	}

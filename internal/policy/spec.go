@@ -10,7 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sealsign/seal/internal/identity"
-	"net/url"
+	"github.com/sealsign/seal/internal/predicate"
 	"regexp"
 	"sort"
 	"strings"
@@ -66,38 +66,34 @@ func ParseFormat(s string) (Format, error) {
 
 // Predicate types the short attestation names stand for.
 const (
-	SLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
-	SPDX             = "https://spdx.dev/Document"
-	CycloneDX        = "https://cyclonedx.org/bom"
-	Vuln             = "https://cosign.sigstore.dev/attestation/vuln/v1"
+	SLSAProvenanceV1 = predicate.SLSAProvenanceV1
+	SPDX             = predicate.SPDX
+	CycloneDX        = predicate.CycloneDX
+	Vuln             = predicate.Vuln
 	// CosignSign is the predicate type of a cosign v3 (and Seal) image
 	// signature in bundle format: a DSSE in-toto statement about the digest.
 	CosignSign = "https://sigstore.dev/cosign/sign/v1"
 )
 
-var attestationNames = map[string]string{
-	"slsaprovenance":  SLSAProvenanceV1,
-	"slsaprovenance1": SLSAProvenanceV1,
-	"provenance":      SLSAProvenanceV1,
-	"spdx":            SPDX,
-	"spdxjson":        SPDX,
-	"cyclonedx":       CycloneDX,
-	"vuln":            Vuln,
-}
-
-// ResolveAttestation turns a name (slsaprovenance, spdx, cyclonedx, vuln)
-// or a predicate type URI into a predicate type URI. Unlike cosign's
-// --type, slsaprovenance means SLSA v1, the provenance Seal writes; ask for
-// v0.2 by its URI.
+// ResolveAttestation turns a name or a predicate type URI into a predicate
+// type URI, with cosign's names (package predicate) except one: for a
+// policy "slsaprovenance" (or "provenance") means SLSA v1, the provenance
+// Seal writes, since an admission policy names one type; ask for v0.2 by
+// "slsaprovenance02" or its URI.
 func ResolveAttestation(s string) (string, error) {
-	if u, ok := attestationNames[strings.ToLower(s)]; ok {
-		return u, nil
+	switch strings.ToLower(s) {
+	case "slsaprovenance", "provenance":
+		return SLSAProvenanceV1, nil
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("attestation %q: use a predicate type URI or one of slsaprovenance, spdx, cyclonedx, vuln", s)
+	u, err := predicate.ResolveType(s)
+	if err != nil {
+		return "", fmt.Errorf("attestation: %w", err)
 	}
-	return s, nil
+	// Admission engines match predicate types as https URLs.
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return "", fmt.Errorf("attestation %q: want an https:// predicate type URI", s)
+	}
+	return u, nil
 }
 
 // PublicRekor is the public-good instance's transparency log.

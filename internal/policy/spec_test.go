@@ -33,7 +33,7 @@ func TestGenerateRefuses(t *testing.T) {
 		}, "image signature"},
 		{"unknown attestation", Kyverno, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"sbom"}}
-		}, "predicate type URI"},
+		}, "unknown predicate type"},
 		{"log and no log", Kyverno, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, NoTlog: true, RekorURL: "https://rekor.example.com"}
 		}, "contradict"},
