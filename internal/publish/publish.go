@@ -322,21 +322,37 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		}
 	}
 
-	// Writes: bundles (each its own referrer), then the legacy tags, each
-	// updated once with all of this run's layers.
-	bi := 0
-	for i := range items {
-		if items[i].Format != "bundle" {
-			continue
+	// Writes, in three lanes that run at the same time: the bundles (each
+	// its own referrer) one after another, since on registries without the
+	// referrers API they all update the subject's fallback index; and the
+	// .sig and .att tags, each a document of its own, updated once with all
+	// of this run's layers. Every tag update ends with a wait for concurrent
+	// writers before it checks its work, so overlapping the lanes saves one
+	// or two of those waits per subject (e2e/bench_test.go has the figures).
+	var bundleIdx []int
+	legacyIdx := map[string][]int{}
+	for i, it := range items {
+		if it.Format == "bundle" {
+			bundleIdx = append(bundleIdx, i)
+		} else {
+			legacyIdx[it.Kind] = append(legacyIdx[it.Kind], i)
 		}
-		res, err := p.reg.PutBundle(ctx, s, bundles[bi])
-		bi++
-		if err != nil {
-			return items[:i], err
-		}
-		items[i].Ref, items[i].Existed, items[i].Fallback = res.Ref, res.Existed, res.Fallback
 	}
-	for _, w := range []struct {
+	var (
+		wg   sync.WaitGroup
+		errs [3]error
+	)
+	wg.Go(func() {
+		for bi, i := range bundleIdx {
+			res, err := p.reg.PutBundle(ctx, s, bundles[bi])
+			if err != nil {
+				errs[0] = err
+				return
+			}
+			items[i].Ref, items[i].Existed, items[i].Fallback = res.Ref, res.Existed, res.Fallback
+		}
+	})
+	for lane, w := range []struct {
 		kind   oci.Kind
 		layers []oci.LegacyLayer
 		name   string
@@ -344,15 +360,26 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		if len(w.layers) == 0 {
 			continue
 		}
-		res, err := p.reg.AppendLegacy(ctx, s, w.kind, w.layers)
-		if err != nil {
-			return items, err
-		}
-		for i := range items {
-			if items[i].Format == "legacy" && items[i].Kind == w.name {
+		wg.Go(func() {
+			res, err := p.reg.AppendLegacy(ctx, s, w.kind, w.layers)
+			if err != nil {
+				errs[1+lane] = err
+				return
+			}
+			for _, i := range legacyIdx[w.name] {
 				items[i].Ref, items[i].Existed = res.Ref, res.Existed
 			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		// Report what was written, not what was only signed.
+		for _, it := range items {
+			if it.Ref != "" {
+				kept = append(kept, it)
+			}
 		}
+		return kept, err
 	}
 	p.o.log.Debug("published", "subject", s.String(), "items", len(items), "existing", len(kept))
 	return append(kept, items...), nil
@@ -365,12 +392,28 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 	if err != nil {
 		return nil, err
 	}
+	// The three reads are independent: issue them together, so a subject
+	// waits for one round trip instead of three.
+	var (
+		wg     sync.WaitGroup
+		bs     []oci.FoundBundle
+		layers [2][]oci.LegacyLayer
+		errs   [3]error
+	)
+	if p.o.format&Bundle != 0 {
+		wg.Go(func() { bs, errs[0] = p.reg.Bundles(ctx, s, oci.BundleFilter{}) })
+	}
+	if p.o.format&Legacy != 0 {
+		for i, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
+			wg.Go(func() { layers[i], errs[1+i] = p.reg.Legacy(ctx, s, kind) })
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
+	}
 	have := map[string]string{}
 	if p.o.format&Bundle != 0 {
-		bs, err := p.reg.Bundles(ctx, s, oci.BundleFilter{})
-		if err != nil {
-			return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
-		}
 		for _, b := range bs {
 			if signing.BundleIdentity(b.Bundle) != me {
 				continue
@@ -383,11 +426,8 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 		}
 	}
 	if p.o.format&Legacy != 0 {
-		for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
-			ls, err := p.reg.Legacy(ctx, s, kind)
-			if err != nil {
-				return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
-			}
+		for i, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
+			ls := layers[i]
 			tag, _ := oci.LegacyTag(s, kind)
 			for _, l := range ls {
 				mine := false

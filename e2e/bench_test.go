@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sealsign/seal/internal/testbed"
+)
+
+// The benchmarks compare Seal with cosign v2.6.5 on the work a release job
+// does, key-based, with the same key, against the same loopback registry
+// behind the same counting proxy. They run only with -bench:
+//
+//	go test ./e2e/ -run '^$' -bench . -benchtime=3x -timeout 60m
+//
+// Every operation runs the real binaries as a CI job would, so a figure
+// includes process start and, for cosign, decrypting the key (scrypt) on
+// every call: that is what CI pays. Besides ns/op each reports the
+// registry requests per operation (req/op) as counted by the proxy.
+//
+// The fewest requests the work can take, on a registry without
+// authentication. Distribution has no referrers API and answers a
+// monolithic POST ?digest= with an upload session, so a blob costs two
+// requests (POST, PUT); olareg takes it in one. Every run pings (1) and
+// resolves the image (1 HEAD); --recursive reads the index (1 GET).
+//   - legacy, per image: the .sig tag is read (it may hold other signers'
+//     layers), the payload and the config uploaded, the manifest written:
+//     1+2+2+1 = 6 on distribution (4 on olareg); the .att tag the same with
+//     two envelopes: 1+4+2+1 = 8 (5). One image: 16 (11); 33 manifests:
+//     3+33×14 = 465 (300). A writer that checks its update against
+//     concurrent writers reads each tag once more: +2 per image.
+//   - bundle, per image: three bundle blobs (6, or 3), three referrer
+//     manifests (3); on distribution one read and one write of the
+//     fallback index holding all three (2); the empty config once per
+//     repository (HEAD, and an upload when missing). One image: 16 on
+//     distribution (10 on olareg); 33 manifests: 369 (203).
+//   - both: the sum, sharing ping and resolve: 30 (19) for one image.
+
+// keyPair is a cosign-format key pair that both tools read.
+type keyPair struct {
+	key, pub, password string
+}
+
+// newKeyPair generates a key pair with seal (cosign's format and KDF).
+func newKeyPair(tb testing.TB) keyPair {
+	tb.Helper()
+	dir := tb.TempDir()
+	k := keyPair{password: "bench-pass-0123"}
+	mustRun(tb, []string{"COSIGN_PASSWORD=" + k.password}, sealBin, "generate-key-pair", "--output-key-prefix", filepath.Join(dir, "cosign"))
+	k.key, k.pub = filepath.Join(dir, "cosign.key"), filepath.Join(dir, "cosign.pub")
+	return k
+}
+
+// env is the environment a signing process gets.
+func (k keyPair) env() []string { return []string{"COSIGN_PASSWORD=" + k.password} }
+
+// sealKeyed are seal's flags for key-based signing against host: no
+// transparency log and no timestamp authority, as cosign's
+// --tlog-upload=false.
+func sealKeyed(k keyPair, host string, extra ...string) []string {
+	return append([]string{"--key", k.key, "--insecure-registry", host, "--no-tlog", "--no-timestamp"}, extra...)
+}
+
+// cosignKeyed are cosign v2's flags for the same.
+func cosignKeyed(k keyPair) []string {
+	return []string{"--key", k.key, "--tlog-upload=false", "--allow-http-registry", "--yes"}
+}
+
+// benchBed is a registry behind a counting proxy, a key, and the
+// predicates: an SPDX SBOM, and SLSA provenance for cosign (seal makes its own).
+type benchBed struct {
+	reg    *testbed.Registry
+	proxy  *registryProxy
+	keys   keyPair
+	cosign string
+	sbom   string
+	prov   string
+}
+
+func newBenchBed(b *testing.B, kind testbed.RegistryKind) *benchBed {
+	b.Helper()
+	bed := &benchBed{cosign: testbed.Bin(b, testbed.BinCosign), reg: testbed.StartRegistry(b, kind)}
+	bed.proxy = startProxy(b, bed.reg.Host)
+	bed.keys = newKeyPair(b)
+	dir := b.TempDir()
+	bed.sbom = writeFile(b, dir, "sbom.spdx.json", spdxSBOM)
+	bed.prov = filepath.Join(dir, "provenance.json")
+	mustRun(b, nil, sealBin, "provenance", "--predicate-only", "-o", bed.prov, "--subject", "x@sha256:"+strings.Repeat("0", 64))
+	return bed
+}
+
+// viaProxy rewrites a reference pushed to the registry to go through the proxy.
+func (bed *benchBed) viaProxy(ref string) string {
+	return strings.Replace(ref, bed.reg.Host, bed.proxy.Host, 1)
+}
+
+// measure runs op b.N times on a fresh subject made by setup (not timed)
+// and reports registry requests per operation.
+func (bed *benchBed) measure(b *testing.B, setup func(b *testing.B) string, op func(ref string)) {
+	b.Helper()
+	total := 0
+	b.StopTimer()
+	var wall time.Duration
+	for i := 0; i < b.N; i++ {
+		ref := bed.viaProxy(setup(b))
+		bed.proxy.Reset()
+		start := time.Now()
+		b.StartTimer()
+		op(ref)
+		b.StopTimer()
+		wall += time.Since(start)
+		total += bed.proxy.Total()
+		if i == 0 {
+			b.Logf("requests: %s", formatCounts(bed.proxy.Counts()))
+		}
+	}
+	b.ReportMetric(float64(total)/float64(b.N), "req/op")
+	b.ReportMetric(wall.Seconds()/float64(b.N), "s/op")
+}
+
+// BenchmarkOneImage: one image gets a signature, SLSA provenance and an SBOM
+// attestation. Seal does it in one process; cosign v2 in three (sign,
+// attest provenance, attest SBOM), each decrypting the key.
+func BenchmarkOneImage(b *testing.B) {
+	for _, kind := range []testbed.RegistryKind{testbed.Distribution, testbed.Olareg} {
+		b.Run(string(kind), func(b *testing.B) {
+			bed := newBenchBed(b, kind)
+			n := 0
+			fresh := func(b *testing.B) string { n++; return pushImage(b, bed.reg.Host, fmt.Sprintf("one/img%d", n)) }
+			for _, format := range []string{"legacy", "both", "bundle"} {
+				b.Run("seal-"+format, func(b *testing.B) {
+					bed.measure(b, fresh, func(ref string) {
+						mustRun(b, bed.keys.env(), sealBin, append(append([]string{"attest", "--sign", "--provenance", "--predicate", bed.sbom, "--format", format},
+							sealKeyed(bed.keys, bed.proxy.Host)...), ref)...)
+					})
+				})
+			}
+			b.Run("cosign", func(b *testing.B) {
+				bed.measure(b, fresh, func(ref string) { bed.cosignOne(b, ref) })
+			})
+		})
+	}
+}
+
+// cosignOne is what a cosign v2 user runs for one image.
+func (bed *benchBed) cosignOne(b *testing.B, ref string) {
+	mustRun(b, bed.keys.env(), bed.cosign, append(append([]string{"sign"}, cosignKeyed(bed.keys)...), ref)...)
+	bed.cosignAttest(b, ref)
+}
+
+func (bed *benchBed) cosignAttest(b *testing.B, ref string) {
+	mustRun(b, bed.keys.env(), bed.cosign, append(append([]string{"attest", "--type", "slsaprovenance1", "--predicate", bed.prov}, cosignKeyed(bed.keys)...), ref)...)
+	mustRun(b, bed.keys.env(), bed.cosign, append(append([]string{"attest", "--type", "spdxjson", "--predicate", bed.sbom}, cosignKeyed(bed.keys)...), ref)...)
+}
+
+// BenchmarkRecursiveIndex32: an index of 32 platforms; every one of the 33
+// manifests gets a signature, SLSA provenance and an SBOM attestation.
+// cosign v2 signs recursively in one call but has no recursive attest, so
+// a cosign user attests each manifest: 1 + 2×33 processes.
+func BenchmarkRecursiveIndex32(b *testing.B) {
+	const platforms = 32
+	for _, kind := range []testbed.RegistryKind{testbed.Distribution, testbed.Olareg} {
+		b.Run(string(kind), func(b *testing.B) {
+			bed := newBenchBed(b, kind)
+			children := map[string][]string{}
+			n := 0
+			fresh := func(b *testing.B) string {
+				n++
+				idx, ch := pushIndex(b, bed.reg.Host, fmt.Sprintf("multi/idx%d", n), platforms)
+				children[bed.viaProxy(idx)] = ch
+				return idx
+			}
+			// --jobs 33 publishes every manifest at once: the work is waiting
+			// on the registry, not CPU, so the default (4 on 2 cores) leaves
+			// most of the time on the table.
+			for _, v := range []struct{ name, format, jobs string }{
+				{"seal-legacy", "legacy", ""}, {"seal-both", "both", ""}, {"seal-bundle", "bundle", ""},
+				{"seal-legacy-jobs33", "legacy", "33"}, {"seal-both-jobs33", "both", "33"},
+			} {
+				b.Run(v.name, func(b *testing.B) {
+					args := []string{"attest", "--sign", "--recursive", "--provenance", "--predicate", bed.sbom, "--format", v.format}
+					if v.jobs != "" {
+						args = append(args, "--jobs", v.jobs)
+					}
+					bed.measure(b, fresh, func(ref string) {
+						mustRun(b, bed.keys.env(), sealBin, append(append(args, sealKeyed(bed.keys, bed.proxy.Host)...), ref)...)
+					})
+				})
+			}
+			b.Run("cosign", func(b *testing.B) {
+				bed.measure(b, fresh, func(ref string) {
+					mustRun(b, bed.keys.env(), bed.cosign, append(append([]string{"sign", "--recursive"}, cosignKeyed(bed.keys)...), ref)...)
+					bed.cosignAttest(b, ref)
+					for _, c := range children[ref] {
+						bed.cosignAttest(b, bed.viaProxy(c))
+					}
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkVerify200: 200 images, each with a legacy signature and SLSA
+// provenance (what both tools read), verified one by one as a deployment
+// gate over a release does: `seal verify --key --attestation
+// slsaprovenance1` per image, and cosign verify plus verify-attestation per
+// image. seal-multi passes all 200 to one `seal verify IMAGE...`, which
+// shares one registry session and verifies in parallel; seal-recursive
+// verifies them (and the index) through the index that holds them.
+func BenchmarkVerify200(b *testing.B) {
+	const images = 200
+	for _, kind := range []testbed.RegistryKind{testbed.Distribution, testbed.Olareg} {
+		b.Run(string(kind), func(b *testing.B) {
+			bed := newBenchBed(b, kind)
+			// One index holds the 200 images, so one seal process signs them all.
+			idx, children := pushIndex(b, bed.reg.Host, "verify/many", images)
+			mustRun(b, bed.keys.env(), sealBin, append(append([]string{"attest", "--sign", "--recursive", "--provenance", "--format", "legacy"},
+				sealKeyed(bed.keys, bed.reg.Host)...), idx)...)
+			for i := range children {
+				children[i] = bed.viaProxy(children[i])
+			}
+			same := func(*testing.B) string { return idx }
+			report := func(b *testing.B) {
+				b.ReportMetric(float64(images)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+			}
+			b.Run("seal", func(b *testing.B) {
+				bed.measure(b, same, func(string) {
+					for _, img := range children {
+						mustRun(b, nil, sealBin, "verify", "--key", bed.keys.pub, "--attestation", "slsaprovenance1", "--insecure-registry", bed.proxy.Host, img)
+					}
+				})
+				report(b)
+			})
+			b.Run("seal-multi", func(b *testing.B) {
+				bed.measure(b, same, func(string) {
+					mustRun(b, nil, sealBin, append([]string{"verify", "--key", bed.keys.pub, "--attestation", "slsaprovenance1", "--insecure-registry", bed.proxy.Host}, children...)...)
+				})
+				report(b)
+			})
+			b.Run("seal-recursive", func(b *testing.B) {
+				bed.measure(b, same, func(ref string) {
+					mustRun(b, nil, sealBin, "verify", "--key", bed.keys.pub, "--attestation", "slsaprovenance1", "--insecure-registry", bed.proxy.Host, "--recursive", ref)
+				})
+				report(b)
+			})
+			b.Run("cosign", func(b *testing.B) {
+				args := []string{"--key", bed.keys.pub, "--allow-http-registry", "--insecure-ignore-tlog"}
+				bed.measure(b, same, func(string) {
+					for _, img := range children {
+						mustRun(b, nil, bed.cosign, append(append([]string{"verify"}, args...), img)...)
+						mustRun(b, nil, bed.cosign, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, args...), img)...)
+					}
+				})
+				report(b)
+			})
+		})
+	}
+}
