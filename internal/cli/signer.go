@@ -130,7 +130,7 @@ func services(o options.Signing) (signing.Services, error) {
 
 // registry builds the registry client with the CI's own credentials.
 func (a *app) registry(p ci.Provider, o options.Registry) (*oci.Client, error) {
-	opts := []oci.Option{oci.WithWriteAccess(), oci.WithLogger(a.log)}
+	opts := []oci.Option{oci.WithWriteAccess(), oci.WithDeferredCheck(), oci.WithLogger(a.log)}
 	if len(o.Insecure) > 0 {
 		opts = append(opts, oci.WithInsecureHosts(o.Insecure...))
 	}

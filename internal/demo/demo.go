@@ -113,7 +113,7 @@ func (d *Demo) Run(ctx context.Context, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := oci.New(oci.WithInsecureHosts(d.host), oci.WithWriteAccess())
+	reg, err := oci.New(oci.WithInsecureHosts(d.host), oci.WithWriteAccess(), oci.WithDeferredCheck())
 	if err != nil {
 		return nil, err
 	}

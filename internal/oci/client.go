@@ -40,6 +40,7 @@ type options struct {
 	writeAccess bool
 	settleDelay time.Duration
 	tagRounds   int
+	deferCheck  bool
 }
 
 // WithTransport sets the transport every request goes through, pings and token
@@ -161,6 +162,18 @@ func WithWriteAccess() Option {
 	}
 }
 
+// WithDeferredCheck makes tag updates return right after their write,
+// without waiting to read the tag back; the caller promises to call Settle
+// once at the end of the run, which waits once and then checks (and
+// repairs) every tag the run wrote. A run that updates many tags then pays
+// one wait instead of one per tag.
+func WithDeferredCheck() Option {
+	return func(o *options) error {
+		o.deferCheck = true
+		return nil
+	}
+}
+
 // WithSettleDelay sets the least time a tag update waits before reading the tag
 // back to check that no concurrent writer dropped its entries (default 100ms;
 // the wait also grows with the observed duration of the update).
@@ -189,6 +202,7 @@ type Client struct {
 
 	journalMu sync.Mutex
 	journal   map[string]*journalEntry
+	maxWindow time.Duration // longest deferred update window, for Settle
 }
 
 // registryState is what a client learned about one registry host.

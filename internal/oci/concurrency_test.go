@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -226,3 +227,43 @@ type rawManifest struct{ b []byte }
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// TestConcurrentAppendLegacyDeferred: the same 16 writers with
+// WithDeferredCheck, each writing and returning at once, then settling once
+// at the end of its run as Seal's CLI does: all 16 survive.
+func TestConcurrentAppendLegacyDeferred(t *testing.T) {
+	ctx := testContext(t)
+	host := startDistribution(t)
+	img := pushImage(t, host, "app")
+	s, err := testClient(t, host).Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"}}}`)
+	errs := make([]error, writers)
+	runTogether(writers, func(i int) {
+		c, err := New(WithInsecureHosts(host), WithWriteAccess(), WithDeferredCheck(), WithSettleDelay(20*time.Millisecond))
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), LegacyMaterial{})
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if _, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{l}); err != nil {
+			errs[i] = err
+			return
+		}
+		_, errs[i] = c.Settle(ctx)
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("AppendLegacy() + Settle() = %v", err)
+	}
+	got := survivors(t, testClient(t, host), s)
+	t.Logf("write, then settle once: %d of %d signatures survived", got, writers)
+	if got != writers {
+		t.Errorf("%d of %d signatures survived", got, writers)
+	}
+}

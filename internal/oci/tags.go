@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -125,6 +126,14 @@ const maxSettleDelay = 3 * time.Second
 // updateTag runs the loop described above until the tag holds u's entries and
 // is quiet, or gives up after c.o.tagRounds reads.
 func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (tagOutcome, error) {
+	return c.updateTagChecked(ctx, rc, u, !c.o.deferCheck, false)
+}
+
+// updateTagChecked is updateTag; without check it returns after its write
+// and leaves the read-back to Settle (WithDeferredCheck). settling is
+// Settle's deferred read-back: it acts as if this client had just written
+// the tag, so it returns only once the tag is quiet with our entries in it.
+func (c *Client) updateTagChecked(ctx context.Context, rc *repoClient, u tagUpdate, check, settling bool) (tagOutcome, error) {
 	var (
 		out     tagOutcome
 		seen    []v1.Descriptor
@@ -133,6 +142,7 @@ func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (ta
 		window  time.Duration
 		delay   = c.o.settleDelay
 	)
+	out.wrote = settling
 	wait := func() error {
 		return sleep(ctx, delay+2*window+rand.N(window+time.Millisecond))
 	}
@@ -227,6 +237,10 @@ func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (ta
 		out.wrote = true
 		out.writes++
 		window = time.Since(start)
+		if !check {
+			c.noteWindow(window)
+			return out, nil
+		}
 		if err := wait(); err != nil {
 			return out, err
 		}
@@ -253,6 +267,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// noteWindow remembers the longest read-to-write time of a deferred
+// update, which sizes Settle's wait.
+func (c *Client) noteWindow(d time.Duration) {
+	c.journalMu.Lock()
+	c.maxWindow = max(c.maxWindow, d)
+	c.journalMu.Unlock()
 }
 
 // journalEntry is what a client appended to one tag, for Settle.
@@ -292,22 +314,46 @@ func (c *Client) Settle(ctx context.Context) (int, error) {
 	}
 	c.journalMu.Unlock()
 
+	if c.o.deferCheck && len(updates) > 0 {
+		// One wait for the whole run, as long as a checked update would
+		// have waited after the slowest of its writes.
+		c.journalMu.Lock()
+		w := c.maxWindow
+		c.journalMu.Unlock()
+		if err := sleep(ctx, c.o.settleDelay+3*w); err != nil {
+			return 0, err
+		}
+	}
+	errs := make([]error, len(updates))
+	wrote := make([]bool, len(updates))
+	// Tags are independent and a check mostly waits: check many at once.
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for i, u := range updates {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			rc, err := c.repo(ctx, u.repo, true)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			out, err := c.updateTagChecked(ctx, rc, u, true, c.o.deferCheck)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if out.writes > 0 {
+				wrote[i] = true
+				c.o.log.Warn("repaired a tag a concurrent writer had overwritten", "tag", u.repo.String()+":"+u.tag)
+			}
+		})
+	}
+	wg.Wait()
 	repaired := 0
-	var errs []error
-	for _, u := range updates {
-		rc, err := c.repo(ctx, u.repo, true)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		out, err := c.updateTag(ctx, rc, u)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if out.wrote {
+	for _, w := range wrote {
+		if w {
 			repaired++
-			c.o.log.Warn("repaired a tag a concurrent writer had overwritten", "tag", u.repo.String()+":"+u.tag)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -214,7 +214,7 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (*Report, error) {
 	// Writers of shared tags (other jobs signing the same digest) may have
 	// overwritten an update of ours after we checked it: read the tags once
 	// more and restore what is missing.
-	if st, ok := p.reg.(settler); ok {
+	if st, ok := p.reg.(settler); ok && errors.Join(errs...) == nil {
 		n, err := st.Settle(ctx)
 		rep.Repaired = n
 		if n > 0 {
