@@ -125,6 +125,15 @@ func TestAttacks(t *testing.T) {
 			img := pushImage(t, reg.Host, repo)
 			s.keylessSign(t, reg.Host, img, format, good)
 			expectVerify(t, true, "", append(s.verifyArgs(reg.Host, preset...), "--attestation", "slsaprovenance1", img)...)
+			// Provenance facts a deployer pins: right ones pass, a wrong one
+			// is refused naming what the provenance says.
+			builder := "https://github.com/" + s.githubRepo + "/.github/workflows/release.yml@refs/heads/main"
+			expectVerify(t, true, "", append(s.verifyArgs(reg.Host, preset...), "--source-repo", "https://github.com/"+s.githubRepo,
+				"--source-ref", "main", "--builder-id", builder, img)...)
+			expectVerify(t, false, `provenance builder is "`+builder+`", want`, append(s.verifyArgs(reg.Host, preset...),
+				"--builder-id", "https://github.com/acme/payments/.github/workflows/other.yml@refs/heads/main", img)...)
+			expectVerify(t, false, `provenance source ref is "refs/heads/main", want "refs/tags/v1"`, append(s.verifyArgs(reg.Host, preset...),
+				"--source-ref", "refs/tags/v1", img)...)
 			// Several images in one run: each is judged on its own.
 			unsigned := pushImage(t, reg.Host, repo+"-unsigned")
 			expectVerify(t, false, "1 of 2 images failed", append(s.verifyArgs(reg.Host, preset...), img, unsigned)...)

@@ -134,15 +134,23 @@ func (c *Client) updateTag(ctx context.Context, rc *repoClient, u tagUpdate) (ta
 // Settle's deferred read-back: it acts as if this client had just written
 // the tag, so it returns only once the tag is quiet with our entries in it.
 func (c *Client) updateTagChecked(ctx context.Context, rc *repoClient, u tagUpdate, check, settling bool) (tagOutcome, error) {
+	return c.updateTagFrom(ctx, rc, u, check, settling, v1.Hash{})
+}
+
+// updateTagFrom is updateTagChecked knowing the digest this client last
+// wrote to the tag (zero if unknown): a tag still at that digest has had no
+// writer since, and needs no wait.
+func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate, check, settling bool, last v1.Hash) (tagOutcome, error) {
 	var (
 		out     tagOutcome
 		seen    []v1.Descriptor
-		wrote   v1.Hash  // digest of our last write
+		wrote   v1.Hash  // digest of our last write (set below)
 		checked *v1.Hash // digest found by the previous check, if it found ours
 		window  time.Duration
 		delay   = c.o.settleDelay
 	)
 	out.wrote = settling
+	wrote = last
 	wait := func() error {
 		return sleep(ctx, delay+2*window+rand.N(window+time.Millisecond))
 	}
@@ -238,7 +246,7 @@ func (c *Client) updateTagChecked(ctx context.Context, rc *repoClient, u tagUpda
 		out.writes++
 		window = time.Since(start)
 		if !check {
-			c.noteWindow(window)
+			c.noteWrite(u, window, wrote)
 			return out, nil
 		}
 		if err := wait(); err != nil {
@@ -269,17 +277,22 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// noteWindow remembers the longest read-to-write time of a deferred
-// update, which sizes Settle's wait.
-func (c *Client) noteWindow(d time.Duration) {
+// noteWrite remembers a deferred update's write: the longest read-to-write
+// time sizes Settle's wait, the digest lets Settle skip a tag nobody
+// touched since.
+func (c *Client) noteWrite(u tagUpdate, d time.Duration, digest v1.Hash) {
 	c.journalMu.Lock()
+	defer c.journalMu.Unlock()
 	c.maxWindow = max(c.maxWindow, d)
-	c.journalMu.Unlock()
+	if e := c.journal[u.repo.Name()+":"+u.tag]; e != nil {
+		e.last = digest
+	}
 }
 
 // journalEntry is what a client appended to one tag, for Settle.
 type journalEntry struct {
 	update tagUpdate // entries accumulate across updates
+	last   v1.Hash   // digest of this client's last deferred write
 }
 
 func (c *Client) remember(u tagUpdate) {
@@ -307,10 +320,12 @@ func (c *Client) Settle(ctx context.Context) (int, error) {
 	}
 	sort.Strings(keys)
 	updates := make([]tagUpdate, 0, len(keys))
+	lasts := make([]v1.Hash, 0, len(keys))
 	for _, k := range keys {
 		u := c.journal[k].update
 		u.entries = slices.Clone(u.entries)
 		updates = append(updates, u)
+		lasts = append(lasts, c.journal[k].last)
 	}
 	c.journalMu.Unlock()
 
@@ -338,7 +353,7 @@ func (c *Client) Settle(ctx context.Context) (int, error) {
 				errs[i] = err
 				return
 			}
-			out, err := c.updateTagChecked(ctx, rc, u, true, c.o.deferCheck)
+			out, err := c.updateTagFrom(ctx, rc, u, true, c.o.deferCheck, lasts[i])
 			if err != nil {
 				errs[i] = err
 				return
