@@ -11,12 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sealsign/seal/internal/testbed"
 )
 
 // sealBin is the seal binary under test, built once by TestMain.
@@ -78,48 +73,24 @@ func cleanEnv() []string {
 	return append(env, "TUF_ROOT="+os.TempDir()+"/seal-e2e-tuf", "SIGSTORE_NO_CACHE=true")
 }
 
-// pushImage writes a small random image to host/repo:tag and returns repo@digest.
+// pushImage writes a small random image to host/repo:v1 and returns repo@digest.
 func pushImage(t testing.TB, host, repo string) string {
-	t.Helper()
-	img, err := random.Image(256, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(host+"/"+repo+":v1", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-	d, _ := img.Digest()
-	return host + "/" + repo + "@" + d.String()
+	return host + "/" + repo + "@" + testbed.PushImage(t, host+"/"+repo+":v1")
 }
 
-// pushIndex writes an index of n platforms and returns repo@digest and the
-// platform digests.
+// pushIndex writes an index of n platforms to host/repo:multi and returns
+// repo@digest of the index and of each platform.
 func pushIndex(t testing.TB, host, repo string, n int) (string, []string) {
-	t.Helper()
-	var idx v1.ImageIndex = empty.Index
-	var children []string
-	for i := 0; i < n; i++ {
-		img, err := random.Image(128, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		children = append(children, host+"/"+repo+"@"+d.String())
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: fmt.Sprintf("arch%d", i)}}})
+	var platforms []string
+	for i := range n {
+		platforms = append(platforms, fmt.Sprintf("linux/arch%d", i))
 	}
-	ref, err := name.ParseReference(host+"/"+repo+":multi", name.Insecure)
-	if err != nil {
-		t.Fatal(err)
+	idx, digests := testbed.PushIndex(t, host+"/"+repo+":multi", platforms...)
+	children := make([]string, len(digests))
+	for i, d := range digests {
+		children[i] = host + "/" + repo + "@" + d
 	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
-	d, _ := idx.Digest()
-	return host + "/" + repo + "@" + d.String(), children
+	return host + "/" + repo + "@" + idx, children
 }
 
 func writeFile(t testing.TB, dir, name, content string) string {

@@ -11,13 +11,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -405,58 +398,6 @@ func runCmd(t *testing.T, env []string, bin string, args ...string) {
 	}
 }
 
-func pushImage(t *testing.T, reg *testbed.Registry, repo, tag string) string {
-	t.Helper()
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, err := name.ParseReference(reg.Repo(repo+":"+tag), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatalf("pushing image: %v", err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
-}
-
-// pushIndex pushes a linux/amd64 + linux/arm64 index and returns its digest and the
-// platforms' digests.
-func pushIndex(t *testing.T, reg *testbed.Registry, repo, tag string) (string, []string) {
-	t.Helper()
-	idx := v1.ImageIndex(empty.Index)
-	var plats []string
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := random.Image(512, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		plats = append(plats, d.String())
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-	}
-	ref, err := name.ParseReference(reg.Repo(repo+":"+tag), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatalf("pushing index: %v", err)
-	}
-	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String(), plats
-}
-
 // TestExamplePipelines checks that the example pipelines users copy are valid GitLab CI with
 // the components of this checkout (their @1.0.0 read as this commit): inputs pass validation,
 // and the jobs they override exist.
@@ -491,4 +432,12 @@ func TestExamplePipelines(t *testing.T) {
 			}
 		})
 	}
+}
+
+func pushImage(t *testing.T, reg *testbed.Registry, repo, tag string) string {
+	return testbed.PushImage(t, reg.Repo(repo+":"+tag))
+}
+
+func pushIndex(t *testing.T, reg *testbed.Registry, repo, tag string) (string, []string) {
+	return testbed.PushIndex(t, reg.Repo(repo+":"+tag), "linux/amd64", "linux/arm64")
 }

@@ -14,13 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -158,64 +151,6 @@ func startAttestationsAPI(t *testing.T, repo string) *attestationsAPI {
 	}))
 	t.Cleanup(a.Close)
 	return a
-}
-
-// pushImage pushes a small random image as repo:tag and returns its digest.
-func pushImage(t *testing.T, reg *testbed.Registry, repo, tag string) string {
-	t.Helper()
-	img, err := random.Image(512, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return push(t, reg, repo, tag, img)
-}
-
-// pushIndex pushes a two-platform index (linux/amd64, linux/arm64) as repo:tag, the shape of
-// a multi-arch build, and returns the index digest and the platform digests.
-func pushIndex(t *testing.T, reg *testbed.Registry, repo, tag string) (string, []string) {
-	t.Helper()
-	idx := v1.ImageIndex(empty.Index)
-	var plats []string
-	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := random.Image(512, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := img.Digest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		plats = append(plats, d.String())
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
-	}
-	ref, err := name.ParseReference(reg.Repo(repo+":"+tag), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.WriteIndex(ref, idx); err != nil {
-		t.Fatalf("pushing index: %v", err)
-	}
-	d, err := idx.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String(), plats
-}
-
-func push(t *testing.T, reg *testbed.Registry, repo, tag string, img v1.Image) string {
-	t.Helper()
-	ref, err := name.ParseReference(reg.Repo(repo+":"+tag), name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatalf("pushing image: %v", err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
 }
 
 const spdxSBOM = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"app","dataLicense":"CC0-1.0",
@@ -634,4 +569,12 @@ func TestActionInputErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func pushImage(t *testing.T, reg *testbed.Registry, repo, tag string) string {
+	return testbed.PushImage(t, reg.Repo(repo+":"+tag))
+}
+
+func pushIndex(t *testing.T, reg *testbed.Registry, repo, tag string) (string, []string) {
+	return testbed.PushIndex(t, reg.Repo(repo+":"+tag), "linux/amd64", "linux/arm64")
 }
