@@ -144,7 +144,8 @@ func (d *Demo) Run(ctx context.Context, dir string) (*Result, error) {
 	}
 
 	v := verify.New(reg)
-	policy := verify.Policy{Key: kp.GetPublicKey(), RequireSignature: true, Attestations: []string{provenance.PredicateV1, SBOMType}}
+	// Exhaustive: the demo shows that both formats verify.
+	policy := verify.Policy{Key: kp.GetPublicKey(), RequireSignature: true, Attestations: []string{provenance.PredicateV1, SBOMType}, Exhaustive: true}
 	for _, ref := range []string{res.Single.Image.String(), res.Index.Image.String()} {
 		r, err := v.Verify(ctx, ref, policy, true)
 		if err != nil {

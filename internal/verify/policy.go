@@ -25,6 +25,9 @@ type Policy struct {
 	Attestations []string
 	// Provenance, when set, is checked on every SLSA provenance attestation.
 	Provenance *ProvenanceCheck
+	// Exhaustive verifies every storage format, even when the bundles alone
+	// already satisfy the policy (the legacy tags are otherwise not read).
+	Exhaustive bool
 }
 
 // ProvenanceCheck lists facts SLSA provenance must state.

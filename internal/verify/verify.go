@@ -166,7 +166,7 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 	}
 	// The legacy tags are read only when the bundles leave something unmet:
 	// most images need two fewer round trips that way.
-	if len(bs) > 0 && len(unmet(s, found, p, nil)) == 0 {
+	if !p.Exhaustive && len(bs) > 0 && len(unmet(s, found, p, nil)) == 0 {
 		return found, rejected, nil
 	}
 	for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
