@@ -134,9 +134,6 @@ type binding struct {
 	env   string
 	claim string
 	dst   *string
-	// norm turns the claim value into the field's spelling (e.g. GitLab's
-	// short ref into refs/heads/...). nil keeps it.
-	norm func(string) string
 }
 
 // bind applies claims over environment-derived values: the claim wins,
@@ -148,9 +145,6 @@ func bind(c oidc.Claims, bs []binding) error {
 			continue
 		}
 		v := c.String(b.claim)
-		if b.norm != nil {
-			v = b.norm(v)
-		}
 		if *b.dst != "" && *b.dst != v {
 			ms = append(ms, Mismatch{Field: b.field, Env: b.env, EnvValue: *b.dst, Claim: b.claim, ClaimValue: c.String(b.claim)})
 			continue
