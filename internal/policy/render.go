@@ -99,6 +99,10 @@ func (p *prepared) explain(engine string) []string {
 		}
 	}
 	switch {
+	case p.NoTlog && p.key == nil && p.Format == Legacy:
+		l = append(l, "No transparency log entry is required; the signing time comes from",
+			"an RFC 3161 timestamp. Caveat: in this (legacy) format the engines accept a",
+			"signature without a timestamp while its certificate is still valid (minutes).")
 	case p.NoTlog && p.key == nil:
 		l = append(l, "No transparency log entry is required; the signing time comes from",
 			"an RFC 3161 timestamp.")
