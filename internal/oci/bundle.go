@@ -163,9 +163,8 @@ func integratedTime(bundle []byte) time.Time {
 	return time.Unix(sec, 0)
 }
 
-// PutBundle attaches a Sigstore bundle to the subject as an OCI referrer.
-// Blobs go first, the manifest after them, the fallback index last, so a
-// verifier never finds a referrer whose content is missing.
+// PutBundle attaches a Sigstore bundle to the subject as an OCI referrer: it
+// is PutBundles with one bundle.
 //
 // Requests on a registry with the referrers API: the bundle blob (1 with
 // monolithic upload, else 2) and the manifest PUT (1); plus a HEAD for the empty
@@ -174,43 +173,121 @@ func integratedTime(bundle []byte) time.Time {
 // checks it (3). Publishing the same bundle again writes the same manifest and
 // adds no referrer.
 func (c *Client) PutBundle(ctx context.Context, s Subject, b BundleArtifact) (Result, error) {
-	raw, desc, err := bundleManifest(s, b)
-	if err != nil {
-		return Result{}, fmt.Errorf("attaching bundle to %s: %w", s, err)
+	rs, err := c.PutBundles(ctx, s, []BundleArtifact{b})
+	return rs[0], err
+}
+
+// PutBundles attaches Sigstore bundles to the subject, each as its own OCI
+// referrer, and returns one Result per bundle, in order. Blobs go first, the
+// manifests after them, the fallback index last, so a verifier never finds a
+// referrer whose content is missing. On error, a Result has a Ref only if its
+// referrer is in place and findable.
+//
+// Requests for n bundles on a registry with the referrers API: n bundle blobs
+// (n with monolithic upload, else 2n) and n manifest PUTs; plus a HEAD for the
+// empty config once per repository. A registry that does not answer the PUTs
+// with OCI-Subject gets one fallback index update for all n: GET, PUT and the
+// GET that checks it (3). So n bundles cost at least 2n+3 requests on such a
+// registry (3n+3 without monolithic upload), where n calls of PutBundle cost 3n
+// more. Publishing the same bundles again writes the same manifests and adds
+// no referrer.
+func (c *Client) PutBundles(ctx context.Context, s Subject, bs []BundleArtifact) ([]Result, error) {
+	res := make([]Result, len(bs))
+	if len(bs) == 0 {
+		return res, nil
 	}
-	res := Result{Ref: s.Ref.Context().Digest(desc.Digest.String()).String(), Descriptor: desc}
+	raws := make([][]byte, len(bs))
+	descs := make([]v1.Descriptor, len(bs))
+	for i, b := range bs {
+		raw, desc, err := bundleManifest(s, b)
+		if err != nil {
+			return res, fmt.Errorf("attaching bundle %d to %s: %w", i, s, err)
+		}
+		raws[i], descs[i] = raw, desc
+	}
 	rc, err := c.repo(ctx, s.Ref.Context(), true)
 	if err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s, err)
+		return res, fmt.Errorf("attaching bundles to %s: %w", s, err)
 	}
-	err = c.parallel(2, func(i int) error {
+	// The empty config and every bundle blob, all at once.
+	err = c.parallel(1+len(bs), func(i int) error {
 		if i == 0 {
 			return c.ensureEmptyConfig(ctx, rc)
 		}
-		_, err := c.putBlob(ctx, rc, b.Bundle)
+		_, err := c.putBlob(ctx, rc, bs[i-1].Bundle)
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s, err)
+		return res, fmt.Errorf("attaching bundles to %s: %w", s, err)
 	}
-	hdr, err := c.putManifest(ctx, rc, desc.Digest.String(), types.OCIManifestSchema1, raw, "")
+	// Each referrer is a manifest of its own, PUT by digest. A registry that
+	// processes subjects keeps the subject's referrers list itself, and may do
+	// so with a read-modify-write (olareg v0.1.2 loses referrers to concurrent
+	// PUTs): there the PUTs go one by one. A registry that does not (no
+	// OCI-Subject on the first PUT) only stores them, so the rest go at once;
+	// the fallback index, which they all share, comes after them.
+	hdrs := make([]http.Header, len(bs))
+	put := func(i int) error {
+		hdr, err := c.putManifest(ctx, rc, descs[i].Digest.String(), types.OCIManifestSchema1, raws[i], "")
+		if err != nil {
+			return fmt.Errorf("writing referrer manifest %s: %w", descs[i].Digest, err)
+		}
+		hdrs[i] = hdr
+		return nil
+	}
+	err = put(0)
+	switch {
+	case err != nil:
+	case hdrs[0].Get("OCI-Subject") == s.Descriptor.Digest.String():
+		for i := 1; i < len(bs) && err == nil; i++ {
+			err = put(i)
+		}
+	default:
+		err = c.parallel(len(bs)-1, func(i int) error { return put(i + 1) })
+	}
+	var fallback []v1.Descriptor
+	for i, hdr := range hdrs {
+		if hdr == nil {
+			continue
+		}
+		if hdr.Get("OCI-Subject") == s.Descriptor.Digest.String() {
+			rc.reg.referrersAPI.Store(yes)
+			res[i] = Result{Ref: s.Ref.Context().Digest(descs[i].Digest.String()).String(), Descriptor: descs[i]}
+			continue
+		}
+		// The registry stored the manifest without processing its subject (no
+		// OCI-Subject header): per the distribution spec, maintain the fallback
+		// tag, once for all of them.
+		fallback = append(fallback, descs[i])
+	}
+	if len(fallback) > 0 {
+		u := tagUpdate{repo: s.Ref.Context(), tag: fallbackTag(s.Descriptor.Digest), format: fallbackFormat{}, entries: fallback}
+		c.remember(u)
+		out, ferr := c.updateTag(ctx, rc, u)
+		if ferr != nil {
+			err = errors.Join(err, ferr)
+		} else {
+			had := make(map[string]v1.Descriptor, len(out.initial))
+			for _, d := range out.initial {
+				had[d.Digest.String()] = d
+			}
+			for i, hdr := range hdrs {
+				if hdr == nil || res[i].Ref != "" {
+					continue
+				}
+				d, ok := had[descs[i].Digest.String()]
+				res[i] = Result{
+					Ref:        s.Ref.Context().Digest(descs[i].Digest.String()).String(),
+					Descriptor: descs[i],
+					Fallback:   true,
+					Existed:    !out.wrote || (ok && sameDescriptor(d, descs[i]) && d.Size == descs[i].Size),
+				}
+			}
+		}
+	}
 	if err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: writing referrer manifest: %w", s, err)
+		return res, fmt.Errorf("attaching bundles to %s: %w", s, err)
 	}
-	if hdr.Get("OCI-Subject") == s.Descriptor.Digest.String() {
-		rc.reg.referrersAPI.Store(yes)
-		return res, nil
-	}
-	// The registry stored the manifest without processing its subject (no
-	// OCI-Subject header): per the distribution spec, maintain the fallback tag.
-	res.Fallback = true
-	u := tagUpdate{repo: s.Ref.Context(), tag: fallbackTag(s.Descriptor.Digest), format: fallbackFormat{}, entries: []v1.Descriptor{desc}}
-	c.remember(u)
-	out, err := c.updateTag(ctx, rc, u)
-	if err != nil {
-		return res, fmt.Errorf("attaching bundle to %s: %w", s, err)
-	}
-	res.Existed = !out.wrote
 	return res, nil
 }
 

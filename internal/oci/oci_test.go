@@ -77,6 +77,62 @@ func testBundle(n int) []byte {
 		BundleMediaType, 1700000000+n, n)
 }
 
+// TestPutBundles publishes many bundles at once: every one becomes a
+// referrer (registries that keep the referrers list themselves must not lose
+// one to concurrent PUTs), and publishing them again, or with one new, reports
+// per bundle what was already there.
+func TestPutBundles(t *testing.T) {
+	for _, rk := range registryKinds {
+		t.Run(rk.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			host := rk.start(t)
+			img := pushImage(t, host, "app")
+			c := testClient(t, host)
+			s, err := c.Resolve(ctx, img.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var bs []BundleArtifact
+			for i := range 6 {
+				bs = append(bs, BundleArtifact{Bundle: testBundle(100 + i), Content: ContentDSSE})
+			}
+			first, err := c.PutBundles(ctx, s, bs[:5])
+			if err != nil {
+				t.Fatalf("PutBundles() = %v", err)
+			}
+			for i, r := range first {
+				if r.Ref == "" || r.Existed || r.Fallback == rk.subject {
+					t.Errorf("PutBundles()[%d] = %+v, want a new referrer, Fallback %v", i, r, !rk.subject)
+				}
+			}
+			// Bundles 1..4 again, and 5 new.
+			again, err := c.PutBundles(ctx, s, bs[1:])
+			if err != nil {
+				t.Fatalf("PutBundles(again) = %v", err)
+			}
+			for i, r := range again {
+				if i < 4 && r.Descriptor.Digest != first[i+1].Descriptor.Digest {
+					t.Errorf("PutBundles(again)[%d] digest %s, want %s", i, r.Descriptor.Digest, first[i+1].Descriptor.Digest)
+				}
+				if wantExisted := r.Fallback && i < 4; r.Existed != wantExisted {
+					t.Errorf("PutBundles(again)[%d].Existed = %v, want %v", i, r.Existed, wantExisted)
+				}
+			}
+			all, err := testClient(t, host).Bundles(ctx, s, BundleFilter{})
+			if err != nil {
+				t.Fatalf("Bundles() = %v", err)
+			}
+			if len(all) != 6 {
+				t.Errorf("Bundles() found %d bundles, want 6", len(all))
+			}
+			if rs, err := c.PutBundles(ctx, s, nil); err != nil || len(rs) != 0 {
+				t.Errorf("PutBundles(nil) = %v, %v", rs, err)
+			}
+		})
+	}
+}
+
 func TestPutBundle(t *testing.T) {
 	for _, rk := range registryKinds {
 		t.Run(rk.name, func(t *testing.T) {

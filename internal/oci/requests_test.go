@@ -16,7 +16,7 @@ func TestRequestCounts(t *testing.T) {
 	for _, tc := range []struct {
 		rk registryKind
 		// first publish: ping, empty config and learning about the registry included
-		resolve, firstBundle, bundle, firstSig, sigAgain, att, verifyBundles, verifyBundlesAgain, readSig counts
+		resolve, firstBundle, bundle, bundles, firstSig, sigAgain, att, verifyBundles, verifyBundlesAgain, readSig counts
 	}{
 		{
 			rk:      registryKind{name: "distribution", start: startDistribution},
@@ -24,13 +24,15 @@ func TestRequestCounts(t *testing.T) {
 			// HEAD+POST+PUT empty config, POST+PUT bundle, PUT manifest, fallback GET+PUT+GET
 			firstBundle: counts{"HEAD": 1, "POST": 2, "PUT": 4, "GET": 2},
 			bundle:      counts{"POST": 1, "PUT": 3, "GET": 2},
+			// three bundles: POST+PUT each, three manifest PUTs, one fallback GET+PUT+GET
+			bundles: counts{"POST": 3, "PUT": 7, "GET": 2},
 			// POST+PUT layer, GET tag, POST+PUT config, PUT manifest, GET check
 			firstSig: counts{"POST": 2, "PUT": 3, "GET": 2},
 			sigAgain: counts{"POST": 1, "PUT": 1, "GET": 1},
 			att:      counts{"POST": 2, "PUT": 3, "GET": 2},
 			// ping, referrers API (404), fallback tag, then manifest+blob per bundle
-			verifyBundles:      counts{"GET": 7},
-			verifyBundlesAgain: counts{"GET": 5},
+			verifyBundles:      counts{"GET": 13},
+			verifyBundlesAgain: counts{"GET": 11},
 			// manifest and one blob
 			readSig: counts{"GET": 2},
 		},
@@ -40,11 +42,12 @@ func TestRequestCounts(t *testing.T) {
 			// HEAD+POST empty config, POST bundle, PUT manifest (OCI-Subject: no fallback)
 			firstBundle:        counts{"HEAD": 1, "POST": 2, "PUT": 1},
 			bundle:             counts{"POST": 1, "PUT": 1},
+			bundles:            counts{"POST": 3, "PUT": 3},
 			firstSig:           counts{"POST": 2, "PUT": 1, "GET": 2},
 			sigAgain:           counts{"POST": 1, "GET": 1},
 			att:                counts{"POST": 2, "PUT": 1, "GET": 2},
-			verifyBundles:      counts{"GET": 6},
-			verifyBundlesAgain: counts{"GET": 5},
+			verifyBundles:      counts{"GET": 12},
+			verifyBundlesAgain: counts{"GET": 11},
 			readSig:            counts{"GET": 2},
 		},
 	} {
@@ -77,6 +80,17 @@ func TestRequestCounts(t *testing.T) {
 			})
 			step("PutBundle", tc.bundle, func() error {
 				_, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(2), Content: ContentDSSE})
+				return err
+			})
+			step("PutBundles", tc.bundles, func() error {
+				rs, err := c.PutBundles(ctx, s, []BundleArtifact{
+					{Bundle: testBundle(3), Content: ContentDSSE},
+					{Bundle: testBundle(4), Content: ContentDSSE},
+					{Bundle: testBundle(5), Content: ContentDSSE},
+				})
+				if len(rs) != 3 {
+					t.Errorf("PutBundles() returned %d results, want 3", len(rs))
+				}
 				return err
 			})
 			sig, _ := SignatureLayer([]byte(`{"critical":{}}`), []byte("s"), LegacyMaterial{})

@@ -118,6 +118,9 @@ type tagOutcome struct {
 	wrote  bool
 	writes int
 	final  *fetched // the document as last read, holding our entries
+	// initial holds the entries of the first read, so a caller with many
+	// entries can tell which of them were already in place.
+	initial []v1.Descriptor
 }
 
 // maxSettleDelay caps the growing wait between a write and its check.
@@ -183,6 +186,9 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		have, rest, err := u.format.parse(cur)
 		if err != nil {
 			return out, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
+		}
+		if reads == 0 {
+			out.initial = have
 		}
 		merged, changed := mergeEntries(u.format, have, u.entries, seen)
 		seen = addSeen(u.format, seen, have)

@@ -52,7 +52,7 @@ func (f Format) String() string {
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (oci.Subject, error)
 	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
-	PutBundle(ctx context.Context, s oci.Subject, b oci.BundleArtifact) (oci.Result, error)
+	PutBundles(ctx context.Context, s oci.Subject, bs []oci.BundleArtifact) ([]oci.Result, error)
 	AppendLegacy(ctx context.Context, s oci.Subject, kind oci.Kind, layers []oci.LegacyLayer) (oci.Result, error)
 	Bundles(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
 	Legacy(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
@@ -323,12 +323,13 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 	}
 
 	// Writes, in three lanes that run at the same time: the bundles (each
-	// its own referrer) one after another, since on registries without the
-	// referrers API they all update the subject's fallback index; and the
-	// .sig and .att tags, each a document of its own, updated once with all
-	// of this run's layers. Every tag update ends with a wait for concurrent
-	// writers before it checks its work, so overlapping the lanes saves one
-	// or two of those waits per subject (e2e/bench_test.go has the figures).
+	// its own referrer) in one call, since on registries without the
+	// referrers API they all go into the subject's fallback index, which is
+	// then updated once; and the .sig and .att tags, each a document of its
+	// own, updated once with all of this run's layers. Every tag update ends
+	// with a wait for concurrent writers before it checks its work, so
+	// overlapping the lanes saves one or two of those waits per subject
+	// (e2e/bench_test.go has the figures).
 	var bundleIdx []int
 	legacyIdx := map[string][]int{}
 	for i, it := range items {
@@ -342,16 +343,18 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		wg   sync.WaitGroup
 		errs [3]error
 	)
-	wg.Go(func() {
-		for bi, i := range bundleIdx {
-			res, err := p.reg.PutBundle(ctx, s, bundles[bi])
-			if err != nil {
-				errs[0] = err
-				return
+	if len(bundles) > 0 {
+		wg.Go(func() {
+			// On error a result has a Ref only where its bundle is in place.
+			res, err := p.reg.PutBundles(ctx, s, bundles)
+			errs[0] = err
+			for bi, i := range bundleIdx {
+				if bi < len(res) && res[bi].Ref != "" {
+					items[i].Ref, items[i].Existed, items[i].Fallback = res[bi].Ref, res[bi].Existed, res[bi].Fallback
+				}
 			}
-			items[i].Ref, items[i].Existed, items[i].Fallback = res.Ref, res.Existed, res.Fallback
-		}
-	})
+		})
+	}
 	for lane, w := range []struct {
 		kind   oci.Kind
 		layers []oci.LegacyLayer
