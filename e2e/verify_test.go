@@ -118,6 +118,13 @@ func TestAttacks(t *testing.T) {
 	}
 	good := testbed.GitHubClaims(s.githubRepo)
 	preset := []string{"--github-repo", s.githubRepo}
+	resolve := func(t *testing.T, ref string) oci.Subject {
+		sub, err := client.Resolve(ctx, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub
+	}
 
 	for _, format := range []string{"bundle", "legacy"} {
 		t.Run(format, func(t *testing.T) {
@@ -167,15 +174,7 @@ func TestAttacks(t *testing.T) {
 			})
 			t.Run("4 attestation copied from another image", func(t *testing.T) {
 				victim := pushImage(t, reg.Host, repo+"-copy")
-				from, err := client.Resolve(ctx, img)
-				if err != nil {
-					t.Fatal(err)
-				}
-				to, err := client.Resolve(ctx, victim)
-				if err != nil {
-					t.Fatal(err)
-				}
-				copyAttestations(t, client, from, to, format)
+				copyAttestations(t, client, resolve(t, img), resolve(t, victim), format)
 				expectVerify(t, false, "about another artifact", append(s.verifyArgs(reg.Host, append(preset, "--no-signature", "--attestation", "slsaprovenance1")...), victim)...)
 			})
 			t.Run("5 provenance from another source", func(t *testing.T) {
@@ -194,17 +193,8 @@ func TestAttacks(t *testing.T) {
 				// A valid provenance of img, its payload edited to name the
 				// victim, attached to the victim.
 				victim := pushImage(t, reg.Host, repo+"-tampered")
-				from, err := client.Resolve(ctx, img)
-				if err != nil {
-					t.Fatal(err)
-				}
-				to, err := client.Resolve(ctx, victim)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tamper(t, client, from, to, format)
-				tampered := victim
-				expectVerify(t, false, "does not verify", append(s.verifyArgs(reg.Host, preset...), "--no-signature", "--attestation", "slsaprovenance1", tampered)...)
+				tamper(t, client, resolve(t, img), resolve(t, victim), format)
+				expectVerify(t, false, "does not verify", append(s.verifyArgs(reg.Host, preset...), "--no-signature", "--attestation", "slsaprovenance1", victim)...)
 			})
 			t.Run("8 self-hosted runner", func(t *testing.T) {
 				sh := pushImage(t, reg.Host, repo+"-selfhosted")

@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -17,6 +18,31 @@ import (
 )
 
 const writers = 16
+
+// sigSubject starts the real distribution registry with one image for the
+// writers of a concurrency test to sign.
+func sigSubject(t *testing.T) (context.Context, string, Subject) {
+	t.Helper()
+	ctx := testContext(t)
+	host := startDistribution(t)
+	img := pushImage(t, host, "app")
+	s, err := testClient(t, host).Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, host, s
+}
+
+// signatureN is writer i's distinct .sig layer for s.
+func signatureN(t *testing.T, s Subject, i int) LegacyLayer {
+	t.Helper()
+	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"}}}`)
+	l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), LegacyMaterial{})
+	if err != nil {
+		t.Error(err)
+	}
+	return l
+}
 
 // runTogether starts n functions at the same moment and waits for them.
 func runTogether(n int, f func(i int)) {
@@ -41,23 +67,12 @@ func runTogether(n int, f func(i int)) {
 // process, append distinct signatures to one digest's .sig tag on the real
 // distribution registry. All 16 must survive, without Settle.
 func TestConcurrentAppendLegacy(t *testing.T) {
-	ctx := testContext(t)
-	host := startDistribution(t)
-	img := pushImage(t, host, "app")
-	s, err := testClient(t, host).Resolve(ctx, img.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"}}}`)
+	ctx, host, s := sigSubject(t)
 	clients := make([]*Client, writers)
 	errs := make([]error, writers)
 	runTogether(writers, func(i int) {
 		clients[i] = testClient(t, host)
-		l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), LegacyMaterial{})
-		if err != nil {
-			errs[i] = err
-			return
-		}
+		l := signatureN(t, s, i)
 		_, errs[i] = clients[i].AppendLegacy(ctx, s, Signature, []LegacyLayer{l})
 	})
 	if err := errors.Join(errs...); err != nil {
@@ -232,14 +247,7 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIMani
 // WithDeferredCheck, each writing and returning at once, then settling once
 // at the end of its run as Seal's CLI does: all 16 survive.
 func TestConcurrentAppendLegacyDeferred(t *testing.T) {
-	ctx := testContext(t)
-	host := startDistribution(t)
-	img := pushImage(t, host, "app")
-	s, err := testClient(t, host).Resolve(ctx, img.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"}}}`)
+	ctx, host, s := sigSubject(t)
 	errs := make([]error, writers)
 	runTogether(writers, func(i int) {
 		c, err := New(WithInsecureHosts(host), WithWriteAccess(), WithDeferredCheck(), WithSettleDelay(20*time.Millisecond))
@@ -247,11 +255,7 @@ func TestConcurrentAppendLegacyDeferred(t *testing.T) {
 			errs[i] = err
 			return
 		}
-		l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), LegacyMaterial{})
-		if err != nil {
-			errs[i] = err
-			return
-		}
+		l := signatureN(t, s, i)
 		if _, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{l}); err != nil {
 			errs[i] = err
 			return
