@@ -159,7 +159,7 @@ func planAction(verb string, in action.Inputs, getenv func(string) string, requi
 		signing = append(signing, "--key", p.key)
 	}
 	for _, f := range []struct{ input, flag string }{
-		{"fulcio-url", "--fulcio-url"}, {"rekor-url", "--rekor-url"}, {"timestamp-url", "--timestamp-url"}, {"signing-config", "--signing-config"},
+		{"fulcio-url", "--fulcio-url"}, {"rekor-url", "--rekor-url"}, {"rekor-version", "--rekor-version"}, {"timestamp-url", "--timestamp-url"}, {"signing-config", "--signing-config"},
 	} {
 		if v := in.String(f.input); v != "" {
 			signing = append(signing, f.flag, v)

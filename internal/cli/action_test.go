@@ -37,9 +37,9 @@ func TestPlanAction(t *testing.T) {
 		name: "sign with a key, recursive, private Sigstore",
 		verb: "sign",
 		inputs: map[string]string{"IMAGE": img, "KEY": "env://COSIGN_PRIVATE_KEY", "RECURSIVE": "true", "FORMAT": "legacy", "TLOG": "false", "TIMESTAMP": "false",
-			"FULCIO_URL": "https://fulcio.internal", "INSECURE_REGISTRY": "localhost:5000", "AUDIENCE": "sigstore"},
+			"FULCIO_URL": "https://fulcio.internal", "REKOR_URL": "https://rekor.internal", "REKOR_VERSION": "1", "INSECURE_REGISTRY": "localhost:5000", "AUDIENCE": "sigstore"},
 		want: []string{"sign", "--format", "legacy", "--recursive", "--insecure-registry", "localhost:5000",
-			"--key", "env://COSIGN_PRIVATE_KEY", "--fulcio-url", "https://fulcio.internal", "--no-tlog", "--no-timestamp", "--audience", "sigstore", "--output-dir", "seal", "--json", img},
+			"--key", "env://COSIGN_PRIVATE_KEY", "--fulcio-url", "https://fulcio.internal", "--rekor-url", "https://rekor.internal", "--rekor-version", "1", "--no-tlog", "--no-timestamp", "--audience", "sigstore", "--output-dir", "seal", "--json", img},
 	}, {
 		name:   "attest files",
 		verb:   "provenance",
