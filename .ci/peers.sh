@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real peers Seal's tests run against (registries, cosign v2/v3, Fulcio, TSA, Rekor v2) into a
+# Installs the real peers Seal's tests run against (registries, cosign v2/v3, Fulcio, TSA, Rekor v1/v2) into a
 # cache directory, building each from the Go module proxy only when it is missing. Idempotent.
 # Usage: .ci/peers.sh [DIR]   (default: $SEAL_PEERS or ~/.cache/seal-peers). Prints the bin dir.
 set -euo pipefail
@@ -36,8 +36,9 @@ gi timestamp-server github.com/sigstore/timestamp-authority/cmd/timestamp-server
 
 # Modules whose go.mod has replace directives (policy-controller, Kyverno): neither `go install`
 # nor a throwaway module works; build inside a writable copy of the downloaded module instead.
-pcmod() { # pcmod NAME MODULE@VERSION PKG
-  local name=$1 mod=$2 pkg=$3
+# An optional sed script patches one file of the copy first; it must change the file.
+pcmod() { # pcmod NAME MODULE@VERSION PKG [FILE SED-SCRIPT]
+  local name=$1 mod=$2 pkg=$3 file=${4:-} patch=${5:-}
   [ -x "$bin/$name" ] && return 0
   echo "peers: building $name from $mod" >&2
   local src t
@@ -46,6 +47,14 @@ pcmod() { # pcmod NAME MODULE@VERSION PKG
   [ -n "$src" ] || { echo "peers: go mod download $mod gave no directory" >&2; return 1; }
   t=$(mktemp -d)
   cp -r "$src/." "$t/" && chmod -R u+w "$t"
+  if [ -n "$file" ]; then
+    sed -i "$patch" "$t/$file"
+    if cmp -s "$src/$file" "$t/$file"; then
+      echo "peers: the patch of $file no longer applies to $mod" >&2
+      rm -rf "$t"
+      return 1
+    fi
+  fi
   (cd "$t" && go build -trimpath -ldflags=-s -o "$bin/$name" "$pkg" >&2)
   rm -rf "$t"
 }
@@ -68,4 +77,26 @@ crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
 tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
 # Rekor v2 (tile-backed transparency log) on a local directory; v2.4.x needs go 1.27
 pcmod rekor-server-v2 github.com/sigstore/rekor-tiles/v2@v2.3.0 ./cmd/rekor-server/posix
+
+# Rekor v1 (what rekor.sigstore.dev serves: signed entry timestamps, integrated times) needs a
+# Trillian log server. Instead of Trillian's MySQL-backed servers, trillian-memory (source in
+# .ci/trillian-memory) runs log server, admin server and sequencer in one process on in-memory
+# storage. Like every peer here it is built once: delete the binary after changing its source.
+srcmod() { # srcmod NAME DIR MODULES...   (DIR holds a package main kept in this repository)
+  local name=$1 src=$2; shift 2
+  [ -x "$bin/$name" ] && return 0
+  echo "peers: building $name from $src" >&2
+  local t; t=$(mktemp -d)
+  cp "$src"/*.go "$t/"
+  (cd "$t" && go mod init peers.local/$name >/dev/null 2>&1 && go get "$@" >&2 && go mod tidy >&2 &&
+    go build -trimpath -ldflags=-s -o "$bin/$name" . >&2)
+  rm -rf "$t"
+}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+srcmod trillian-memory "$here/trillian-memory" github.com/google/trillian@v1.7.3
+# rekor-server binds its metrics listener on :2112, on every interface, with no flag to move it (it
+# ignores a failure to bind): it would take the port the timestamp authority cannot do without, so
+# the one patch moves it to an ephemeral loopback port.
+pcmod rekor-server-v1 github.com/sigstore/rekor@v1.5.3 ./cmd/rekor-server \
+  cmd/rekor-server/app/serve.go 's/Addr:\( *\)":2112",/Addr:\1"127.0.0.1:0",/'
 echo "$bin"

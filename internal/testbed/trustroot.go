@@ -30,7 +30,8 @@ func TrustedRootJSON(t testing.TB, fulcio *Fulcio, tsa *TSA) []byte {
 
 // TrustedRootWithRekorJSON is TrustedRootJSON plus rekor as the one transparency log (when
 // rekor is not nil): baseUrl, SHA-256 Merkle hashing, the checkpoint key and the log ID, the
-// entry verifiers look an entry's logId.keyId up by.
+// entry verifiers look an entry's logId.keyId up by. The entry has the same shape for Rekor v1
+// and v2: for v1 the key also signs the signed entry timestamps.
 func TrustedRootWithRekorJSON(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) []byte {
 	t.Helper()
 	return trustedRootJSON(t, fulcio, tsa, rekor)
@@ -133,7 +134,8 @@ func SigningConfig(t testing.TB, fulcio *Fulcio, tsa *TSA) string {
 }
 
 // SigningConfigWithRekor is SigningConfig plus rekor, when not nil, as the one transparency log,
-// with majorApiVersion 2 so that clients use the Rekor v2 API.
+// with majorApiVersion rekor.Version (2 for StartRekor, 1 for StartRekorV1) so that clients use
+// the log's API.
 func SigningConfigWithRekor(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) string {
 	t.Helper()
 	return signingConfig(t, fulcio, tsa, rekor)
@@ -151,7 +153,7 @@ func signingConfig(t testing.TB, fulcio *Fulcio, tsa *TSA, rekor *Rekor) string 
 	}
 	var logs []root.Service
 	if rekor != nil {
-		logs = append(logs, root.Service{URL: rekor.URL, MajorAPIVersion: 2, ValidityPeriodStart: since, Operator: "seal-testbed"})
+		logs = append(logs, root.Service{URL: rekor.URL, MajorAPIVersion: uint32(rekor.Version), ValidityPeriodStart: since, Operator: "seal-testbed"})
 	}
 	sc, err := root.NewSigningConfig(root.SigningConfigMediaType02,
 		cas, nil,
