@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 )
 
 // Kind is which cosign tag a legacy layer belongs to.
@@ -103,6 +105,36 @@ func (m LegacyMaterial) annotate(ann map[string]string) error {
 		ann[AnnotationRFC3161Timestamp] = string(b)
 	}
 	return nil
+}
+
+// RekorBundle turns a Rekor v1 log entry, as a Sigstore bundle holds it, into
+// the JSON of cosign's dev.sigstore.cosign/bundle annotation: the signed entry
+// timestamp (SET) and the payload it signs, which is the entry's body,
+// integrated time, index and log ID (hex). It returns nil for an entry
+// without a SET (Rekor v2 gives none), which the annotation cannot carry.
+func RekorBundle(e *protorekor.TransparencyLogEntry) ([]byte, error) {
+	set := e.GetInclusionPromise().GetSignedEntryTimestamp()
+	if len(set) == 0 {
+		return nil, nil
+	}
+	if len(e.GetCanonicalizedBody()) == 0 || len(e.GetLogId().GetKeyId()) == 0 {
+		return nil, errors.New("rekor entry: no body or log ID")
+	}
+	type payload struct {
+		Body           string `json:"body"`
+		IntegratedTime int64  `json:"integratedTime"`
+		LogIndex       int64  `json:"logIndex"`
+		LogID          string `json:"logID"`
+	}
+	return json.Marshal(struct {
+		SignedEntryTimestamp []byte  `json:"SignedEntryTimestamp"`
+		Payload              payload `json:"Payload"`
+	}{set, payload{
+		Body:           base64.StdEncoding.EncodeToString(e.GetCanonicalizedBody()),
+		IntegratedTime: e.GetIntegratedTime(),
+		LogIndex:       e.GetLogIndex(),
+		LogID:          hex.EncodeToString(e.GetLogId().GetKeyId()),
+	}})
 }
 
 // SignatureLayer builds a .sig layer: the simple-signing payload as the blob

@@ -281,7 +281,11 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			if err != nil {
 				return nil, fmt.Errorf("signing %s: %w", s, err)
 			}
-			l, err := oci.SignatureLayer(payload, r.Signature, p.legacyMaterial(r, nil))
+			m, err := p.legacyMaterial(r, nil)
+			if err != nil {
+				return nil, err
+			}
+			l, err := oci.SignatureLayer(payload, r.Signature, m)
 			if err != nil {
 				return nil, err
 			}
@@ -313,7 +317,11 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			if err != nil {
 				return nil, err
 			}
-			l, err := oci.AttestationLayer(r.Envelope, a.PredicateType(), p.legacyMaterial(r, ts))
+			m, err := p.legacyMaterial(r, ts)
+			if err != nil {
+				return nil, err
+			}
+			l, err := oci.AttestationLayer(r.Envelope, a.PredicateType(), m)
 			if err != nil {
 				return nil, err
 			}
@@ -391,18 +399,18 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 // existing maps "format|kind|predicateType" to where this signer already
 // published it for s.
 func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]string, error) {
-	me, err := p.signer.Identity(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// The three reads are independent: issue them together, so a subject
-	// waits for one round trip instead of three.
+	// The three reads are independent, and of the signer's identity (a
+	// keyless certificate to fetch, a key still decrypting): issue them
+	// together, so a subject waits for one round trip instead of four.
 	var (
 		wg     sync.WaitGroup
+		me     string
+		meErr  error
 		bs     []oci.FoundBundle
 		layers [2][]oci.LegacyLayer
 		errs   [3]error
 	)
+	wg.Go(func() { me, meErr = p.signer.Identity(ctx) })
 	if p.o.format&Bundle != 0 {
 		wg.Go(func() { bs, errs[0] = p.reg.Bundles(ctx, s, oci.BundleFilter{}) })
 	}
@@ -412,6 +420,9 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 		}
 	}
 	wg.Wait()
+	if meErr != nil {
+		return nil, meErr
+	}
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
 	}
@@ -456,15 +467,25 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 	return have, nil
 }
 
-// legacyMaterial is the certificate and timestamp cosign's legacy layers
-// carry. ts overrides the bundle's timestamp (attestations timestamp the
+// legacyMaterial is the certificate, Rekor v1 entry and timestamp cosign's
+// legacy layers carry. ts overrides the bundle's timestamp (attestations timestamp the
 // envelope, signatures the raw signature).
-func (p *Publisher) legacyMaterial(r *signing.Result, ts []byte) oci.LegacyMaterial {
+func (p *Publisher) legacyMaterial(r *signing.Result, ts []byte) (oci.LegacyMaterial, error) {
 	m := oci.LegacyMaterial{Certificate: p.signer.CertificatePEM()}
+	for _, e := range r.Bundle.GetVerificationMaterial().GetTlogEntries() {
+		b, err := oci.RekorBundle(e)
+		if err != nil {
+			return m, err
+		}
+		if b != nil {
+			m.RekorBundle = b
+			break
+		}
+	}
 	if ts != nil {
 		m.RFC3161Timestamp = ts
 	} else if tvd := r.Bundle.GetVerificationMaterial().GetTimestampVerificationData(); tvd != nil && len(tvd.GetRfc3161Timestamps()) > 0 {
 		m.RFC3161Timestamp = tvd.GetRfc3161Timestamps()[0].GetSignedTimestamp()
 	}
-	return m
+	return m, nil
 }

@@ -23,7 +23,11 @@ import (
 // gets its certificate here if it has none yet.
 func (s *Signer) Identity(ctx context.Context) (string, error) {
 	if s.certs == nil {
-		return "key:" + string(s.keypair.GetHint()), nil
+		kp, err := s.key()
+		if err != nil {
+			return "", err
+		}
+		return "key:" + string(kp.GetHint()), nil
 	}
 	der, err := s.certs.GetCertificate(ctx, s.keypair, &sign.CertificateProviderOptions{IDToken: s.certs.idToken})
 	if err != nil {
@@ -84,24 +88,26 @@ func derIdentity(der []byte) string {
 // signer's key: cosign's legacy layers of keyed signatures carry no
 // certificate, so this is how a re-run recognizes its own.
 func (s *Signer) SignedByKey(payload, sig []byte) bool {
-	if s.certs != nil {
-		return false
-	}
-	v, err := signature.LoadDefaultVerifier(s.keypair.GetPublicKey())
-	if err != nil {
-		return false
-	}
-	return v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload)) == nil
+	v, ok := s.keyVerifier()
+	return ok && v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(payload)) == nil
 }
 
 // SignedEnvelopeByKey is SignedByKey for a DSSE envelope (JSON).
 func (s *Signer) SignedEnvelopeByKey(envelope []byte) bool {
+	v, ok := s.keyVerifier()
+	return ok && dsse.WrapVerifier(v).VerifySignature(bytes.NewReader(envelope), nil) == nil
+}
+
+// keyVerifier is a keyed signer's public key as a verifier; false for a
+// keyless signer or a key that did not load.
+func (s *Signer) keyVerifier() (signature.Verifier, bool) {
 	if s.certs != nil {
-		return false
+		return nil, false
 	}
-	v, err := signature.LoadDefaultVerifier(s.keypair.GetPublicKey())
+	kp, err := s.key()
 	if err != nil {
-		return false
+		return nil, false
 	}
-	return dsse.WrapVerifier(v).VerifySignature(bytes.NewReader(envelope), nil) == nil
+	v, err := signature.LoadDefaultVerifier(kp.GetPublicKey())
+	return v, err == nil
 }

@@ -79,6 +79,7 @@ func makeOptions(opts []Option) (*options, error) {
 // Signer signs payloads with one key and, keyless, one certificate.
 type Signer struct {
 	keypair  sign.Keypair
+	pending  *pendingKey // a key still loading (NewKeyedAsync); nil once known
 	certs    *cachedCert // nil for keyed signers
 	tsa      *sign.TimestampAuthority
 	tlog     sign.Transparency
@@ -128,6 +129,45 @@ func NewKeyed(kp sign.Keypair, opts ...Option) (*Signer, error) {
 	return newSigner(kp, o), nil
 }
 
+// NewKeyedAsync is NewKeyed for a key that takes time to load: decrypting a
+// cosign key runs scrypt, a CPU-bound fraction of a second. load starts at
+// once in the background, and the first operation that needs the key waits
+// for it, so that the work before the first signature (registry reads,
+// provenance) overlaps it. A load error is returned by that operation.
+func NewKeyedAsync(load func() (sign.Keypair, error), opts ...Option) (*Signer, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := newSigner(nil, o)
+	s.pending = &pendingKey{done: make(chan struct{})}
+	go func() {
+		defer close(s.pending.done)
+		kp, err := load()
+		if err == nil && kp == nil {
+			err = errors.New("keyed signing needs a key")
+		}
+		s.pending.kp, s.pending.err = kp, err
+	}()
+	return s, nil
+}
+
+// pendingKey is a key being loaded in the background.
+type pendingKey struct {
+	done chan struct{}
+	kp   sign.Keypair
+	err  error
+}
+
+// key returns the signing key, waiting for it if it is still loading.
+func (s *Signer) key() (sign.Keypair, error) {
+	if s.pending == nil {
+		return s.keypair, nil
+	}
+	<-s.pending.done
+	return s.pending.kp, s.pending.err
+}
+
 func newSigner(kp sign.Keypair, o *options) *Signer {
 	s := &Signer{keypair: kp, services: o.services}
 	if o.services.TSAURL != "" {
@@ -172,12 +212,10 @@ func (s *Signer) SignDSSE(ctx context.Context, payloadType string, payload []byt
 		return nil, errors.New("signing produced no DSSE envelope")
 	}
 	r.Signature = env.GetSignatures()[0].GetSig()
-	r.Envelope, err = json.Marshal(dsseJSON{
-		PayloadType: env.GetPayloadType(),
-		Payload:     env.GetPayload(),
-		Signatures:  []dsseSig{{KeyID: env.GetSignatures()[0].GetKeyid(), Sig: r.Signature}},
-	})
-	if err != nil {
+	// The legacy .att layer must be these exact bytes: a Rekor v1 dsse
+	// entry hashes the envelope as sigstore-go submitted it (encoding/json
+	// of this struct), and cosign v2 checks that hash against the layer.
+	if r.Envelope, err = json.Marshal(env); err != nil {
 		return nil, fmt.Errorf("encoding DSSE envelope: %w", err)
 	}
 	return r, nil
@@ -194,19 +232,6 @@ func (s *Signer) SignMessage(ctx context.Context, payload []byte) (*Result, erro
 	return r, nil
 }
 
-// dsseJSON is the DSSE envelope's JSON form; []byte fields encode as
-// standard base64, as the DSSE spec requires.
-type dsseJSON struct {
-	PayloadType string    `json:"payloadType"`
-	Payload     []byte    `json:"payload"`
-	Signatures  []dsseSig `json:"signatures"`
-}
-
-type dsseSig struct {
-	KeyID string `json:"keyid"`
-	Sig   []byte `json:"sig"`
-}
-
 func (s *Signer) bundle(ctx context.Context, content sign.Content) (*Result, error) {
 	opts := sign.BundleOptions{Context: ctx}
 	if s.certs != nil {
@@ -219,7 +244,11 @@ func (s *Signer) bundle(ctx context.Context, content sign.Content) (*Result, err
 	if s.tlog != nil {
 		opts.TransparencyLogs = []sign.Transparency{s.tlog}
 	}
-	b, err := sign.Bundle(content, s.keypair, opts)
+	kp, err := s.key()
+	if err != nil {
+		return nil, err
+	}
+	b, err := sign.Bundle(content, kp, opts)
 	if err != nil {
 		return nil, s.explain(err)
 	}
@@ -282,7 +311,13 @@ func (s *Signer) Certificate() *x509.Certificate {
 }
 
 // PublicKeyPEM returns the signing key's public half.
-func (s *Signer) PublicKeyPEM() (string, error) { return s.keypair.GetPublicKeyPem() }
+func (s *Signer) PublicKeyPEM() (string, error) {
+	kp, err := s.key()
+	if err != nil {
+		return "", err
+	}
+	return kp.GetPublicKeyPem()
+}
 
 // cachedCert asks Fulcio once and hands the same certificate to every
 // signature of this process, so N attestations cost one Fulcio round trip.

@@ -105,3 +105,59 @@ func TestKeylessNeedsFulcioAndToken(t *testing.T) {
 		t.Error("WithServices accepted an ftp URL")
 	}
 }
+
+// TestNewKeyedAsync: the key loads in the background while the caller goes
+// on; the first operation that needs it waits, and a load error comes back
+// from every such operation without a signature being made.
+func TestNewKeyedAsync(t *testing.T) {
+	ctx := context.Background()
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	s, err := NewKeyedAsync(func() (sign.Keypair, error) { <-release; return kp, nil })
+	if err != nil {
+		t.Fatalf("NewKeyedAsync() = %v", err)
+	}
+	// The constructor returned while the load is blocked: it did not wait.
+	got := make(chan string, 1)
+	go func() {
+		id, _ := s.Identity(ctx)
+		got <- id
+	}()
+	select {
+	case id := <-got:
+		t.Fatalf("Identity() = %q before the key loaded", id)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if id := <-got; id != "key:"+string(kp.GetHint()) {
+		t.Errorf("Identity() = %q, want the key's hint", id)
+	}
+	r, err := s.SignMessage(ctx, []byte("payload"))
+	if err != nil {
+		t.Fatalf("SignMessage() = %v", err)
+	}
+	if !s.SignedByKey([]byte("payload"), r.Signature) {
+		t.Error("SignedByKey(own signature) = false")
+	}
+
+	wrong := errors.New("decrypting key: wrong password")
+	bad, err := NewKeyedAsync(func() (sign.Keypair, error) { return nil, wrong })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad.SignMessage(ctx, []byte("payload")); !errors.Is(err, wrong) {
+		t.Errorf("SignMessage() with a failed load = %v, want %v", err, wrong)
+	}
+	if _, err := bad.Identity(ctx); !errors.Is(err, wrong) {
+		t.Errorf("Identity() with a failed load = %v, want %v", err, wrong)
+	}
+	if _, err := bad.PublicKeyPEM(); !errors.Is(err, wrong) {
+		t.Errorf("PublicKeyPEM() with a failed load = %v, want %v", err, wrong)
+	}
+	if bad.SignedByKey([]byte("payload"), r.Signature) {
+		t.Error("SignedByKey() with a failed load = true")
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
@@ -232,18 +233,19 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 			return nil, err
 		}
 		// A keyless certificate lives for minutes: it must have been valid
-		// when a trusted timestamp authority saw the signature.
-		stamped := l.Payload // attestations: cosign timestamps the envelope
-		if kind == oci.Signature {
-			if stamped, err = l.Signature(); err != nil {
-				return nil, err
-			}
-		}
-		if f.Time, err = c.timestamp(l, stamped); err != nil {
+		// when a trusted timestamp authority or transparency log saw the
+		// signature.
+		times, err := c.legacyTimes(l, kind, cert)
+		if err != nil {
 			return nil, err
 		}
-		if _, err := sgverify.VerifyLeafCertificate(f.Time, cert, c.p.Trusted); err != nil {
-			return nil, fmt.Errorf("certificate does not chain to a trusted Fulcio CA at %s: %w", f.Time.Format(time.RFC3339), err)
+		for _, t := range times {
+			if _, err := sgverify.VerifyLeafCertificate(t, cert, c.p.Trusted); err != nil {
+				return nil, fmt.Errorf("certificate does not chain to a trusted Fulcio CA at %s: %w", t.Format(time.RFC3339), err)
+			}
+			if f.Time.IsZero() || t.Before(f.Time) {
+				f.Time = t
+			}
 		}
 		sum, err := certificate.SummarizeCertificate(cert)
 		if err != nil {
@@ -319,16 +321,122 @@ func legacyCertificate(l oci.LegacyLayer) (*x509.Certificate, error) {
 	return cert, nil
 }
 
-// timestamp verifies the layer's RFC 3161 timestamp over data with the
-// trusted timestamp authorities and returns the time it proves.
-func (c *checker) timestamp(l oci.LegacyLayer, data []byte) (time.Time, error) {
+// legacyTimes verifies what proves when a keyless legacy layer was signed,
+// the way cosign v2 reads it: a Rekor v1 entry (the bundle annotation, whose
+// signed entry timestamp gives the integrated time) and an RFC 3161
+// timestamp. When the policy requires the log, the entry must be there and
+// verify; without it (--no-tlog, cosign's --insecure-ignore-tlog) the entry
+// is not consulted. A timestamp present must verify, and something must
+// prove the time.
+func (c *checker) legacyTimes(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certificate) ([]time.Time, error) {
+	var times []time.Time
+	if c.p.RequireTlog {
+		raw := l.Annotations[oci.AnnotationRekorBundle]
+		if raw == "" {
+			return nil, errors.New("no transparency-log entry (the signature was not logged in a Rekor v1 log), and the policy requires one (--no-tlog accepts a timestamp alone)")
+		}
+		t, err := c.rekorEntry(l, kind, cert, []byte(raw))
+		if err != nil {
+			return nil, fmt.Errorf("transparency-log entry: %w", err)
+		}
+		times = append(times, t)
+	}
 	ts, err := l.RFC3161Timestamp()
 	if err != nil {
-		return time.Time{}, err
+		return nil, err
 	}
-	if len(ts) == 0 {
-		return time.Time{}, errors.New("no RFC 3161 timestamp: nothing proves when the short-lived certificate signed")
+	if len(ts) > 0 {
+		stamped := l.Payload // attestations: cosign timestamps the envelope
+		if kind == oci.Signature {
+			if stamped, err = l.Signature(); err != nil {
+				return nil, err
+			}
+		}
+		t, err := c.timestamp(ts, stamped)
+		if err != nil {
+			return nil, err
+		}
+		times = append(times, t)
 	}
+	if len(times) == 0 {
+		return nil, errors.New("no RFC 3161 timestamp and no transparency-log entry: nothing proves when the short-lived certificate signed")
+	}
+	return times, nil
+}
+
+// rekorEntry verifies cosign's Rekor bundle annotation: the signed entry
+// timestamp with the trusted logs' keys, and that the entry logs this
+// layer's signature, certificate and payload. It returns the integrated time.
+func (c *checker) rekorEntry(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certificate, raw []byte) (time.Time, error) {
+	var rb struct {
+		SignedEntryTimestamp []byte
+		Payload              struct {
+			Body           string `json:"body"`
+			IntegratedTime int64  `json:"integratedTime"`
+			LogIndex       int64  `json:"logIndex"`
+			LogID          string `json:"logID"`
+		}
+	}
+	if err := json.Unmarshal(raw, &rb); err != nil {
+		return time.Time{}, fmt.Errorf("parsing the bundle annotation: %w", err)
+	}
+	body, err := base64.StdEncoding.DecodeString(rb.Payload.Body)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("decoding the entry body: %w", err)
+	}
+	logID, err := hex.DecodeString(rb.Payload.LogID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("decoding the log ID: %w", err)
+	}
+	entry, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, rb.SignedEntryTimestamp, nil)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parsing the entry: %w", err)
+	}
+	if err := tlog.VerifySET(entry, c.p.Trusted.RekorLogs()); err != nil {
+		return time.Time{}, fmt.Errorf("log %s, index %d: %w", rb.Payload.LogID, rb.Payload.LogIndex, err)
+	}
+	var (
+		sig, hashed, got []byte
+		ok               bool
+	)
+	switch kind {
+	case oci.Signature:
+		if sig, err = l.Signature(); err != nil {
+			return time.Time{}, err
+		}
+		h := sha256.Sum256(l.Payload)
+		hashed = h[:]
+		got, _, ok = entry.GetHashedRekordDigest()
+	case oci.Attestation:
+		var env struct {
+			Payload    []byte `json:"payload"`
+			Signatures []struct {
+				Sig []byte `json:"sig"`
+			} `json:"signatures"`
+		}
+		if err := json.Unmarshal(l.Payload, &env); err != nil || len(env.Signatures) == 0 {
+			return time.Time{}, fmt.Errorf("parsing envelope: %v", err)
+		}
+		sig = env.Signatures[0].Sig
+		h := sha256.Sum256(env.Payload)
+		hashed = h[:]
+		got, ok = entry.GetDssePayloadHash()
+	}
+	if !ok || !bytes.Equal(got, hashed) {
+		return time.Time{}, errors.New("the entry logs another payload")
+	}
+	if !bytes.Equal(entry.Signature(), sig) {
+		return time.Time{}, errors.New("the entry logs another signature")
+	}
+	if logged, ok := entry.PublicKey().(*x509.Certificate); !ok || !logged.Equal(cert) {
+		return time.Time{}, errors.New("the entry logs another certificate")
+	}
+	return entry.IntegratedTime(), nil
+}
+
+// timestamp verifies an RFC 3161 timestamp over data with the trusted
+// timestamp authorities and returns the time it proves.
+func (c *checker) timestamp(ts, data []byte) (time.Time, error) {
 	var errs []error
 	for _, tsa := range c.p.Trusted.TimestampingAuthorities() {
 		t, err := tsa.Verify(ts, data)

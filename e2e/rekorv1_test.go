@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"strings"
+	"testing"
+
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/testbed"
+)
+
+// TestRekorV1 signs keylessly with Fulcio, the TSA and a real Rekor v1 log (rekor-server on an
+// in-memory Trillian), the kind of log the public instance runs. Seal's legacy layers then carry
+// cosign's bundle annotation (the entry and its signed entry timestamp), so cosign v2 and v3
+// verify them with the log required (no --insecure-ignore-tlog), as they verify public-instance
+// signatures. seal verify checks the entry the same way: a signature not in the log and an entry
+// whose log the trusted root does not hold are refused. What cosign v2 itself signs into the log,
+// seal verify accepts.
+func TestRekorV1(t *testing.T) {
+	cosign2, cosign3 := testbed.Bin(t, testbed.BinCosign), testbed.Bin(t, testbed.BinCosignV3)
+	s := startSigstore(t)
+	rekor := testbed.StartRekorV1(t)
+	rootLog := testbed.TrustedRootWithRekor(t, s.fulcio, s.tsa, rekor)
+	reg := testbed.StartRegistry(t, testbed.Distribution)
+	genv, tok := s.githubEnv(t)
+	keyless := []string{"--insecure-registry", reg.Host, "--identity-token", tok,
+		"--fulcio-url", s.fulcio.URL, "--timestamp-url", s.tsa.TimestampURL()}
+	withLog := append([]string{"--rekor-url", rekor.URL, "--rekor-version", "1"}, keyless...)
+	attest := func(t *testing.T, img string, extra ...string) {
+		t.Helper()
+		args := append([]string{"attest", "--sign", "--provenance"}, extra...)
+		mustRun(t, genv, sealBin, append(args, img)...)
+	}
+	verifyArgs := func(root string, extra ...string) []string {
+		return append([]string{"verify", "--insecure-registry", reg.Host, "--github-repo", s.githubRepo,
+			"--certificate-oidc-issuer", s.issuer.GitHub, "--trusted-root", root, "--attestation", "slsaprovenance1"}, extra...)
+	}
+	der, err := x509.MarshalPKIXPublicKey(rekor.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rekorPEM := writeFile(t, t.TempDir(), "rekor.pub", string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))
+
+	legacy := pushImage(t, reg.Host, "rekor1/legacy")
+	attest(t, legacy, append([]string{"--format", "legacy"}, withLog...)...)
+	both := pushImage(t, reg.Host, "rekor1/both")
+	attest(t, both, append([]string{"--format", "both"}, withLog...)...)
+	unlogged := pushImage(t, reg.Host, "rekor1/unlogged")
+	attest(t, unlogged, append([]string{"--format", "legacy", "--no-tlog"}, keyless...)...)
+
+	t.Run("annotation", func(t *testing.T) {
+		client, err := oci.New(oci.WithInsecureHosts(reg.Host))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := client.Resolve(t.Context(), legacy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
+			layers, err := client.Legacy(t.Context(), sub, kind)
+			if err != nil || len(layers) == 0 {
+				t.Fatalf("Legacy(%s) = %d layers, %v", kind, len(layers), err)
+			}
+			for _, l := range layers {
+				var rb struct {
+					SignedEntryTimestamp []byte
+					Payload              struct {
+						Body           string `json:"body"`
+						IntegratedTime int64  `json:"integratedTime"`
+						LogID          string `json:"logID"`
+					}
+				}
+				if err := json.Unmarshal([]byte(l.Annotations[oci.AnnotationRekorBundle]), &rb); err != nil {
+					t.Fatalf("%s layer: bundle annotation %q: %v", kind, l.Annotations[oci.AnnotationRekorBundle], err)
+				}
+				if len(rb.SignedEntryTimestamp) == 0 || rb.Payload.Body == "" || rb.Payload.IntegratedTime == 0 || rb.Payload.LogID == "" {
+					t.Errorf("%s layer: incomplete Rekor bundle: %+v", kind, rb)
+				}
+			}
+		}
+	})
+
+	// cosign's classic verification, the log required, with the keys a user of a private
+	// instance passes: the trusted root for verify; for verify-attestation (which refuses
+	// --trusted-root in the classic format) the CA, TSA chain and the log's key. On an image
+	// that also has bundles (--format both) cosign v2's verify-attestation switches to them
+	// by itself and then takes only --trusted-root.
+	rekorEnv := []string{"SIGSTORE_REKOR_PUBLIC_KEY=" + rekorPEM}
+	classic2 := func(verb string, img string) []string {
+		args := append([]string{verb, "--allow-http-registry", "--insecure-ignore-sct"}, s.identity()...)
+		switch {
+		case verb == "verify", img == both:
+			args = append(args, "--trusted-root", rootLog)
+		default:
+			args = append(args, "--ca-roots", s.fulcioPEM, "--timestamp-certificate-chain", s.tsaPEM)
+		}
+		if verb == "verify-attestation" {
+			args = append(args, "--type", "slsaprovenance1")
+		}
+		return append(args, img)
+	}
+
+	t.Run("cosign v2", func(t *testing.T) {
+		for _, img := range []string{legacy, both} {
+			mustRun(t, rekorEnv, cosign2, classic2("verify", img)...)
+			mustRun(t, rekorEnv, cosign2, classic2("verify-attestation", img)...)
+		}
+		// Without an entry, the log cosign requires by default is missing.
+		if o, err := run(t, rekorEnv, cosign2, classic2("verify", unlogged)...); err == nil {
+			t.Errorf("cosign v2 verify accepted a legacy signature that is not in the log:\n%s", o)
+		}
+		if o, err := run(t, rekorEnv, cosign2, classic2("verify-attestation", unlogged)...); err == nil {
+			t.Errorf("cosign v2 verify-attestation accepted a legacy attestation that is not in the log:\n%s", o)
+		}
+	})
+
+	t.Run("cosign v3", func(t *testing.T) {
+		args := func(img string, extra ...string) []string {
+			a := append([]string{"--allow-http-registry", "--insecure-ignore-sct", "--trusted-root", rootLog}, s.identity()...)
+			return append(append(a, extra...), img)
+		}
+		mustRun(t, nil, cosign3, append([]string{"verify"}, args(legacy, "--new-bundle-format=false")...)...)
+		mustRun(t, nil, cosign3, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, args(legacy, "--new-bundle-format=false")...)...)
+		// The bundles of --format both carry the same log's entries.
+		mustRun(t, nil, cosign3, append([]string{"verify"}, args(both)...)...)
+		mustRun(t, nil, cosign3, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, args(both)...)...)
+	})
+
+	t.Run("seal verify", func(t *testing.T) {
+		expectVerify(t, true, "", append(verifyArgs(rootLog), legacy)...)
+		expectVerify(t, true, "", append(verifyArgs(rootLog), both)...)
+		// The log is required when the trusted root names one: an unlogged legacy signature fails...
+		expectVerify(t, false, "transparency-log entry", append(verifyArgs(rootLog), unlogged)...)
+		// ...and passes only with the opt-out (its TSA timestamp then proves the time).
+		expectVerify(t, true, "", append(verifyArgs(rootLog, "--no-tlog"), unlogged)...)
+		// An entry from a log the root does not hold, or signed by another key, proves nothing.
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		impostor := *rekor
+		impostor.PublicKey = key.Public()
+		expectVerify(t, false, "SET", append(verifyArgs(testbed.TrustedRootWithRekor(t, s.fulcio, s.tsa, &impostor)), legacy)...)
+		expectVerify(t, false, "transparency-log entry", append(verifyArgs(s.root), legacy)...)
+	})
+
+	// cosign v2's own keyless signature, logged as the public instance logs it (SET, no TSA).
+	t.Run("seal verifies cosign v2", func(t *testing.T) {
+		img := pushImage(t, reg.Host, "rekor1/cosigned")
+		common := []string{"--allow-http-registry", "--yes", "--identity-token", tok, "--fulcio-url", s.fulcio.URL,
+			"--rekor-url", rekor.URL, "--insecure-skip-verify"}
+		mustRun(t, rekorEnv, cosign2, append(append([]string{"sign"}, common...), img)...)
+		out := mustRun(t, nil, sealBin, "verify", "--insecure-registry", reg.Host, "--github-repo", s.githubRepo,
+			"--certificate-oidc-issuer", s.issuer.GitHub, "--trusted-root", rootLog, "--json", img)
+		if !strings.Contains(out, `"format": "legacy"`) {
+			t.Errorf("seal verify did not report cosign's legacy signature:\n%s", out)
+		}
+	})
+}
