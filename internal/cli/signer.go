@@ -54,11 +54,11 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 	}
 	opts := []signing.Option{signing.WithServices(svc)}
 	if o.Key != "" {
-		kp, err := keys.Load(ctx, o.Key, keys.WithLookupEnv(a.lookupEnv), keys.WithPassword(a.keyPassword))
-		if err != nil {
-			return nil, err
-		}
-		return signing.NewKeyed(kp, opts...)
+		// Decrypting a cosign key (scrypt) overlaps the registry reads
+		// before the first signature; its error surfaces there.
+		return signing.NewKeyedAsync(func() (sign.Keypair, error) {
+			return keys.Load(ctx, o.Key, keys.WithLookupEnv(a.lookupEnv), keys.WithPassword(a.keyPassword))
+		}, opts...)
 	}
 	if tok == nil {
 		return nil, fmt.Errorf("keyless signing needs the CI's identity token: %w (or sign with --key)", oidc.ErrNoToken)
