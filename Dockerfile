@@ -1,5 +1,10 @@
 # syntax=docker/dockerfile:1
 #
+# The release images are not built from this file: .github/workflows/release.yml assembles them
+# with tools/build-image (go-containerregistry, no Docker) from the same cross-compiled binary on
+# the bases pinned below (it reads the BASE_IMAGE and CI_BASE_IMAGE lines), and that tool's tests
+# check what it builds. This file is for people who build with docker; keep the two in step.
+#
 # Seal's images, built for each platform from one builder stage (cross-compiled, no emulation):
 #   target seal (the default): the static binary on distroless static, non-root. For
 #     `docker run ghcr.io/sealsign/seal verify ...`, Kubernetes jobs and Tekton tasks.
