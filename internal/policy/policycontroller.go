@@ -141,6 +141,21 @@ func policyController(p *prepared) ([]byte, error) {
 	if bundle && p.key != nil {
 		return nil, errors.New("policy-controller v0.13 verifies Sigstore bundles only for keyless signatures: use --format legacy with --key (Seal writes both formats by default)")
 	}
+	// Its TrustRoot conversion stores a log's ID as the hex text instead of
+	// the bytes (pkg/apis/config/sigstore_keys.go,
+	// ConvertTransparencyLogInstance), so sigstore-go, which checks
+	// bundles, finds no log for any entry and admits nothing
+	// (internal/policy/rekorv1_test.go shows it); the legacy path keys logs
+	// by that text and works.
+	if bundle && p.trust != nil && !p.NoTlog {
+		return nil, errors.New("policy-controller v0.13 cannot check the transparency-log entries of bundles against a TrustRoot of its own (it misreads the log's ID and refuses every image): use --format legacy (Seal writes both formats by default), or --no-tlog to rely on the timestamp authority")
+	}
+	return policyControllerDocs(p)
+}
+
+// policyControllerDocs writes the policy policyController has checked p for.
+func policyControllerDocs(p *prepared) ([]byte, error) {
+	bundle := p.Format == Bundle
 	if err := p.needProvenance("policy-controller", !bundle); err != nil {
 		return nil, err
 	}
