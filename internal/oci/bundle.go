@@ -478,11 +478,13 @@ func (c *Client) referrers(ctx context.Context, rc *repoClient, h v1.Hash, artif
 	}
 	f, err := c.getManifest(ctx, rc, fallbackTag(h))
 	if errors.Is(err, ErrNotFound) {
+		c.noteRead(rc.repo, fallbackTag(h), nil)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading referrers fallback tag: %w", err)
 	}
+	c.noteRead(rc.repo, fallbackTag(h), f)
 	idx, err := parseFallbackIndex(f.body)
 	if err != nil {
 		return nil, err

@@ -175,8 +175,9 @@ func WithDeferredCheck() Option {
 }
 
 // WithSettleDelay sets the least time a tag update waits before reading the tag
-// back to check that no concurrent writer dropped its entries (default 100ms;
-// the wait also grows with the observed duration of the update).
+// back to check that no concurrent writer dropped its entries (default 25ms; the
+// wait adds three times the update's own window, from its check that the tag had
+// not moved to the end of its write, which estimates a neighbour's).
 func WithSettleDelay(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -203,6 +204,37 @@ type Client struct {
 	journalMu sync.Mutex
 	journal   map[string]*journalEntry
 	maxWindow time.Duration // longest deferred update window, for Settle
+
+	// lastRead holds, for a client that writes, the latest read of each
+	// shared tag (nil: it was missing), so that an update right after a
+	// read (a publisher first looks for what it already published) starts
+	// from it instead of reading again. The update's check before writing
+	// catches a tag that moved since.
+	lastReadMu sync.Mutex
+	lastRead   map[string]*fetched
+}
+
+// noteRead remembers what a read of a shared tag found (f nil: missing).
+func (c *Client) noteRead(repo name.Repository, tag string, f *fetched) {
+	if !c.o.writeAccess {
+		return
+	}
+	c.lastReadMu.Lock()
+	defer c.lastReadMu.Unlock()
+	if c.lastRead == nil {
+		c.lastRead = map[string]*fetched{}
+	}
+	c.lastRead[repo.Name()+":"+tag] = f
+}
+
+// takeRead returns and forgets the remembered read of a shared tag.
+func (c *Client) takeRead(repo name.Repository, tag string) (*fetched, bool) {
+	c.lastReadMu.Lock()
+	defer c.lastReadMu.Unlock()
+	key := repo.Name() + ":" + tag
+	f, ok := c.lastRead[key]
+	delete(c.lastRead, key)
+	return f, ok
 }
 
 // registryState is what a client learned about one registry host.
@@ -247,7 +279,7 @@ func New(opts ...Option) (*Client, error) {
 		backoff:     250 * time.Millisecond,
 		maxBackoff:  8 * time.Second,
 		jobs:        4,
-		settleDelay: 100 * time.Millisecond,
+		settleDelay: 25 * time.Millisecond,
 		tagRounds:   30,
 	}
 	for _, opt := range opts {

@@ -245,9 +245,10 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIMani
 // TestConcurrentAppendLegacyDeferred: the same 16 writers with
 // WithDeferredCheck, each writing and returning at once, then settling once
 // at the end of its run as Seal's CLI does, with the CLI's settle delay: all
-// 16 survive. (With a 20 ms delay one was lost once in a run where two
-// compilers loaded the machine's two cores: the wait must outlast a stale
-// writer's read-to-write window, which load stretches.)
+// 16 survive. (Before updates checked the tag with a HEAD right before
+// writing, a 20 ms delay lost one in a run where two compilers loaded the
+// machine's two cores: the wait must outlast a stale writer's window, which
+// load stretches; the check shrinks that window to the HEAD and the PUT.)
 func TestConcurrentAppendLegacyDeferred(t *testing.T) {
 	ctx, host, s := sigSubject(t)
 	errs := make([]error, writers)

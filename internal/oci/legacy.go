@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -215,10 +216,11 @@ func LegacyTag(s Subject, kind Kind) (string, error) {
 // and attests, without losing layers that concurrent writers add (see Settle).
 // A layer already present with the same blob and annotations is not added again.
 //
-// Requests: each new blob (1 with monolithic upload, else 2), then the tag
-// update: GET, the new config blob (1 or 2), PUT, and the GET that checks it.
-// One layer on a registry without monolithic upload: 7; re-publishing: 1 GET
-// plus the blob uploads.
+// Requests: each new blob (1 with monolithic upload, else 2), uploaded while
+// the tag update runs: GET (none when this client has just read the tag), the
+// new config blob (1 or 2), a HEAD showing the tag has not moved, PUT, and the
+// GET that checks it. One layer on a registry without monolithic upload: 8;
+// re-publishing: 1 GET plus the blob uploads.
 func (c *Client) AppendLegacy(ctx context.Context, s Subject, kind Kind, layers []LegacyLayer) (Result, error) {
 	tag, err := LegacyTag(s, kind)
 	if err != nil {
@@ -247,16 +249,22 @@ func (c *Client) AppendLegacy(ctx context.Context, s Subject, kind Kind, layers 
 			uniq = append(uniq, layers[i].Payload)
 		}
 	}
-	err = c.parallel(len(uniq), func(i int) error {
-		_, err := c.putBlob(ctx, rc, uniq[i])
-		return err
-	})
-	if err != nil {
-		return res, fmt.Errorf("appending to %s: %w", res.Ref, err)
-	}
-	u := tagUpdate{repo: repo, tag: tag, format: legacyFormat{}, entries: descs}
+	// The layers upload while the tag is read and merged and its config
+	// uploaded; the update waits for them before it writes the manifest.
+	uploaded := make(chan error, 1)
+	go func() {
+		uploaded <- c.parallel(len(uniq), func(i int) error {
+			_, err := c.putBlob(ctx, rc, uniq[i])
+			return err
+		})
+	}()
+	ready := sync.OnceValue(func() error { return <-uploaded })
+	u := tagUpdate{repo: repo, tag: tag, format: legacyFormat{}, entries: descs, ready: ready}
 	c.remember(u)
 	out, err := c.updateTag(ctx, rc, u)
+	if uerr := ready(); uerr != nil && err == nil {
+		err = uerr
+	}
 	if err != nil {
 		return res, fmt.Errorf("appending to %s: %w", res.Ref, err)
 	}
@@ -367,11 +375,13 @@ func (c *Client) Legacy(ctx context.Context, s Subject, kind Kind) ([]LegacyLaye
 	}
 	f, err := c.getManifest(ctx, rc, tag)
 	if errors.Is(err, ErrNotFound) {
+		c.noteRead(s.Ref.Context(), tag, nil)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
+	c.noteRead(s.Ref.Context(), tag, f)
 	m, err := parseLegacyManifest(f.body)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)

@@ -25,17 +25,21 @@ import (
 //
 // updateTag narrows the race from the writer's side with four habits:
 //   - Merge, write, wait, read back. The wait is longer than a neighbour's
-//     read-to-write window, estimated from our own; entries found missing are
-//     merged in again, and the read that checks starts the next round.
+//     window (from its last look at the tag to the end of its write),
+//     estimated from our own; entries found missing are merged in again, and
+//     the read that checks starts the next round.
 //   - Help. Entries seen in any earlier read are merged back too, so an entry a
 //     stale writer dropped is restored by every writer that saw it.
 //   - Finish only on a quiet tag: the check must find the tag as we wrote it,
 //     or unchanged between two checks a wait apart. A writer that read before
 //     our entries were there must then have needed longer than that to write.
-//   - Keep the window short: when a merge was slow (a config upload to a busy
-//     registry), read again before writing.
+//   - Keep the window short: right before writing, check with a HEAD that the
+//     tag has not moved since it was read (merging into a fresh read if it
+//     has), so that the window is that HEAD and the PUT, not the merge's
+//     uploads: a neighbour then has a few round trips, not the whole update,
+//     in which to overwrite us unseen.
 //
-// A clean update costs one GET, the merge's blobs, one PUT and one GET. Without
+// A clean update costs one GET, the merge's blobs, one HEAD, one PUT and one GET. Without
 // compare-and-swap nothing is certain, so a client also remembers its updates
 // and Settle runs them again at the end of a run.
 
@@ -63,6 +67,9 @@ type tagUpdate struct {
 	tag     string
 	format  tagFormat
 	entries []v1.Descriptor
+	// ready, when set, waits for what the document references (blobs still
+	// uploading) and is called before every write.
+	ready func() error
 }
 
 // mergeEntries adds ours and the seen entries that have gone missing to have.
@@ -172,6 +179,11 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		prefetched bool
 		refreshes  int
 	)
+	// A read this client just made (looking for what it already published)
+	// is as good as a new one: the check before writing catches a move.
+	if !settling {
+		next, prefetched = c.takeRead(u.repo, u.tag)
+	}
 	for reads := 0; reads < c.o.tagRounds; reads++ {
 		start := time.Now()
 		cur := next
@@ -182,7 +194,6 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 			}
 		}
 		next, prefetched = nil, false
-		readLatency := time.Since(start)
 		have, rest, err := u.format.parse(cur)
 		if err != nil {
 			return out, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
@@ -221,14 +232,28 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		if err != nil {
 			return out, err
 		}
-		// A slow merge (a config upload on a loaded registry) widens the window
-		// in which we may overwrite a neighbour; read again if it took long.
-		if refreshes < 3 && time.Since(start) > 3*readLatency+c.o.settleDelay/4 {
-			fresh, err := read()
-			if err != nil {
+		// Close the window in which we may overwrite a neighbour: right before
+		// writing, check that the tag has not moved since we read it (one
+		// HEAD); if it has, merge into a fresh read. What is left of the
+		// window, from this check to the end of our write, is what a
+		// neighbour's check must wait out, and what sizes our own wait.
+		if u.ready != nil {
+			if err := u.ready(); err != nil {
 				return out, err
 			}
-			if digestOf(fresh) != digestOf(cur) {
+		}
+		windowStart := start
+		if refreshes < 3 {
+			windowStart = time.Now()
+			moved, err := c.tagMoved(ctx, rc, u.tag, digestOf(cur))
+			if err != nil {
+				return out, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
+			}
+			if moved {
+				fresh, err := read()
+				if err != nil {
+					return out, err
+				}
 				refreshes++
 				next, prefetched = fresh, true
 				continue
@@ -250,7 +275,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		wrote, _, _ = v1.SHA256(bytes.NewReader(plan.body))
 		out.wrote = true
 		out.writes++
-		window = time.Since(start)
+		window = time.Since(windowStart)
 		if !check {
 			c.noteWrite(u, window, wrote)
 			return out, nil
@@ -262,6 +287,19 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 	}
 	return out, fmt.Errorf("updating tag %s:%s: no quiet moment with our entries in %d reads; too many concurrent writers",
 		u.repo, u.tag, c.o.tagRounds)
+}
+
+// tagMoved reports whether tag no longer points at digest (zero: the tag was
+// missing when read), with one HEAD.
+func (c *Client) tagMoved(ctx context.Context, rc *repoClient, tag string, digest v1.Hash) (bool, error) {
+	d, err := c.headManifest(ctx, rc, tag)
+	if errors.Is(err, ErrNotFound) {
+		return digest != v1.Hash{}, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return d.Digest != digest, nil
 }
 
 // digestOf is a read's digest, zero for a missing tag.
