@@ -12,19 +12,38 @@ import (
 const maxBinarySize = 25_000_000
 
 // TestBinarySize builds seal the way releases are built (-trimpath, no
-// symbol table or DWARF) and checks its size.
+// symbol table or DWARF, no cgo) for the host and for the other operating
+// systems the GitHub Action installs it on, so that a change that breaks
+// the macOS or Windows build, or grows any release binary past the limit,
+// fails here and not in the release workflow.
 func TestBinarySize(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "seal")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "../cmd/seal")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	fi, err := os.Stat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("seal release binary: %d bytes (%.2f MB), limit %d", fi.Size(), float64(fi.Size())/1e6, maxBinarySize)
-	if fi.Size() >= maxBinarySize {
-		t.Errorf("seal is %d bytes (%.2f MB), want < %d", fi.Size(), float64(fi.Size())/1e6, maxBinarySize)
+	for _, target := range []struct{ goos, goarch string }{
+		{"", ""}, // the host, as CI runs it
+		{"windows", "amd64"},
+		{"darwin", "arm64"},
+	} {
+		name := target.goos + "-" + target.goarch
+		if target.goos == "" {
+			name = "host"
+		}
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "seal")
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "../cmd/seal")
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if target.goos != "" {
+				cmd.Env = append(cmd.Env, "GOOS="+target.goos, "GOARCH="+target.goarch)
+			}
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v\n%s", err, b)
+			}
+			fi, err := os.Stat(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("seal release binary (%s): %d bytes (%.2f MB), limit %d", name, fi.Size(), float64(fi.Size())/1e6, maxBinarySize)
+			if fi.Size() >= maxBinarySize {
+				t.Errorf("seal (%s) is %d bytes (%.2f MB), want < %d", name, fi.Size(), float64(fi.Size())/1e6, maxBinarySize)
+			}
+		})
 	}
 }
