@@ -18,6 +18,9 @@ import (
 // job is what every signing verb starts with: the CI, its metadata bound
 // to its token, and the invocation's one signer.
 func (a *app) job(cmd *cobra.Command, o options.Signing) (ci.Provider, *ci.Metadata, *signing.Signer, error) {
+	if o.Key != "" {
+		a.loadKey(cmd.Context(), o.Key) // starts decrypting now; buildSigner waits for it
+	}
 	p, err := a.provider(o.Token)
 	if err != nil {
 		return nil, nil, nil, err

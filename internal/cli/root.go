@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/sethvargo/go-githubactions"
+	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/ci"
@@ -22,6 +24,9 @@ type app struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
 	lookupEnv      func(string) (string, bool)
+	// keyOnce and key: the signing key, loading in the background (loadKey).
+	keyOnce sync.Once
+	key     func() (sign.Keypair, error)
 	// masks remembers secrets this process has seen, so that no error it
 	// prints can carry them.
 	masks []string

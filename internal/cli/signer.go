@@ -56,9 +56,7 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 	if o.Key != "" {
 		// Decrypting a cosign key (scrypt) overlaps the registry reads
 		// before the first signature; its error surfaces there.
-		return signing.NewKeyedAsync(func() (sign.Keypair, error) {
-			return keys.Load(ctx, o.Key, keys.WithLookupEnv(a.lookupEnv), keys.WithPassword(a.keyPassword))
-		}, opts...)
+		return signing.NewKeyedAsync(a.loadKey(ctx, o.Key), opts...)
 	}
 	if tok == nil {
 		return nil, fmt.Errorf("keyless signing needs the CI's identity token: %w (or sign with --key)", oidc.ErrNoToken)
@@ -67,6 +65,32 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 		return nil, err
 	}
 	return signing.NewKeyless(tok, opts...)
+}
+
+// loadKey starts loading the signing key at ref in the background, once per
+// invocation, and returns the wait for it: the job calls it first thing, so
+// that the key decrypts while the CI metadata and the registry are read.
+func (a *app) loadKey(ctx context.Context, ref string) func() (sign.Keypair, error) {
+	a.keyOnce.Do(func() {
+		// The password is read (and masked) here, not in the background:
+		// masks are this goroutine's.
+		pw, pwErr := a.keyPassword()
+		password := func() ([]byte, error) { return pw, pwErr }
+		done := make(chan struct{})
+		var (
+			kp  sign.Keypair
+			err error
+		)
+		go func() {
+			defer close(done)
+			var k *keys.Keypair
+			if k, err = keys.Load(ctx, ref, keys.WithLookupEnv(a.lookupEnv), keys.WithPassword(password)); err == nil {
+				kp = k
+			}
+		}()
+		a.key = func() (sign.Keypair, error) { <-done; return kp, err }
+	})
+	return a.key
 }
 
 // keyPassword reads COSIGN_PASSWORD, as cosign does; it is masked.
