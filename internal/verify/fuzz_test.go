@@ -1,11 +1,21 @@
 package verify
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"math/big"
 	"testing"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // FuzzVerifyBundles feeds arbitrary bytes as bundles: never a panic, never
@@ -36,5 +46,55 @@ func FuzzProvenanceFacts(f *testing.F) {
 			pt = SLSAv1
 		}
 		_, _ = ProvenanceFacts(pt, []byte(pred))
+	})
+}
+
+// FuzzLegacyRekorEntry feeds arbitrary cosign bundle annotations and
+// payloads to the check of a legacy layer's Rekor v1 entry: never a panic,
+// never an acceptance (no entry can carry a signed entry timestamp from a
+// log key that exists only in this test).
+func FuzzLegacyRekorEntry(f *testing.F) {
+	f.Add([]byte(`{"SignedEntryTimestamp":"MEUCIQ==","Payload":{"body":"eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiaGFzaGVkcmVrb3JkIiwic3BlYyI6e319","integratedTime":1700000000,"logIndex":1,"logID":"00"}}`), []byte(`{"payload":"e30=","signatures":[{"sig":"AAAA"}]}`), true)
+	f.Add([]byte(`{"Payload":{"body":"!!","logID":"zz"}}`), []byte(`{}`), false)
+	f.Add([]byte(`null`), []byte(`[]`), false)
+	logKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(logKey.Public())
+	if err != nil {
+		f.Fatal(err)
+	}
+	id := sha256.Sum256(der)
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{
+		hex.EncodeToString(id[:]): {ID: id[:], PublicKey: logKey.Public(), HashFunc: crypto.SHA256, SignatureHashFunc: crypto.SHA256, ValidityPeriodStart: time.Unix(0, 0)},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Now().Add(time.Hour)}
+	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, certKey.Public(), certKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(certDER)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := &checker{p: Policy{Trusted: tr, RequireTlog: true}}
+	f.Fuzz(func(t *testing.T, annotation, payload []byte, signature bool) {
+		kind := oci.Attestation
+		l := oci.LegacyLayer{Payload: payload, Annotations: map[string]string{oci.AnnotationRekorBundle: string(annotation), oci.AnnotationSignature: ""}}
+		if signature {
+			kind = oci.Signature
+			l.Annotations[oci.AnnotationSignature] = base64.StdEncoding.EncodeToString(payload)
+		}
+		if ts, err := c.rekorEntry(l, kind, cert, annotation); err == nil {
+			t.Fatalf("accepted an entry no trusted log signed (integrated time %v)", ts)
+		}
 	})
 }
