@@ -18,7 +18,8 @@ import (
 // in-memory Trillian), the kind of log the public instance runs. Seal's legacy layers then carry
 // cosign's bundle annotation (the entry and its signed entry timestamp), so cosign v2 and v3
 // verify them with the log required (no --insecure-ignore-tlog), as they verify public-instance
-// signatures. seal verify checks the entry the same way: a signature not in the log and an entry
+// signatures, and gh attestation verify checks the bundles' entries. seal verify checks the entry
+// the same way: a signature not in the log and an entry
 // whose log the trusted root does not hold are refused. What cosign v2 itself signs into the log,
 // seal verify accepts.
 func TestRekorV1(t *testing.T) {
@@ -130,6 +131,27 @@ func TestRekorV1(t *testing.T) {
 		// The bundles of --format both carry the same log's entries.
 		mustRun(t, nil, cosign3, append([]string{"verify"}, args(both)...)...)
 		mustRun(t, nil, cosign3, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, args(both)...)...)
+	})
+
+	// GitHub's verifier reads the bundle's Rekor v1 entry (inclusion proof and SET), as it does
+	// for attestations logged in the public instance.
+	t.Run("gh attestation verify", func(t *testing.T) {
+		gh := testbed.Bin(t, testbed.BinGH)
+		env := []string{"GH_TOKEN=offline", "GH_NO_UPDATE_NOTIFIER=1", "GH_CONFIG_DIR=" + t.TempDir()}
+		args := func(root, img string) []string {
+			return []string{"attestation", "verify", "--bundle-from-oci", "--owner", "acme", "--cert-oidc-issuer", s.issuer.GitHub,
+				"--custom-trusted-root", root, "oci://" + img}
+		}
+		mustRun(t, env, gh, args(testbed.TrustedRootWithRekorJSONL(t, s.fulcio, s.tsa, rekor), both)...)
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		impostor := *rekor
+		impostor.PublicKey = key.Public()
+		if o, err := run(t, env, gh, args(testbed.TrustedRootWithRekorJSONL(t, s.fulcio, s.tsa, &impostor), both)...); err == nil {
+			t.Errorf("gh accepted a Rekor entry against another log key:\n%s", o)
+		}
 	})
 
 	t.Run("seal verify", func(t *testing.T) {
