@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,14 +22,7 @@ import (
 // which can carry only Rekor v1 entries, is refused.
 func TestRekorV2(t *testing.T) {
 	cosign2, cosign3 := testbed.Bin(t, testbed.BinCosign), testbed.Bin(t, testbed.BinCosignV3)
-	s := startSigstore(t)
-	rekor := testbed.StartRekor(t)
-	rootLog := testbed.TrustedRootWithRekor(t, s.fulcio, s.tsa, rekor)
-	reg := testbed.StartRegistry(t, testbed.Olareg)
-	genv, tok := s.githubEnv(t)
-	keyless := []string{"--insecure-registry", reg.Host, "--identity-token", tok,
-		"--fulcio-url", s.fulcio.URL, "--timestamp-url", s.tsa.TimestampURL()}
-	withLog := append([]string{"--rekor-url", rekor.URL, "--rekor-version", "2"}, keyless...)
+	s, rekor, rootLog, reg, genv, tok, keyless, withLog := startLogBed(t, func(t testing.TB) *testbed.Rekor { return testbed.StartRekor(t) }, testbed.Olareg)
 	attest := func(t *testing.T, img string, extra ...string) (string, error) {
 		t.Helper()
 		args := append([]string{"attest", "--sign", "--provenance"}, extra...)
@@ -196,4 +190,21 @@ func checkLogged(t *testing.T, dir string, rekor *testbed.Rekor, want int) {
 			t.Errorf("%s: tlog entries %+v, want one Rekor v2 entry from log %x", filepath.Base(f), es, rekor.LogID)
 		}
 	}
+}
+
+// startLogBed is the set-up of a keyless test with a transparency log: the testbed's Sigstore, the
+// log start starts, a trusted root naming it, a registry of kind, a GitHub job's environment and
+// token, and seal's keyless flags without and with the log.
+func startLogBed(t *testing.T, start func(testing.TB) *testbed.Rekor, kind testbed.RegistryKind) (
+	s *sigstore, rekor *testbed.Rekor, rootLog string, reg *testbed.Registry, genv []string, tok string, keyless, withLog []string) {
+	t.Helper()
+	s = startSigstore(t)
+	rekor = start(t)
+	rootLog = testbed.TrustedRootWithRekor(t, s.fulcio, s.tsa, rekor)
+	reg = testbed.StartRegistry(t, kind)
+	genv, tok = s.githubEnv(t)
+	keyless = []string{"--insecure-registry", reg.Host, "--identity-token", tok,
+		"--fulcio-url", s.fulcio.URL, "--timestamp-url", s.tsa.TimestampURL()}
+	withLog = append([]string{"--rekor-url", rekor.URL, "--rekor-version", fmt.Sprint(rekor.Version)}, keyless...)
+	return
 }

@@ -19,19 +19,11 @@ import (
 // cosign's bundle annotation (the entry and its signed entry timestamp), so cosign v2 and v3
 // verify them with the log required (no --insecure-ignore-tlog), as they verify public-instance
 // signatures, and gh attestation verify checks the bundles' entries. seal verify checks the entry
-// the same way: a signature not in the log and an entry
-// whose log the trusted root does not hold are refused. What cosign v2 itself signs into the log,
-// seal verify accepts.
+// the same way: a signature not in the log and an entry whose log the trusted root does not hold
+// are refused. What cosign v2 itself signs into the log, seal verify accepts.
 func TestRekorV1(t *testing.T) {
 	cosign2, cosign3 := testbed.Bin(t, testbed.BinCosign), testbed.Bin(t, testbed.BinCosignV3)
-	s := startSigstore(t)
-	rekor := testbed.StartRekorV1(t)
-	rootLog := testbed.TrustedRootWithRekor(t, s.fulcio, s.tsa, rekor)
-	reg := testbed.StartRegistry(t, testbed.Distribution)
-	genv, tok := s.githubEnv(t)
-	keyless := []string{"--insecure-registry", reg.Host, "--identity-token", tok,
-		"--fulcio-url", s.fulcio.URL, "--timestamp-url", s.tsa.TimestampURL()}
-	withLog := append([]string{"--rekor-url", rekor.URL, "--rekor-version", "1"}, keyless...)
+	s, rekor, rootLog, reg, genv, tok, keyless, withLog := startLogBed(t, testbed.StartRekorV1, testbed.Distribution)
 	attest := func(t *testing.T, img string, extra ...string) {
 		t.Helper()
 		args := append([]string{"attest", "--sign", "--provenance"}, extra...)

@@ -53,17 +53,7 @@ func TestRekorV2(t *testing.T) {
 			}
 			checkTlogShape(t, trPath, rekor)
 
-			sc, err := root.NewSigningConfigFromPath(testbed.SigningConfigWithRekor(t, fulcio, tsa, rekor))
-			if err != nil {
-				t.Fatalf("NewSigningConfigFromPath() = %v", err)
-			}
-			logSvc, err := root.SelectService(sc.RekorLogURLs(), sign.RekorAPIVersions, time.Now())
-			if err != nil {
-				t.Fatalf("SelectService(rekor) = %v", err)
-			}
-			if logSvc.URL != rekor.URL || logSvc.MajorAPIVersion != 2 {
-				t.Fatalf("signing config names Rekor %s v%d, want %s v2", logSvc.URL, logSvc.MajorAPIVersion, rekor.URL)
-			}
+			logSvc := checkSigningConfigLog(t, fulcio, tsa, rekor)
 
 			msg := []byte("logged for all to see\n")
 			signOnce := func(withLog bool) *verify.VerificationResult {
@@ -218,17 +208,7 @@ func TestRekorV1(t *testing.T) {
 		t.Fatalf("NewTrustedRootFromPath(other key) = %v", err)
 	}
 
-	sc, err := root.NewSigningConfigFromPath(testbed.SigningConfigWithRekor(t, fulcio, tsa, rekor))
-	if err != nil {
-		t.Fatalf("NewSigningConfigFromPath() = %v", err)
-	}
-	logSvc, err := root.SelectService(sc.RekorLogURLs(), sign.RekorAPIVersions, time.Now())
-	if err != nil {
-		t.Fatalf("SelectService(rekor) = %v", err)
-	}
-	if logSvc.URL != rekor.URL || logSvc.MajorAPIVersion != 1 {
-		t.Fatalf("signing config names Rekor %s v%d, want %s v1", logSvc.URL, logSvc.MajorAPIVersion, rekor.URL)
-	}
+	logSvc := checkSigningConfigLog(t, fulcio, tsa, rekor)
 
 	msg := []byte("logged for all to see, with the time\n")
 	digest := sha256.Sum256(msg)
@@ -334,4 +314,22 @@ func TestRekorV1(t *testing.T) {
 	if lines := strings.Split(string(cp), "\n"); len(lines) < 3 || lines[0] != rekor.Origin || lines[1] != "2" {
 		t.Errorf("checkpoint does not name the origin or does not hold the 2 entries:\n%s", cp)
 	}
+}
+
+// checkSigningConfigLog checks that the signing config SigningConfigWithRekor writes routes
+// signers to rekor with its API version, and returns the log service it selects.
+func checkSigningConfigLog(t *testing.T, fulcio *testbed.Fulcio, tsa *testbed.TSA, rekor *testbed.Rekor) root.Service {
+	t.Helper()
+	sc, err := root.NewSigningConfigFromPath(testbed.SigningConfigWithRekor(t, fulcio, tsa, rekor))
+	if err != nil {
+		t.Fatalf("NewSigningConfigFromPath() = %v", err)
+	}
+	logSvc, err := root.SelectService(sc.RekorLogURLs(), sign.RekorAPIVersions, time.Now())
+	if err != nil {
+		t.Fatalf("SelectService(rekor) = %v", err)
+	}
+	if logSvc.URL != rekor.URL || int(logSvc.MajorAPIVersion) != rekor.Version {
+		t.Fatalf("signing config names Rekor %s v%d, want %s v%d", logSvc.URL, logSvc.MajorAPIVersion, rekor.URL, rekor.Version)
+	}
+	return logSvc
 }
