@@ -22,6 +22,14 @@ const binKyverno = "kyverno"
 // admission controller would.
 func kyvernoAdmits(t *testing.T, bin string, policy []byte, image string) (bool, string) {
 	t.Helper()
+	return kyvernoAdmitsWith(t, bin, policy, image, nil)
+}
+
+// kyvernoAdmitsWith is kyvernoAdmits with KEY=VALUE settings added to
+// Kyverno's environment (for example TUF_ROOT) and flags to its command
+// line.
+func kyvernoAdmitsWith(t *testing.T, bin string, policy []byte, image string, env []string, flags ...string) (bool, string) {
+	t.Helper()
 	dir := t.TempDir()
 	pol := filepath.Join(dir, "policy.yaml")
 	pod := filepath.Join(dir, "pod.yaml")
@@ -34,8 +42,8 @@ func kyvernoAdmits(t *testing.T, bin string, policy []byte, image string) (bool,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "apply", pol, "--resource", pod, "--detailed-results")
-	cmd.Env = append(os.Environ(), "HOME="+dir)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"apply", pol, "--resource", pod, "--detailed-results"}, flags...)...)
+	cmd.Env = append(append(os.Environ(), "HOME="+dir), env...)
 	out, _ := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("kyverno timed out:\n%s", out)
@@ -49,9 +57,8 @@ func kyvernoAdmits(t *testing.T, bin string, policy []byte, image string) (bool,
 
 // TestKyvernoCLI applies the Cosign-type (legacy format) ClusterPolicies
 // with Kyverno's own CLI to Pods running images Seal signed with a private
-// Fulcio and TSA. The SigstoreBundle type cannot run here: Kyverno takes
-// its trusted root only from TUF, which would mean standing up a TUF
-// repository for the testbed.
+// Fulcio and TSA. The SigstoreBundle type, whose trusted root Kyverno takes
+// only from TUF, is TestKyvernoCLIBundle's.
 func TestKyvernoCLI(t *testing.T) {
 	bin := testbed.Bin(t, binKyverno)
 	iss := testbed.StartIssuer(t)

@@ -1,0 +1,150 @@
+package policy
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/testbed"
+)
+
+// Reasons Kyverno's SigstoreBundle verifier gives. At -v=4 it logs why
+// sigstore-go refused each bundle (sigstore.go, verifyBundles); the result
+// only says that none verified.
+const (
+	kyvWrongSigner  = `expected SAN value to match regex`
+	kyvWrongIssuer  = `expected (SAN|issuer) value to match`
+	kyvNoProvenance = `image attestations verification failed, verifiedCount: 0, requiredCount: 1`
+	kyvNotSigned    = `sigstore bundle verification failed: no matching signatures found`
+)
+
+// TestKyvernoCLIBundle applies the SigstoreBundle-type (bundle format)
+// ClusterPolicies with Kyverno's own CLI to Pods running images Seal signed
+// with a private Fulcio and TSA and no transparency log, on a registry
+// without the OCI referrers API and on one with it. For this type Kyverno
+// trusts only the trusted_root.json of its TUF repository, so the testbed
+// serves one over TUF and Kyverno reads it from a TUF cache (TUF_ROOT), as
+// a cluster whose Kyverno runs with --tufMirror and --tufRoot would.
+func TestKyvernoCLIBundle(t *testing.T) {
+	bin := testbed.Bin(t, binKyverno)
+	iss := testbed.StartIssuer(t)
+	fulcio := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	root := testbed.TrustedRootJSON(t, fulcio, tsa)
+	tufCache := func(t *testing.T, trustedRoot []byte) []string {
+		repo := testbed.StartTUF(t, map[string][]byte{"trusted_root.json": trustedRoot})
+		return []string{"TUF_ROOT=" + repo.InitCache(t)}
+	}
+	env := tufCache(t, root)
+
+	gh := func(workflow string, hosted bool) *identity.Identity {
+		ref := "main"
+		if hosted {
+			ref = ""
+		}
+		id, err := identity.FromGitHub("acme/app", workflow, ref, hosted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id.Issuer = iss.GitHub
+		return &id
+	}
+	gl, err := identity.FromGitLab("acme-group/app", "", "main", false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gl.Issuer = iss.GitLab
+
+	for _, kind := range []testbed.RegistryKind{testbed.Distribution, testbed.Olareg} {
+		t.Run(string(kind), func(t *testing.T) {
+			b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, kind), root: root}
+			main := testbed.GitHubClaims("acme/app")
+			good := b.push("acme/app")
+			b.signKeyless(good, iss.GitHub, main, githubMD(main))
+			typo := b.push("acme/app")
+			b.signKeyless(typo, iss.GitHub, testbed.GitHubClaims("acme/app-evil"), githubMD(main))
+			sigOnly := b.push("acme/app")
+			b.signKeyless(sigOnly, iss.GitHub, main, nil)
+			unsigned := b.push("acme/app")
+
+			shc := testbed.GitHubClaimsWith("acme/app", map[string]any{"runner_environment": "self-hosted"})
+			selfHosted := b.push("acme/app")
+			b.signKeyless(selfHosted, iss.GitHub, shc, githubMD(shc))
+
+			// A reusable workflow in acme/shared, called by acme/app and by
+			// a stranger whose certificate has the same subject. Kyverno's
+			// SigstoreBundle verifier reads no certificate extension: only
+			// the provenance tells them apart.
+			const shared = "acme/shared/.github/workflows/build.yml@refs/tags/v1"
+			rc := testbed.GitHubClaimsWith("acme/app", map[string]any{"job_workflow_ref": shared})
+			reusable := b.push("acme/app")
+			b.signKeyless(reusable, iss.GitHub, rc, githubMD(rc))
+			sc := testbed.GitHubClaimsWith("stranger/app", map[string]any{"job_workflow_ref": shared})
+			stranger := b.push("acme/app")
+			b.signKeyless(stranger, iss.GitHub, sc, githubMD(sc))
+
+			glc := testbed.GitLabClaims("acme-group/app")
+			glGood := b.push("acme-group/app")
+			b.signKeyless(glGood, iss.GitLab, glc, gitlabMD(glc))
+			uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
+			glUnprotected := b.push("acme-group/app")
+			b.signKeyless(glUnprotected, iss.GitLab, uc, gitlabMD(uc))
+
+			for _, tc := range []struct {
+				name     string
+				spec     Spec
+				verdicts []verdict
+			}{
+				{"provenance", Spec{Identity: gh("", false), Attestations: []string{"slsaprovenance"}},
+					[]verdict{{good, true, ""}, {typo, false, kyvWrongSigner}, {sigOnly, false, kyvNoProvenance}, {unsigned, false, kyvNotSigned}}},
+				{"signature", Spec{Identity: gh("release.yml", false)},
+					[]verdict{{good, true, ""}, {sigOnly, true, ""}, {typo, false, kyvWrongSigner}, {unsigned, false, kyvNotSigned}}},
+				// Checks only the provenance can make: it must have been evaluated.
+				{"hosted", Spec{Identity: gh("", true), Attestations: []string{"slsaprovenance"}},
+					[]verdict{{good, true, ""}, {selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
+				{"reusable-provenance", Spec{Identity: gh("acme/shared/.github/workflows/build.yml", false), Attestations: []string{"slsaprovenance"}},
+					[]verdict{{reusable, true, ""}, {stranger, false, `the provenance must say: built from https://github.com/acme/app`}, {good, false, kyvWrongSigner}}},
+				{"gitlab-protected", Spec{Identity: &gl, Attestations: []string{"slsaprovenance"}},
+					[]verdict{{glGood, true, ""}, {glUnprotected, false, `the provenance must say: built from a protected ref`}, {good, false, kyvWrongIssuer}}},
+			} {
+				tc.spec.Images = []string{b.reg.Host + "/**"}
+				tc.spec.Format = Bundle
+				tc.spec.NoTlog = true
+				policy, err := Generate(Kyverno, tc.spec)
+				if err != nil {
+					t.Fatalf("%s: Generate() = %v", tc.name, err)
+				}
+				for i, v := range tc.verdicts {
+					t.Run(fmt.Sprintf("%s/%d", tc.name, i), func(t *testing.T) {
+						got, out := kyvernoAdmitsWith(t, bin, policy, v.image, env, "-v=4")
+						v.check(t, got, out, policy)
+					})
+				}
+			}
+
+			if kind != testbed.Distribution {
+				return
+			}
+			// The verdicts above come from the trusted root in Kyverno's TUF
+			// repository: the same policy and image, with a TUF repository
+			// whose root lacks Fulcio's CA or the TSA, are refused.
+			policy, err := Generate(Kyverno, Spec{Images: []string{b.reg.Host + "/**"}, Identity: gh("", false), Format: Bundle, NoTlog: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []struct {
+				name string
+				root []byte
+				why  string
+			}{
+				{"root-without-fulcio", testbed.TrustedRootJSON(t, nil, tsa), `failed to verify leaf certificate`},
+				{"root-without-tsa", testbed.TrustedRootJSON(t, fulcio, nil), `threshold not met for verified signed & log entry integrated timestamps`},
+			} {
+				t.Run(c.name, func(t *testing.T) {
+					got, out := kyvernoAdmitsWith(t, bin, policy, good, tufCache(t, c.root), "-v=4")
+					verdict{good, false, c.why}.check(t, got, out, policy)
+				})
+			}
+		})
+	}
+}
