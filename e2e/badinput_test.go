@@ -79,7 +79,8 @@ func TestBadInput(t *testing.T) {
 		{"SBOM of another format", password, predicate(notSPDX, "spdx"), "the document is a CycloneDX"},
 		{"missing predicate file", password, predicate(filepath.Join(dir, "missing.json"), "spdx"), "no such file"},
 		{"KMS key without configuration", nil, append(keyed(img), "--key", "hashivault://seal-release"), "VAULT_ADDR"},
-		{"KMS left out of the build", nil, append(keyed(img), "--key", "awskms:///alias/seal-release"), "seal_awskms"},
+		{"AWS KMS key without a region", []string{"AWS_REGION=", "AWS_DEFAULT_REGION=", "AWS_CONFIG_FILE=" + filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none")},
+			append(keyed(img), "--key", "awskms:///alias/seal-release"), "no AWS region"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := "bad/img"

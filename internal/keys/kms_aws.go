@@ -14,8 +14,11 @@ import (
 	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 )
 
-// loadAWSKMS connects to an AWS KMS key. Credentials and region come from
-// the AWS SDK's default chain (environment, web identity, instance role).
+// loadAWSKMS connects to an AWS KMS key through sigstore's client. This is
+// the -tags seal_awskms alternative to the native client of the default
+// build (kms_aws_native.go): 5 MB larger, for the AWS SDK's full default
+// chain of credentials and region (SSO, credential_process, assume-role
+// profiles as well).
 func loadAWSKMS(ctx context.Context, ref string, o *options) (signature.SignerVerifier, error) {
 	var cfg []func(*config.LoadOptions) error
 	if o.transport != nil {
