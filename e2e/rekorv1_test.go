@@ -164,6 +164,34 @@ func TestRekorV1(t *testing.T) {
 		expectVerify(t, false, "transparency-log entry", append(verifyArgs(s.root), legacy)...)
 	})
 
+	// A key-based signature in the log, as cosign v2 makes by default: cosign verify --key then
+	// requires the entry (no --insecure-ignore-tlog), in the legacy format and in bundles.
+	t.Run("keyed", func(t *testing.T) {
+		keyEnv := []string{"COSIGN_PASSWORD=" + s.password}
+		keyRoot := testbed.TrustedRootWithRekor(t, nil, nil, rekor)
+		sign := func(format string, logged bool) string {
+			img := pushImage(t, reg.Host, "rekor1/keyed-"+format)
+			args := []string{"sign", "--key", s.key, "--format", format, "--insecure-registry", reg.Host, img}
+			if logged {
+				args = append(args, "--tlog", "--rekor-url", rekor.URL, "--rekor-version", "1")
+			}
+			mustRun(t, keyEnv, sealBin, args...)
+			return img
+		}
+		legacyImg, bundleImg := sign("legacy", true), sign("bundle", true)
+		// cosign v2 finds the log's key in SIGSTORE_REKOR_PUBLIC_KEY for the legacy format, in the
+		// trusted root for bundles; cosign v3 reads the trusted root for both.
+		mustRun(t, rekorEnv, cosign2, "verify", "--allow-http-registry", "--key", s.pub, legacyImg)
+		mustRun(t, nil, cosign2, "verify", "--allow-http-registry", "--key", s.pub, "--trusted-root", keyRoot, bundleImg)
+		mustRun(t, nil, cosign3, "verify", "--allow-http-registry", "--key", s.pub, "--trusted-root", keyRoot, "--new-bundle-format=false", legacyImg)
+		mustRun(t, nil, cosign3, "verify", "--allow-http-registry", "--key", s.pub, "--trusted-root", keyRoot, bundleImg)
+		// The same key without the log: cosign wants the entry by default.
+		unlogged := sign("legacy", false)
+		if o, err := run(t, rekorEnv, cosign2, "verify", "--allow-http-registry", "--key", s.pub, unlogged); err == nil {
+			t.Errorf("cosign v2 verify --key accepted a signature that is not in the log:\n%s", o)
+		}
+	})
+
 	// cosign v2's own keyless signature, logged as the public instance logs it (SET, no TSA).
 	t.Run("seal verifies cosign v2", func(t *testing.T) {
 		img := pushImage(t, reg.Host, "rekor1/cosigned")
