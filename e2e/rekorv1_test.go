@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"strings"
@@ -45,6 +46,55 @@ func TestRekorV1(t *testing.T) {
 	attest(t, both, append([]string{"--format", "both"}, withLog...)...)
 	unlogged := pushImage(t, reg.Host, "rekor1/unlogged")
 	attest(t, unlogged, append([]string{"--format", "legacy", "--no-tlog"}, keyless...)...)
+
+	// --json names the log entry of every signature it wrote, in both formats, and of bundle files.
+	t.Run("json", func(t *testing.T) {
+		img := pushImage(t, reg.Host, "rekor1/json")
+		out, stderr, code := runSplit(t, genv, sealBin, append(append([]string{"attest", "--sign", "--provenance", "--format", "both", "--json"}, withLog...), img)...)
+		if code != 0 {
+			t.Fatalf("seal attest --json: exit %d\n%s", code, stderr)
+		}
+		if !strings.Contains(stderr, "(log index ") {
+			t.Errorf("seal attest's summary names no log index:\n%s", stderr)
+		}
+		var rep struct {
+			Items []struct {
+				Kind, Format string
+				Tlog         *struct {
+					LogIndex       *int64 `json:"logIndex"`
+					LogID          string `json:"logId"`
+					IntegratedTime int64  `json:"integratedTime"`
+				} `json:"tlog"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("seal attest --json: %v\n%s", err, out)
+		}
+		if len(rep.Items) != 4 {
+			t.Fatalf("seal attest --json listed %d items, want 4 (signature and provenance, both formats):\n%s", len(rep.Items), out)
+		}
+		seen := map[int64]bool{}
+		for _, it := range rep.Items {
+			if it.Tlog == nil || it.Tlog.LogIndex == nil || it.Tlog.LogID != hex.EncodeToString(rekor.LogID) || it.Tlog.IntegratedTime == 0 {
+				t.Errorf("%s %s: tlog = %+v, want an entry of log %x", it.Format, it.Kind, it.Tlog, rekor.LogID)
+				continue
+			}
+			seen[*it.Tlog.LogIndex] = true
+		}
+		// The provenance attestation's one envelope serves both formats: three entries.
+		if len(seen) != 3 {
+			t.Errorf("log indexes %v, want 3 distinct entries (two signatures, one attestation)", seen)
+		}
+		files := t.TempDir()
+		bin := writeFile(t, files, "app.tar.gz", "release")
+		out, stderr, code = runSplit(t, genv, sealBin, append([]string{"attest", "--provenance", "--subject-path", bin, "--output-dir", files, "--json"}, withLog...)...)
+		if code != 0 {
+			t.Fatalf("seal attest --subject-path --json: exit %d\n%s", code, stderr)
+		}
+		if !strings.Contains(out, `"logId":"`+hex.EncodeToString(rekor.LogID)+`"`) {
+			t.Errorf("seal attest --subject-path --json names no log entry:\n%s", out)
+		}
+	})
 
 	t.Run("annotation", func(t *testing.T) {
 		client, err := oci.New(oci.WithInsecureHosts(reg.Host))

@@ -15,6 +15,7 @@ import (
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/provenance"
 	"github.com/sealsign/seal/internal/publish"
+	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/subject"
 )
 
@@ -104,9 +105,10 @@ func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.M
 		return fmt.Errorf("creating output directory: %w", err)
 	}
 	type out struct {
-		Subject       string `json:"subject"`
-		PredicateType string `json:"predicateType"`
-		Bundle        string `json:"bundle"`
+		Subject       string             `json:"subject"`
+		PredicateType string             `json:"predicateType"`
+		Bundle        string             `json:"bundle"`
+		Tlog          *signing.TlogEntry `json:"tlog,omitempty"`
 	}
 	var written []out
 	for _, s := range subs {
@@ -124,7 +126,7 @@ func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.M
 			if err := a.writeOutput(path, r.JSON); err != nil {
 				return err
 			}
-			written = append(written, out{Subject: s.Name, PredicateType: at.PredicateType(), Bundle: path})
+			written = append(written, out{Subject: s.Name, PredicateType: at.PredicateType(), Bundle: path, Tlog: r.Tlog()})
 			fmt.Fprintf(a.stderr, "attested %s (%s) -> %s\n", s.Name, at.PredicateType(), path)
 		}
 	}

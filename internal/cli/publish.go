@@ -93,7 +93,8 @@ func (a *app) saveBundles(dir string, rep *publish.Report) error {
 }
 
 // summarize prints what was written: a readable summary on stderr, and
-// with --json every digest, referrer and tag on stdout.
+// with --json every digest, referrer, tag, bundle path and log entry on
+// stdout.
 func (a *app) summarize(rep *publish.Report, asJSON bool) {
 	if rep.Image.Tag != "" {
 		fmt.Fprintf(a.stderr, "resolved tag %q to %s: signed the digest only\n", rep.Image.Tag, rep.Image.Descriptor.Digest)
@@ -111,7 +112,11 @@ func (a *app) summarize(rep *publish.Report, asJSON bool) {
 		if it.Platform != "" {
 			plat = " [" + it.Platform + "]"
 		}
-		fmt.Fprintf(a.stderr, "%s %s %s%s: %s\n", state, it.Format, what, plat, it.Ref)
+		logged := ""
+		if it.Tlog != nil {
+			logged = fmt.Sprintf(" (log index %d)", it.Tlog.LogIndex)
+		}
+		fmt.Fprintf(a.stderr, "%s %s %s%s: %s%s\n", state, it.Format, what, plat, it.Ref, logged)
 	}
 	if asJSON {
 		enc := json.NewEncoder(a.stdout)

@@ -169,6 +169,8 @@ type Item struct {
 	Bundle []byte `json:"-"`
 	// BundlePath is where the CLI saved Bundle, if it did.
 	BundlePath string `json:"bundlePath,omitempty"`
+	// Tlog is the signature's transparency-log entry, when it was logged.
+	Tlog *signing.TlogEntry `json:"tlog,omitempty"`
 }
 
 // Publish resolves req.Ref once and publishes for it (and its platforms).
@@ -242,8 +244,8 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		atts    []oci.LegacyLayer
 		items   []Item
 	)
-	add := func(kind, pt, format string, b []byte) {
-		items = append(items, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Bundle: b})
+	add := func(kind, pt, format string, r *signing.Result, b []byte) {
+		items = append(items, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Bundle: b, Tlog: r.Tlog()})
 	}
 	// A re-run publishes nothing twice: what this signer already put there
 	// for this digest is reported as existing and not signed again.
@@ -270,7 +272,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 				return nil, fmt.Errorf("signing %s: %w", s, err)
 			}
 			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: CosignSignPredicateType, Created: now})
-			add("signature", CosignSignPredicateType, "bundle", r.JSON)
+			add("signature", CosignSignPredicateType, "bundle", r, r.JSON)
 		}
 		if p.o.format&Legacy != 0 && !skip("signature", "", "legacy") {
 			payload, err := simpleSigning(sub.Name, s.Descriptor.Digest.String())
@@ -290,7 +292,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 				return nil, err
 			}
 			sigs = append(sigs, l)
-			add("signature", "", "legacy", nil)
+			add("signature", "", "legacy", r, nil)
 		}
 	}
 	for _, a := range req.Attestations {
@@ -309,7 +311,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		}
 		if wantBundle {
 			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: a.PredicateType(), Created: now})
-			add("attestation", a.PredicateType(), "bundle", r.JSON)
+			add("attestation", a.PredicateType(), "bundle", r, r.JSON)
 		}
 		if wantLegacy {
 			// cosign timestamps a legacy attestation's whole envelope.
@@ -326,7 +328,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 				return nil, err
 			}
 			atts = append(atts, l)
-			add("attestation", a.PredicateType(), "legacy", nil)
+			add("attestation", a.PredicateType(), "legacy", r, nil)
 		}
 	}
 

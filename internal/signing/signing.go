@@ -3,6 +3,7 @@ package signing
 import (
 	"context"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -199,6 +200,28 @@ type Result struct {
 	// Envelope is the DSSE envelope as JSON (DSSE results only): what
 	// cosign's legacy .att layers hold.
 	Envelope []byte
+}
+
+// TlogEntry says where a signature was logged.
+type TlogEntry struct {
+	LogIndex int64  `json:"logIndex"`
+	LogID    string `json:"logId"` // hex
+	// IntegratedTime is when the log took the entry (Unix seconds); Rekor
+	// v2 records none.
+	IntegratedTime int64 `json:"integratedTime,omitempty"`
+}
+
+// Tlog returns the transparency-log entry of r's signature, or nil when it
+// was not logged.
+func (r *Result) Tlog() *TlogEntry {
+	if r == nil {
+		return nil
+	}
+	es := r.Bundle.GetVerificationMaterial().GetTlogEntries()
+	if len(es) == 0 {
+		return nil
+	}
+	return &TlogEntry{LogIndex: es[0].GetLogIndex(), LogID: hex.EncodeToString(es[0].GetLogId().GetKeyId()), IntegratedTime: es[0].GetIntegratedTime()}
 }
 
 // SignDSSE signs payload as a DSSE envelope of payloadType.
