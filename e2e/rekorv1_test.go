@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -46,6 +47,8 @@ func TestRekorV1(t *testing.T) {
 	attest(t, both, append([]string{"--format", "both"}, withLog...)...)
 	unlogged := pushImage(t, reg.Host, "rekor1/unlogged")
 	attest(t, unlogged, append([]string{"--format", "legacy", "--no-tlog"}, keyless...)...)
+	unloggedBundles := pushImage(t, reg.Host, "rekor1/unlogged-bundles")
+	attest(t, unloggedBundles, append([]string{"--format", "bundle", "--no-tlog"}, keyless...)...)
 
 	// --json names the log entry of every signature it wrote, in both formats, and of bundle files.
 	t.Run("json", func(t *testing.T) {
@@ -173,6 +176,12 @@ func TestRekorV1(t *testing.T) {
 		// The bundles of --format both carry the same log's entries.
 		mustRun(t, nil, cosign3, append([]string{"verify"}, args(both)...)...)
 		mustRun(t, nil, cosign3, append([]string{"verify-attestation", "--type", "slsaprovenance1"}, args(both)...)...)
+		for _, img := range []string{unlogged, unloggedBundles} {
+			format := "--new-bundle-format=" + fmt.Sprint(img == unloggedBundles)
+			if o, err := run(t, nil, cosign3, append([]string{"verify"}, args(img, format)...)...); err == nil {
+				t.Errorf("cosign v3 verify %s accepted a signature that is not in the log:\n%s", format, o)
+			}
+		}
 	})
 
 	// GitHub's verifier reads the bundle's Rekor v1 entry (inclusion proof and SET), as it does
@@ -184,7 +193,11 @@ func TestRekorV1(t *testing.T) {
 			return []string{"attestation", "verify", "--bundle-from-oci", "--owner", "acme", "--cert-oidc-issuer", s.issuer.GitHub,
 				"--custom-trusted-root", root, "oci://" + img}
 		}
-		mustRun(t, env, gh, args(testbed.TrustedRootWithRekorJSONL(t, s.fulcio, s.tsa, rekor), both)...)
+		ghRoot := testbed.TrustedRootWithRekorJSONL(t, s.fulcio, s.tsa, rekor)
+		mustRun(t, env, gh, args(ghRoot, both)...)
+		if o, err := run(t, env, gh, args(ghRoot, unloggedBundles)...); err == nil {
+			t.Errorf("gh accepted an attestation that is not in the log:\n%s", o)
+		}
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
 			t.Fatal(err)
