@@ -95,20 +95,7 @@ func TestRekorV2(t *testing.T) {
 	})
 
 	t.Run("gh attestation verify", func(t *testing.T) {
-		gh := testbed.Bin(t, testbed.BinGH)
-		env := []string{"GH_TOKEN=offline", "GH_NO_UPDATE_NOTIFIER=1", "GH_CONFIG_DIR=" + t.TempDir()}
-		args := func(root, img string) []string {
-			return []string{"attestation", "verify", "--bundle-from-oci", "--owner", "acme", "--cert-oidc-issuer", s.issuer.GitHub,
-				"--custom-trusted-root", root, "oci://" + img}
-		}
-		ghRootLog := testbed.TrustedRootWithRekorJSONL(t, s.fulcio, s.tsa, rekor)
-		mustRun(t, env, gh, args(ghRootLog, logged)...)
-		// gh's refusal says only `verifying with issuer "sigstore"`; the same attestation passes
-		// against a root without the log, so the missing entry is what it refuses.
-		if o, err := run(t, env, gh, args(ghRootLog, unlogged)...); err == nil {
-			t.Errorf("gh accepted an attestation that is not in the log:\n%s", o)
-		}
-		mustRun(t, env, gh, args(testbed.TrustedRootJSONL(t, s.fulcio, s.tsa), unlogged)...)
+		s.ghRequiresLog(t, rekor, logged, unlogged)
 	})
 
 	t.Run("signing config", func(t *testing.T) {
@@ -207,4 +194,25 @@ func startLogBed(t *testing.T, start func(testing.TB) *testbed.Rekor, kind testb
 		"--fulcio-url", s.fulcio.URL, "--timestamp-url", s.tsa.TimestampURL()}
 	withLog = append([]string{"--rekor-url", rekor.URL, "--rekor-version", fmt.Sprint(rekor.Version)}, keyless...)
 	return
+}
+
+// ghRequiresLog runs gh attestation verify --bundle-from-oci against a root naming rekor: logged
+// passes, unlogged is refused, and passes against a root without the log, so the missing entry is
+// what gh refuses (its message says only `verifying with issuer "sigstore"`). It returns gh's
+// command for further checks: the binary, its environment, and its arguments for a root and image.
+func (s *sigstore) ghRequiresLog(t *testing.T, rekor *testbed.Rekor, logged, unlogged string) (string, []string, func(root, img string) []string) {
+	t.Helper()
+	gh := testbed.Bin(t, testbed.BinGH)
+	env := []string{"GH_TOKEN=offline", "GH_NO_UPDATE_NOTIFIER=1", "GH_CONFIG_DIR=" + t.TempDir()}
+	args := func(root, img string) []string {
+		return []string{"attestation", "verify", "--bundle-from-oci", "--owner", "acme", "--cert-oidc-issuer", s.issuer.GitHub,
+			"--custom-trusted-root", root, "oci://" + img}
+	}
+	root := testbed.TrustedRootWithRekorJSONL(t, s.fulcio, s.tsa, rekor)
+	mustRun(t, env, gh, args(root, logged)...)
+	if o, err := run(t, env, gh, args(root, unlogged)...); err == nil {
+		t.Errorf("gh accepted an attestation that is not in the log:\n%s", o)
+	}
+	mustRun(t, env, gh, args(testbed.TrustedRootJSONL(t, s.fulcio, s.tsa), unlogged)...)
+	return gh, env, args
 }
