@@ -58,37 +58,10 @@ func TestKyvernoCLIBundle(t *testing.T) {
 	for _, kind := range []testbed.RegistryKind{testbed.Distribution, testbed.Olareg} {
 		t.Run(string(kind), func(t *testing.T) {
 			b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, kind), root: root}
-			main := testbed.GitHubClaims("acme/app")
-			good := b.push("acme/app")
-			b.signKeyless(good, iss.GitHub, main, githubMD(main))
-			typo := b.push("acme/app")
-			b.signKeyless(typo, iss.GitHub, testbed.GitHubClaims("acme/app-evil"), githubMD(main))
-			sigOnly := b.push("acme/app")
-			b.signKeyless(sigOnly, iss.GitHub, main, nil)
-			unsigned := b.push("acme/app")
-
-			shc := testbed.GitHubClaimsWith("acme/app", map[string]any{"runner_environment": "self-hosted"})
-			selfHosted := b.push("acme/app")
-			b.signKeyless(selfHosted, iss.GitHub, shc, githubMD(shc))
-
-			// A reusable workflow in acme/shared, called by acme/app and by
-			// a stranger whose certificate has the same subject. Kyverno's
-			// SigstoreBundle verifier reads no certificate extension: only
-			// the provenance tells them apart.
-			const shared = "acme/shared/.github/workflows/build.yml@refs/tags/v1"
-			rc := testbed.GitHubClaimsWith("acme/app", map[string]any{"job_workflow_ref": shared})
-			reusable := b.push("acme/app")
-			b.signKeyless(reusable, iss.GitHub, rc, githubMD(rc))
-			sc := testbed.GitHubClaimsWith("stranger/app", map[string]any{"job_workflow_ref": shared})
-			stranger := b.push("acme/app")
-			b.signKeyless(stranger, iss.GitHub, sc, githubMD(sc))
-
-			glc := testbed.GitLabClaims("acme-group/app")
-			glGood := b.push("acme-group/app")
-			b.signKeyless(glGood, iss.GitLab, glc, gitlabMD(glc))
-			uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
-			glUnprotected := b.push("acme-group/app")
-			b.signKeyless(glUnprotected, iss.GitLab, uc, gitlabMD(uc))
+			// Kyverno's SigstoreBundle verifier reads no certificate
+			// extension: only the provenance tells the stranger calling the
+			// same reusable workflow apart.
+			im := b.kyvernoImages()
 
 			for _, tc := range []struct {
 				name     string
@@ -96,16 +69,16 @@ func TestKyvernoCLIBundle(t *testing.T) {
 				verdicts []verdict
 			}{
 				{"provenance", Spec{Identity: gh("", false), Attestations: []string{"slsaprovenance"}},
-					[]verdict{{good, true, ""}, {typo, false, kyvWrongSigner}, {sigOnly, false, kyvNoProvenance}, {unsigned, false, kyvNotSigned}}},
+					[]verdict{{im.good, true, ""}, {im.typo, false, kyvWrongSigner}, {im.sigOnly, false, kyvNoProvenance}, {im.unsigned, false, kyvNotSigned}}},
 				{"signature", Spec{Identity: gh("release.yml", false)},
-					[]verdict{{good, true, ""}, {sigOnly, true, ""}, {typo, false, kyvWrongSigner}, {unsigned, false, kyvNotSigned}}},
+					[]verdict{{im.good, true, ""}, {im.sigOnly, true, ""}, {im.typo, false, kyvWrongSigner}, {im.unsigned, false, kyvNotSigned}}},
 				// Checks only the provenance can make: it must have been evaluated.
 				{"hosted", Spec{Identity: gh("", true), Attestations: []string{"slsaprovenance"}},
-					[]verdict{{good, true, ""}, {selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
+					[]verdict{{im.good, true, ""}, {im.selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
 				{"reusable-provenance", Spec{Identity: gh("acme/shared/.github/workflows/build.yml", false), Attestations: []string{"slsaprovenance"}},
-					[]verdict{{reusable, true, ""}, {stranger, false, `the provenance must say: built from https://github.com/acme/app`}, {good, false, kyvWrongSigner}}},
+					[]verdict{{im.reusable, true, ""}, {im.stranger, false, `the provenance must say: built from https://github.com/acme/app`}, {im.good, false, kyvWrongSigner}}},
 				{"gitlab-protected", Spec{Identity: &gl, Attestations: []string{"slsaprovenance"}},
-					[]verdict{{glGood, true, ""}, {glUnprotected, false, `the provenance must say: built from a protected ref`}, {good, false, kyvWrongIssuer}}},
+					[]verdict{{im.glGood, true, ""}, {im.glUnprotected, false, `the provenance must say: built from a protected ref`}, {im.good, false, kyvWrongIssuer}}},
 			} {
 				tc.spec.Images = []string{b.reg.Host + "/**"}
 				tc.spec.Format = Bundle
@@ -141,8 +114,8 @@ func TestKyvernoCLIBundle(t *testing.T) {
 				{"root-without-tsa", testbed.TrustedRootJSON(t, fulcio, nil), `threshold not met for verified signed & log entry integrated timestamps`},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					got, out := kyvernoAdmitsWith(t, bin, policy, good, tufCache(t, c.root), "-v=4")
-					verdict{good, false, c.why}.check(t, got, out, policy)
+					got, out := kyvernoAdmitsWith(t, bin, policy, im.good, tufCache(t, c.root), "-v=4")
+					verdict{im.good, false, c.why}.check(t, got, out, policy)
 				})
 			}
 		})

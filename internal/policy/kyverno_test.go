@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/identity"
 	"os"
 	"os/exec"
@@ -67,32 +68,7 @@ func TestKyvernoCLI(t *testing.T) {
 	root := testbed.TrustedRootJSON(t, fulcio, tsa)
 	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root}
 
-	main := testbed.GitHubClaims("acme/app")
-	good := b.push("acme/app")
-	b.signKeyless(good, iss.GitHub, main, githubMD(main))
-	typo := b.push("acme/app")
-	b.signKeyless(typo, iss.GitHub, testbed.GitHubClaims("acme/app-evil"), githubMD(main))
-	sigOnly := b.push("acme/app")
-	b.signKeyless(sigOnly, iss.GitHub, main, nil)
-	unsigned := b.push("acme/app")
-	const shared = "acme/shared/.github/workflows/build.yml@refs/tags/v1"
-	rc := testbed.GitHubClaimsWith("acme/app", map[string]any{"job_workflow_ref": shared})
-	reusable := b.push("acme/app")
-	b.signKeyless(reusable, iss.GitHub, rc, githubMD(rc))
-	sc := testbed.GitHubClaimsWith("stranger/app", map[string]any{"job_workflow_ref": shared})
-	stranger := b.push("acme/app")
-	b.signKeyless(stranger, iss.GitHub, sc, githubMD(sc))
-
-	shc := testbed.GitHubClaimsWith("acme/app", map[string]any{"runner_environment": "self-hosted"})
-	selfHosted := b.push("acme/app")
-	b.signKeyless(selfHosted, iss.GitHub, shc, githubMD(shc))
-
-	glc := testbed.GitLabClaims("acme-group/app")
-	glGood := b.push("acme-group/app")
-	b.signKeyless(glGood, iss.GitLab, glc, gitlabMD(glc))
-	uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
-	glUnprotected := b.push("acme-group/app")
-	b.signKeyless(glUnprotected, iss.GitLab, uc, gitlabMD(uc))
+	im := b.kyvernoImages()
 	gl, err := identity.FromGitLab("acme-group/app", "", "main", false, true)
 	if err != nil {
 		t.Fatal(err)
@@ -119,20 +95,20 @@ func TestKyvernoCLI(t *testing.T) {
 		verdicts []verdict
 	}{
 		{"provenance", Spec{Identity: gh(""), Attestations: []string{"slsaprovenance"}},
-			[]verdict{{good, true, ""}, {typo, false, `subject mismatch`}, {sigOnly, false, `no matching attestations|not found`}, {unsigned, false, `no signatures found|not found`}}},
+			[]verdict{{im.good, true, ""}, {im.typo, false, `subject mismatch`}, {im.sigOnly, false, `no matching attestations|not found`}, {im.unsigned, false, `no signatures found|not found`}}},
 		{"signature", Spec{Identity: gh("release.yml")},
-			[]verdict{{good, true, ""}, {sigOnly, true, ""}, {typo, false, `subject mismatch`}, {unsigned, false, `no signatures found`}}},
+			[]verdict{{im.good, true, ""}, {im.sigOnly, true, ""}, {im.typo, false, `subject mismatch`}, {im.unsigned, false, `no signatures found`}}},
 		// The stranger's certificate has the same subject; only the
 		// workflow-repository extension tells them apart.
-		{"reusable", Spec{Identity: gh(shared)},
-			[]verdict{{reusable, true, ""}, {stranger, false, `extension mismatch`}}},
+		{"reusable", Spec{Identity: gh(sharedWorkflow)},
+			[]verdict{{im.reusable, true, ""}, {im.stranger, false, `extension mismatch`}}},
 		// Checks only the provenance can make: it must have been evaluated.
 		{"hosted", Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}},
-			[]verdict{{good, true, ""}, {selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
+			[]verdict{{im.good, true, ""}, {im.selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
 		{"gitlab-protected", Spec{Identity: &gl, Attestations: []string{"slsaprovenance"}},
-			[]verdict{{glGood, true, ""}, {glUnprotected, false, `the provenance must say: built from a protected ref`}, {good, false, `subject mismatch|issuer mismatch`}}},
+			[]verdict{{im.glGood, true, ""}, {im.glUnprotected, false, `the provenance must say: built from a protected ref`}, {im.good, false, `subject mismatch|issuer mismatch`}}},
 		{"reusable-provenance", Spec{Identity: gh("acme/shared/.github/workflows/build.yml"), Attestations: []string{"slsaprovenance"}},
-			[]verdict{{reusable, true, ""}, {stranger, false, `extension mismatch|the provenance must say`}}},
+			[]verdict{{im.reusable, true, ""}, {im.stranger, false, `extension mismatch|the provenance must say`}}},
 	} {
 		tc.spec.Images = []string{b.reg.Host + "/**"}
 		tc.spec.Format = Legacy
@@ -149,4 +125,48 @@ func TestKyvernoCLI(t *testing.T) {
 			})
 		}
 	}
+}
+
+// sharedWorkflow is a reusable workflow in acme/shared that acme/app and a
+// stranger both call: their certificates have the same subject.
+const sharedWorkflow = "acme/shared/.github/workflows/build.yml@refs/tags/v1"
+
+// kyvernoImages are the images the Kyverno tests judge, on b's registry,
+// signed and attested by Seal in both formats.
+type kyvernoImages struct {
+	good          string // acme/app's release workflow on main, with provenance
+	typo          string // acme/app-evil, forging acme/app's provenance
+	sigOnly       string // acme/app, signature without provenance
+	unsigned      string
+	reusable      string // acme/app calling sharedWorkflow
+	stranger      string // stranger/app calling sharedWorkflow
+	selfHosted    string // acme/app on a self-hosted runner
+	glGood        string // GitLab acme-group/app on a protected ref
+	glUnprotected string // the same on an unprotected ref
+}
+
+func (b *bed) kyvernoImages() kyvernoImages {
+	b.t.Helper()
+	var im kyvernoImages
+	sign := func(repo, issuer string, claims map[string]any, md *ci.Metadata) string {
+		ref := b.push(repo)
+		b.signKeyless(ref, issuer, claims, md)
+		return ref
+	}
+	main := testbed.GitHubClaims("acme/app")
+	im.good = sign("acme/app", b.iss.GitHub, main, githubMD(main))
+	im.typo = sign("acme/app", b.iss.GitHub, testbed.GitHubClaims("acme/app-evil"), githubMD(main))
+	im.sigOnly = sign("acme/app", b.iss.GitHub, main, nil)
+	im.unsigned = b.push("acme/app")
+	rc := testbed.GitHubClaimsWith("acme/app", map[string]any{"job_workflow_ref": sharedWorkflow})
+	im.reusable = sign("acme/app", b.iss.GitHub, rc, githubMD(rc))
+	sc := testbed.GitHubClaimsWith("stranger/app", map[string]any{"job_workflow_ref": sharedWorkflow})
+	im.stranger = sign("acme/app", b.iss.GitHub, sc, githubMD(sc))
+	shc := testbed.GitHubClaimsWith("acme/app", map[string]any{"runner_environment": "self-hosted"})
+	im.selfHosted = sign("acme/app", b.iss.GitHub, shc, githubMD(shc))
+	glc := testbed.GitLabClaims("acme-group/app")
+	im.glGood = sign("acme-group/app", b.iss.GitLab, glc, gitlabMD(glc))
+	uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
+	im.glUnprotected = sign("acme-group/app", b.iss.GitLab, uc, gitlabMD(uc))
+	return im
 }
