@@ -97,19 +97,22 @@ func newAWSFixture(t *testing.T) *awsFixture {
 }
 
 // env is a complete AWS environment for the fake: static keys, a region and
-// the fake as KMS endpoint; extra overrides it ("" deletes a variable).
-func (f *awsFixture) env(extra map[string]string) keys.Option {
+// the fake as KMS endpoint; each of overrides, in order, changes it ("" deletes
+// a variable).
+func (f *awsFixture) env(overrides ...map[string]string) keys.Option {
 	m := map[string]string{
 		"AWS_ACCESS_KEY_ID":     "AKIDSEALTEST",
 		"AWS_SECRET_ACCESS_KEY": "seal-test-secret",
 		"AWS_REGION":            "eu-west-1",
 		"AWS_ENDPOINT_URL_KMS":  f.srv.URL,
 	}
-	for k, v := range extra {
-		if v == "" {
-			delete(m, k)
-		} else {
-			m[k] = v
+	for _, extra := range overrides {
+		for k, v := range extra {
+			if v == "" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
 		}
 	}
 	return env(m)
@@ -519,16 +522,7 @@ func TestAWSWebIdentity(t *testing.T) {
 		"AWS_ROLE_ARN":                "arn:aws:iam::111122223333:role/seal",
 		"AWS_ENDPOINT_URL_STS":        src.sts.URL,
 	}
-	with := func(extra map[string]string) keys.Option {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return f.env(m)
-	}
+	with := func(extra map[string]string) keys.Option { return f.env(base, extra) }
 
 	if _, err := keys.Load(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_ROLE_SESSION_NAME": "seal-release"})); err != nil {
 		t.Fatalf("Load() = %v", err)
@@ -588,16 +582,7 @@ func TestAWSContainerCredentials(t *testing.T) {
 	f := newAWSFixture(t)
 	src := newAWSSources(t)
 	noKeys := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": src.container.URL + "/v1/credentials"}
-	with := func(extra map[string]string) keys.Option {
-		m := map[string]string{}
-		for k, v := range noKeys {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return f.env(m)
-	}
+	with := func(extra map[string]string) keys.Option { return f.env(noKeys, extra) }
 
 	t.Run("token in the environment", func(t *testing.T) {
 		if _, err := keys.Load(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN": containerToken})); err != nil {
@@ -704,16 +689,7 @@ credential_process = /usr/bin/get-creds
 `)
 	base := map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_REGION": "",
 		"AWS_SHARED_CREDENTIALS_FILE": creds, "AWS_CONFIG_FILE": config, "AWS_EC2_METADATA_DISABLED": "true"}
-	with := func(extra map[string]string) keys.Option {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		for k, v := range extra {
-			m[k] = v
-		}
-		return f.env(m)
-	}
+	with := func(extra map[string]string) keys.Option { return f.env(base, extra) }
 
 	if _, err := keys.Load(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_PROFILE": "ci"})); err != nil {
 		t.Fatalf("Load() with AWS_PROFILE=ci = %v", err)
