@@ -22,14 +22,23 @@ const writers = 16
 // writers of a concurrency test to sign.
 func sigSubject(t *testing.T) (context.Context, string, Subject) {
 	t.Helper()
+	ctx, host, _, s := resolvedImage(t, startDistribution)
+	return ctx, host, s
+}
+
+// resolvedImage starts a registry with start, pushes an image to host/app and
+// resolves it with a test client, which it returns too.
+func resolvedImage(t *testing.T, start func(testing.TB) string) (context.Context, string, *Client, Subject) {
+	t.Helper()
 	ctx := testContext(t)
-	host := startDistribution(t)
+	host := start(t)
 	img := pushImage(t, host, "app")
-	s, err := testClient(t, host).Resolve(ctx, img.String())
+	c := testClient(t, host)
+	s, err := c.Resolve(ctx, img.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ctx, host, s
+	return ctx, host, c, s
 }
 
 // signatureN is writer i's distinct .sig layer for s.
@@ -116,13 +125,7 @@ func survivors(t *testing.T, c *Client, s Subject) int {
 // solves: cosign's read-append-write (remote.Image, mutate.Append, remote.Write)
 // by 16 parallel jobs loses signatures (cosign#2432). It only reports.
 func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
-	ctx := testContext(t)
-	host := startDistribution(t)
-	img := pushImage(t, host, "app")
-	s, err := testClient(t, host).Resolve(ctx, img.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, host, s := sigSubject(t)
 	tag, _ := LegacyTag(s, Signature)
 	ref, err := name.ParseReference(host + "/app:" + tag)
 	if err != nil {
@@ -162,13 +165,7 @@ func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 // TestConcurrentFallbackIndex: 16 jobs attach distinct bundles to one digest on
 // a registry without the referrers API; the fallback index must list all 16.
 func TestConcurrentFallbackIndex(t *testing.T) {
-	ctx := testContext(t)
-	host := startDistribution(t)
-	img := pushImage(t, host, "app")
-	s, err := testClient(t, host).Resolve(ctx, img.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, host, s := sigSubject(t)
 	errs := make([]error, writers)
 	runTogether(writers, func(i int) {
 		c := testClient(t, host)
@@ -195,14 +192,7 @@ func TestConcurrentFallbackIndex(t *testing.T) {
 // own fallback maintenance (remote.Put of a manifest with a subject) is a plain
 // read-modify-write too: parallel writers lose index entries. It only reports.
 func TestConcurrentGGCRFallbackLosesReferrers(t *testing.T) {
-	ctx := testContext(t)
-	host := startDistribution(t)
-	img := pushImage(t, host, "app")
-	c := testClient(t, host)
-	s, err := c.Resolve(ctx, img.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, _, c, s := resolvedImage(t, startDistribution)
 	rc, err := c.repo(ctx, s.Ref.Context(), true)
 	if err != nil {
 		t.Fatal(err)

@@ -85,14 +85,7 @@ func TestPutBundles(t *testing.T) {
 	for _, rk := range registryKinds {
 		t.Run(rk.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
-			host := rk.start(t)
-			img := pushImage(t, host, "app")
-			c := testClient(t, host)
-			s, err := c.Resolve(ctx, img.String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, host, c, s := resolvedImage(t, rk.start)
 			var bs []BundleArtifact
 			for i := range 6 {
 				bs = append(bs, BundleArtifact{Bundle: testBundle(100 + i), Content: ContentDSSE})
@@ -137,14 +130,7 @@ func TestPutBundle(t *testing.T) {
 	for _, rk := range registryKinds {
 		t.Run(rk.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
-			host := rk.start(t)
-			img := pushImage(t, host, "app")
-			c := testClient(t, host)
-			s, err := c.Resolve(ctx, img.String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, host, c, s := resolvedImage(t, rk.start)
 
 			att := BundleArtifact{Bundle: testBundle(1), Content: ContentDSSE, PredicateType: "https://slsa.dev/provenance/v1"}
 			sig := BundleArtifact{Bundle: testBundle(2), Content: ContentDSSE, PredicateType: CosignSignPredicateType, Created: time.Unix(1800000000, 0)}
@@ -194,7 +180,7 @@ func TestPutBundle(t *testing.T) {
 			// What gh and cosign see: go-containerregistry's remote.Referrers,
 			// which falls back to the tag, must label both as bundles with
 			// their annotations.
-			idx, err := remote.Referrers(img)
+			idx, err := remote.Referrers(s.Ref)
 			if err != nil {
 				t.Fatalf("remote.Referrers() = %v", err)
 			}
@@ -272,14 +258,7 @@ func TestAppendLegacy(t *testing.T) {
 	for _, rk := range registryKinds {
 		t.Run(rk.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
-			host := rk.start(t)
-			img := pushImage(t, host, "app")
-			c := testClient(t, host)
-			s, err := c.Resolve(ctx, img.String())
-			if err != nil {
-				t.Fatal(err)
-			}
+			ctx, host, c, s := resolvedImage(t, rk.start)
 			payload := []byte(`{"critical":{"identity":{"docker-reference":"x"},"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"},"type":"cosign container image signature"},"optional":null}`)
 			sig1, err := SignatureLayer(payload, []byte("sig-one"), LegacyMaterial{Certificate: []byte("-----BEGIN CERTIFICATE-----\n"), RFC3161Timestamp: []byte{1, 2, 3}})
 			if err != nil {
@@ -293,7 +272,7 @@ func TestAppendLegacy(t *testing.T) {
 			if err != nil {
 				t.Fatalf("AppendLegacy(sig1) = %v", err)
 			}
-			if r.Existed || r.Ref != img.Context().Tag(fallbackTag(s.Descriptor.Digest)+".sig").String() {
+			if r.Existed || r.Ref != s.Ref.Context().Tag(fallbackTag(s.Descriptor.Digest)+".sig").String() {
 				t.Errorf("AppendLegacy(sig1) = %+v", r)
 			}
 			if r, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{sig1}); err != nil || !r.Existed {
@@ -341,7 +320,7 @@ func TestAppendLegacy(t *testing.T) {
 			if diff := cmp.Diff(att.Annotations, atts[0].Annotations); diff != "" {
 				t.Errorf("attestation annotations (-want +got):\n%s", diff)
 			}
-			if none, err := v.Legacy(ctx, Subject{Ref: img.Context().Digest(emptyDigest.String()), Descriptor: v1.Descriptor{Digest: emptyDigest}}, Signature); err != nil || none != nil {
+			if none, err := v.Legacy(ctx, Subject{Ref: s.Ref.Context().Digest(emptyDigest.String()), Descriptor: v1.Descriptor{Digest: emptyDigest}}, Signature); err != nil || none != nil {
 				t.Errorf("Legacy(unsigned) = %v, %v; want nil, nil", none, err)
 			}
 
