@@ -202,14 +202,8 @@ func TestComponents(t *testing.T) {
 	imageA := reg.Repo("sealsign/app") + "@" + digestA
 	index, platforms := pushIndex(t, reg, "sealsign/multi", "1.0")
 
-	keys := t.TempDir()
 	const password = "PLANTED-cosign-password-0123"
-	kg := exec.Command(cosign2, "generate-key-pair")
-	kg.Dir = keys
-	kg.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
-	if out, err := kg.CombinedOutput(); err != nil {
-		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
-	}
+	keys := testbed.CosignKeyPair(t, password)
 	priv, _ := os.ReadFile(filepath.Join(keys, "cosign.key"))
 	pub, _ := os.ReadFile(filepath.Join(keys, "cosign.pub"))
 

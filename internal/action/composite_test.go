@@ -457,14 +457,8 @@ func TestActionKeyedMultiArch(t *testing.T) {
 	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
 	index, platforms := pushIndex(t, reg, "patrickdung/meilisearch", "v0.24.0")
 
-	keys := t.TempDir()
 	const password = "PLANTED-cosign-password-0123"
-	kg := exec.Command(cosign2, "generate-key-pair")
-	kg.Dir = keys
-	kg.Env = append(os.Environ(), "COSIGN_PASSWORD="+password)
-	if out, err := kg.CombinedOutput(); err != nil {
-		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
-	}
+	keys := testbed.CosignKeyPair(t, password)
 	priv, err := os.ReadFile(filepath.Join(keys, "cosign.key"))
 	if err != nil {
 		t.Fatal(err)
