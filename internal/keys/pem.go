@@ -9,12 +9,13 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
+	"golang.org/x/crypto/nacl/secretbox"
 )
 
 // PEM block types, as cosign names them.
@@ -132,15 +133,72 @@ func decrypt(ciphertext []byte, o *options) ([]byte, error) {
 		}
 		password = p
 	}
-	der, err := encrypted.Decrypt(ciphertext, password)
+	der, err := openEnvelope(ciphertext, password)
 	if err != nil {
-		// securesystemslib reports a failed secretbox open this way; every
-		// other error is about the envelope's shape. Neither includes the
-		// password or plaintext.
-		if strings.Contains(err.Error(), "decryption failed") {
-			return nil, fmt.Errorf("decrypting cosign private key: %w", ErrWrongPassword)
+		// Neither kind of error includes the password or plaintext.
+		if errors.Is(err, ErrWrongPassword) {
+			return nil, fmt.Errorf("decrypting cosign private key: %w", err)
 		}
 		return nil, fmt.Errorf("decrypting cosign private key: malformed envelope: %w", err)
+	}
+	return der, nil
+}
+
+// envelope is the JSON inside an encrypted cosign key, as
+// go-securesystemslib's encrypted package writes it.
+type envelope struct {
+	KDF struct {
+		Name   string `json:"name"`
+		Params struct {
+			N int `json:"N"`
+			R int `json:"r"`
+			P int `json:"p"`
+		} `json:"params"`
+		Salt []byte `json:"salt"`
+	} `json:"kdf"`
+	Cipher struct {
+		Name  string `json:"name"`
+		Nonce []byte `json:"nonce"`
+	} `json:"cipher"`
+	Ciphertext []byte `json:"ciphertext"`
+}
+
+// openEnvelope decrypts what go-securesystemslib's encrypted.Encrypt wrote,
+// accepting what its Decrypt accepts: scrypt with one of its three parameter
+// sets (which also bounds the memory a hostile file can make us use: 128 MiB),
+// and nacl/secretbox. It derives the key with scryptKey, which is faster than
+// the package's; scrypt_test.go checks the two agree.
+func openEnvelope(data, password []byte) ([]byte, error) {
+	var e envelope
+	if err := json.Unmarshal(data, &e); err != nil {
+		return nil, err
+	}
+	if e.KDF.Name != "scrypt" {
+		return nil, fmt.Errorf("unknown kdf name %q", e.KDF.Name)
+	}
+	if e.Cipher.Name != "nacl/secretbox" {
+		return nil, fmt.Errorf("unknown cipher name %q", e.Cipher.Name)
+	}
+	switch k := e.KDF.Params; {
+	case k.R == 8 && k.P == 1 && (k.N == 1<<15 || k.N == 1<<16 || k.N == 1<<17):
+	default:
+		return nil, errors.New("unsupported scrypt parameters")
+	}
+	if len(e.Cipher.Nonce) != 24 {
+		return nil, errors.New("incorrect nonce size")
+	}
+	key, err := scryptKey(password, e.KDF.Salt, e.KDF.Params.N, e.KDF.Params.R, e.KDF.Params.P, 32)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(key)
+	var k [32]byte
+	defer clear(k[:])
+	copy(k[:], key)
+	nonce := [24]byte(e.Cipher.Nonce)
+	der, ok := secretbox.Open(nil, e.Ciphertext, &nonce, &k)
+	if !ok {
+		return nil, ErrWrongPassword
 	}
 	return der, nil
 }

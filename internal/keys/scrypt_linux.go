@@ -1,0 +1,49 @@
+package keys
+
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// populateChunk is how much of the table one populate call maps in: small
+// enough that the loop filling the table soon has pages to write to, large
+// enough that the calls cost nothing.
+const populateChunk = 2 << 20
+
+// romixTable returns scrypt's table of n words, mapped outside the Go heap,
+// and has another thread populate its pages (MADV_POPULATE_WRITE, Linux
+// 5.14) in the order the first loop of ROMix writes them, so that the 64 MiB
+// of a cosign key's table is faulted in off the critical path. Populating
+// never changes contents, so it needs no synchronization with that loop: a
+// page the loop reaches first is faulted in by the loop, as it would be
+// anyway. release stops the populating, waits for it and unmaps the table in
+// the background. If mapping fails, the table is an ordinary slice.
+func romixTable(n int) (v []uint32, release func()) {
+	size := n * 4
+	m, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+	if err != nil {
+		return make([]uint32, n), func() {}
+	}
+	var (
+		stop atomic.Bool
+		wg   sync.WaitGroup
+	)
+	wg.Go(func() {
+		for off := 0; off < size && !stop.Load(); off += populateChunk {
+			if unix.Madvise(m[off:min(off+populateChunk, size)], unix.MADV_POPULATE_WRITE) != nil {
+				return // an older kernel: the loop faults pages in itself
+			}
+		}
+	})
+	release = func() {
+		stop.Store(true)
+		go func() {
+			wg.Wait()
+			_ = unix.Munmap(m)
+		}()
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(m))), n), release
+}

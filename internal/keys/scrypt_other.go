@@ -1,0 +1,9 @@
+//go:build !linux
+
+package keys
+
+// romixTable returns scrypt's table of n words: an ordinary slice outside
+// Linux (scrypt_linux.go has the faster table).
+func romixTable(n int) (v []uint32, release func()) {
+	return make([]uint32, n), func() {}
+}
