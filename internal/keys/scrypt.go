@@ -17,8 +17,8 @@ import (
 //   - The 128·r·N-byte table V (64 MiB for cosign's N=65536, r=8) comes from
 //     romixTable, which on Linux maps it outside the Go heap and has the kernel
 //     populate its pages from another thread ahead of the loop that fills it,
-//     instead of taking 16,384 page faults on the critical path; it is
-//     unmapped in the background afterwards. Elsewhere it is a Go slice.
+//     instead of taking 16,384 page faults on the critical path, and keeps
+//     it for the next derivation. Elsewhere it is a Go slice.
 //   - BlockMix writes each step straight into V and folds the XOR with a V
 //     entry into the Salsa20/8 input, so no 1 KiB block is copied or XORed
 //     separately.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
@@ -62,7 +63,29 @@ func TestScryptMatchesXCrypto(t *testing.T) {
 		}
 		check(password, salt, 2<<rng.IntN(10), 1+rng.IntN(9), 1+rng.IntN(3), 1+rng.IntN(100))
 	}
+	// Twice: the second derivation reuses the first one's table.
 	check([]byte("cosign-password"), bytes.Repeat([]byte{7}, 32), 1<<16, 8, 1, 32)
+	check([]byte("another"), bytes.Repeat([]byte{9}, 32), 1<<16, 8, 1, 32)
+}
+
+// Derivations running at once each get a table of their own.
+func TestScryptConcurrent(t *testing.T) {
+	want, err := scrypt.Key([]byte("pw"), []byte("salt"), 1<<12, 8, 1, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 3 {
+				got, err := scryptKey([]byte("pw"), []byte("salt"), 1<<12, 8, 1, 32)
+				if err != nil || !bytes.Equal(got, want) {
+					t.Errorf("got %x, %v; want %x", got, err, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestScryptRejectsBadParameters(t *testing.T) {
