@@ -288,7 +288,13 @@ func New(opts ...Option) (*Client, error) {
 		}
 	}
 	if o.transport == nil {
-		o.transport = http.DefaultTransport.(*http.Transport).Clone()
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// net/http keeps two idle connections per host by default, so each
+		// burst of parallel uploads (up to WithJobs, and several lanes per
+		// subject) would close most of the connections the previous burst
+		// opened and open, and TLS-handshake, new ones. Keep them all.
+		t.MaxIdleConnsPerHost = max(64, 4*o.jobs)
+		o.transport = t
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)

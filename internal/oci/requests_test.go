@@ -1,10 +1,17 @@
 package oci
 
 import (
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 // TestRequestCounts pins the request counts the doc comments promise, on a
@@ -123,5 +130,54 @@ func TestRequestCounts(t *testing.T) {
 				return err
 			})
 		})
+	}
+}
+
+// TestConnectionsReused: bursts of parallel uploads reuse the connections
+// the first burst opened, instead of keeping net/http's default two idle
+// connections per host and opening (on a real registry, TLS-handshaking)
+// new ones for every burst.
+func TestConnectionsReused(t *testing.T) {
+	ctx := testContext(t)
+	var opened atomic.Int64
+	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	host := srv.Listener.Addr().String()
+	img := pushImage(t, host, "app")
+	c, err := New(WithInsecureHosts(host), WithJobs(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	burst := func(round int) {
+		t.Helper()
+		bs := make([]BundleArtifact, 8)
+		for i := range bs {
+			bs[i] = BundleArtifact{Bundle: testBundle(100*round + i), Content: ContentDSSE}
+		}
+		if _, err := c.PutBundles(ctx, s, bs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	burst(1)
+	first := opened.Load()
+	if first < 3 {
+		t.Fatalf("the first burst opened %d connections; the test needs parallel requests", first)
+	}
+	for round := 2; round <= 4; round++ {
+		burst(round)
+	}
+	if n := opened.Load() - first; n > 1 {
+		t.Errorf("three more bursts opened %d new connections after the first opened %d; want them reused", n, first)
 	}
 }
