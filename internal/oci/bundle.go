@@ -235,15 +235,18 @@ func (c *Client) PutBundles(ctx context.Context, s Subject, bs []BundleArtifact)
 		hdrs[i] = hdr
 		return nil
 	}
-	err = put(0)
-	switch {
-	case err != nil:
-	case hdrs[0].Get("OCI-Subject") == s.Descriptor.Digest.String():
-		for i := 1; i < len(bs) && err == nil; i++ {
-			err = put(i)
+	// A registry known to lack the referrers API (a read of this run found
+	// out) does not process subjects either: all at once from the start.
+	if rc.reg.referrersAPI.Load() == no {
+		err = c.parallel(len(bs), put)
+	} else if err = put(0); err == nil {
+		if hdrs[0].Get("OCI-Subject") == s.Descriptor.Digest.String() {
+			for i := 1; i < len(bs) && err == nil; i++ {
+				err = put(i)
+			}
+		} else {
+			err = c.parallel(len(bs)-1, func(i int) error { return put(i + 1) })
 		}
-	default:
-		err = c.parallel(len(bs)-1, func(i int) error { return put(i + 1) })
 	}
 	var fallback []v1.Descriptor
 	for i, hdr := range hdrs {

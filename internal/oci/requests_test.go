@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,5 +180,50 @@ func TestConnectionsReused(t *testing.T) {
 	}
 	if n := opened.Load() - first; n > 1 {
 		t.Errorf("three more bursts opened %d new connections after the first opened %d; want them reused", n, first)
+	}
+}
+
+// inflightTransport delays manifest PUTs and records how many were in
+// flight at once.
+type inflightTransport struct {
+	now, max atomic.Int64
+}
+
+func (t *inflightTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPut && strings.Contains(req.URL.Path, "/manifests/sha256:") {
+		n := t.now.Add(1)
+		defer t.now.Add(-1)
+		for m := t.max.Load(); n > m && !t.max.CompareAndSwap(m, n); m = t.max.Load() {
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// TestReferrerManifestsAtOnce: once a read has found that the registry has
+// no referrers API (so it does not process subjects), a run's referrer
+// manifests go up all at once instead of the first alone to find out.
+func TestReferrerManifestsAtOnce(t *testing.T) {
+	ctx := testContext(t)
+	host := startGGCR(t, false)
+	img := pushImage(t, host, "app")
+	tr := &inflightTransport{}
+	c, err := New(WithInsecureHosts(host), WithTransport(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve(ctx, img.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Bundles(ctx, s, BundleFilter{}); err != nil {
+		t.Fatal(err)
+	}
+	bs := []BundleArtifact{{Bundle: testBundle(1), Content: ContentDSSE}, {Bundle: testBundle(2), Content: ContentDSSE}, {Bundle: testBundle(3), Content: ContentDSSE}}
+	if _, err := c.PutBundles(ctx, s, bs); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.max.Load(); got != 3 {
+		t.Errorf("at most %d referrer manifests were in flight at once, want all 3", got)
 	}
 }
