@@ -73,3 +73,19 @@ func romixTable(n int) (v []uint32, release func()) {
 	}
 	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(m))), n), release
 }
+
+
+// ReleaseScratch unmaps the table kept for the next key derivation. Call it
+// once the process will decrypt no more keys, at a moment when a few
+// milliseconds with page faults stalled cost nothing (unmapping holds the
+// memory map lock): a publisher waiting for concurrent writers is one. It
+// also saves the process's exit that work.
+func ReleaseScratch() {
+	spareTable.Lock()
+	m := spareTable.m
+	spareTable.m = nil
+	spareTable.Unlock()
+	if m != nil {
+		_ = unix.Munmap(m)
+	}
+}

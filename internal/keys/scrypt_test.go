@@ -66,6 +66,9 @@ func TestScryptMatchesXCrypto(t *testing.T) {
 	// Twice: the second derivation reuses the first one's table.
 	check([]byte("cosign-password"), bytes.Repeat([]byte{7}, 32), 1<<16, 8, 1, 32)
 	check([]byte("another"), bytes.Repeat([]byte{9}, 32), 1<<16, 8, 1, 32)
+	// And after the kept table is released.
+	ReleaseScratch()
+	check([]byte("cosign-password"), bytes.Repeat([]byte{7}, 32), 1<<16, 8, 1, 32)
 }
 
 // Derivations running at once each get a table of their own.
