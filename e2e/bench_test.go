@@ -130,32 +130,86 @@ func (bed *benchBed) measure(b *testing.B, setup func(b *testing.B) string, op f
 }
 
 // BenchmarkOneImage: one image gets a signature, SLSA provenance and an SBOM
-// attestation. Seal does it in one process; cosign v2 in three (sign,
-// attest provenance, attest SBOM), each decrypting the key.
+// attestation. Seal does it in one process; cosign in three (sign, attest
+// provenance, attest SBOM), each decrypting the key. Each sub-benchmark
+// pairs Seal with the cosign that writes the same format (cosign v2 the
+// legacy tags, cosign v3 bundles, both of them for both formats) and runs
+// the two on fresh images in alternating order within every iteration, so
+// that a machine that speeds up or slows down during the run (a shared CI
+// host does) moves both figures alike; it reports each tool's seconds and
+// requests per operation and their ratio. An untimed round first puts both
+// tools' binaries in the page cache.
 func BenchmarkOneImage(b *testing.B) {
 	for _, kind := range []testbed.RegistryKind{testbed.Distribution, testbed.Olareg} {
 		b.Run(string(kind), func(b *testing.B) {
 			bed := newBenchBed(b, kind)
 			n := 0
 			fresh := func(b *testing.B) string { n++; return pushImage(b, bed.reg.Host, fmt.Sprintf("one/img%d", n)) }
-			for _, format := range []string{"legacy", "both", "bundle"} {
-				b.Run("seal-"+format, func(b *testing.B) {
-					bed.measure(b, fresh, func(ref string) {
-						mustRun(b, bed.keys.env(), sealBin, append(append([]string{"attest", "--sign", "--provenance", "--predicate", bed.sbom, "--format", format},
-							sealKeyed(bed.keys, bed.proxy.Host)...), ref)...)
+			seal := func(format string) func(b *testing.B, ref string) {
+				return func(b *testing.B, ref string) {
+					mustRun(b, bed.keys.env(), sealBin, append(append([]string{"attest", "--sign", "--provenance", "--predicate", bed.sbom, "--format", format},
+						sealKeyed(bed.keys, bed.proxy.Host)...), ref)...)
+				}
+			}
+			v2 := func(b *testing.B, ref string) { bed.cosignOne(b, bed.cosign, cosignKeyed(bed.keys), ref) }
+			v3 := func(b *testing.B, ref string) { bed.cosignOne(b, bed.cosign3, cosign3Keyed(bed.keys), ref) }
+			for _, v := range []struct {
+				name   string
+				seal   func(*testing.B, string)
+				cosign []func(*testing.B, string)
+			}{
+				{"legacy-vs-cosign", seal("legacy"), []func(*testing.B, string){v2}},
+				{"bundle-vs-cosign-v3", seal("bundle"), []func(*testing.B, string){v3}},
+				{"both-vs-cosign-v2+v3", seal("both"), []func(*testing.B, string){v2, v3}},
+			} {
+				b.Run(v.name, func(b *testing.B) {
+					bed.pair(b, fresh, v.seal, func(b *testing.B, ref string) {
+						for _, c := range v.cosign {
+							c(b, ref)
+						}
 					})
 				})
 			}
-			// cosign (v2) writes the legacy format, cosign-v3 bundles; a
-			// cosign user who wants both formats runs both.
-			b.Run("cosign", func(b *testing.B) {
-				bed.measure(b, fresh, func(ref string) { bed.cosignOne(b, bed.cosign, cosignKeyed(bed.keys), ref) })
-			})
-			b.Run("cosign-v3", func(b *testing.B) {
-				bed.measure(b, fresh, func(ref string) { bed.cosignOne(b, bed.cosign3, cosign3Keyed(bed.keys), ref) })
-			})
 		})
 	}
+}
+
+// pair measures seal against cosign on fresh subjects from setup, b.N times
+// each, alternating which goes first, and reports both tools' s/op and
+// req/op and the ratio of their wall times.
+func (bed *benchBed) pair(b *testing.B, setup func(*testing.B) string, seal, cosign func(*testing.B, string)) {
+	b.Helper()
+	b.StopTimer()
+	seal(b, bed.viaProxy(setup(b)))
+	cosign(b, bed.viaProxy(setup(b)))
+	type tool struct {
+		name string
+		run  func(*testing.B, string)
+		wall time.Duration
+		reqs int
+	}
+	tools := []*tool{{name: "seal", run: seal}, {name: "cosign", run: cosign}}
+	for i := 0; i < b.N; i++ {
+		for k := range tools {
+			t := tools[(i+k)%2]
+			ref := bed.viaProxy(setup(b))
+			bed.proxy.Reset()
+			start := time.Now()
+			b.StartTimer()
+			t.run(b, ref)
+			b.StopTimer()
+			t.wall += time.Since(start)
+			t.reqs += bed.proxy.Total()
+			if i == 0 {
+				b.Logf("%s requests: %s", t.name, formatCounts(bed.proxy.Counts()))
+			}
+		}
+	}
+	for _, t := range tools {
+		b.ReportMetric(t.wall.Seconds()/float64(b.N), t.name+"-s/op")
+		b.ReportMetric(float64(t.reqs)/float64(b.N), t.name+"-req/op")
+	}
+	b.ReportMetric(tools[0].wall.Seconds()/tools[1].wall.Seconds(), "ratio")
 }
 
 // cosignOne is what a cosign user runs for one image, with cosign binary
