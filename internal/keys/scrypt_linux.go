@@ -74,7 +74,6 @@ func romixTable(n int) (v []uint32, release func()) {
 	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(m))), n), release
 }
 
-
 // ReleaseScratch unmaps the table kept for the next key derivation. Call it
 // once the process will decrypt no more keys, at a moment when a few
 // milliseconds with page faults stalled cost nothing (unmapping holds the
