@@ -26,7 +26,9 @@
 // credential_process, assume-role profiles); that client signs RSA keys with
 // RSASSA-PSS, which cosign rejects, so it accepts only ECDSA keys.
 //
-// Decrypting a cosign key costs about half a second of scrypt, so Load does it
+// Decrypting a cosign key costs a fraction of a second of scrypt (64 MiB of
+// memory-hard work; scrypt.go has Seal's own implementation, faster than
+// golang.org/x/crypto's for a process that derives one key), so Load does it
 // once and returns a Keypair that is immutable and safe to share between the
 // goroutines that sign many manifests in parallel. The Keypair satisfies
 // sigstore-go's sign.Keypair, so it plugs straight into sign.Bundle, and it
