@@ -179,9 +179,7 @@ func openEnvelope(data, password []byte) ([]byte, error) {
 	if e.Cipher.Name != "nacl/secretbox" {
 		return nil, fmt.Errorf("unknown cipher name %q", e.Cipher.Name)
 	}
-	switch k := e.KDF.Params; {
-	case k.R == 8 && k.P == 1 && (k.N == 1<<15 || k.N == 1<<16 || k.N == 1<<17):
-	default:
+	if k := e.KDF.Params; k.R != 8 || k.P != 1 || (k.N != 1<<15 && k.N != 1<<16 && k.N != 1<<17) {
 		return nil, errors.New("unsupported scrypt parameters")
 	}
 	if len(e.Cipher.Nonce) != 24 {
