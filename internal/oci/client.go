@@ -175,9 +175,11 @@ func WithDeferredCheck() Option {
 }
 
 // WithSettleDelay sets the least time a tag update waits before reading the tag
-// back to check that no concurrent writer dropped its entries (default 25ms; the
-// wait adds three times the update's own window, from its check that the tag had
-// not moved to the end of its write, which estimates a neighbour's).
+// back to check that no concurrent writer dropped its entries (default 15ms,
+// for a neighbour's scheduling between its check and its write; the wait adds
+// two or three times the update's own window, from its check that the tag had
+// not moved to the end of its write, which estimates a neighbour's: see
+// settleWindows).
 func WithSettleDelay(d time.Duration) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -279,7 +281,7 @@ func New(opts ...Option) (*Client, error) {
 		backoff:     250 * time.Millisecond,
 		maxBackoff:  8 * time.Second,
 		jobs:        4,
-		settleDelay: 25 * time.Millisecond,
+		settleDelay: 15 * time.Millisecond,
 		tagRounds:   30,
 	}
 	for _, opt := range opts {
