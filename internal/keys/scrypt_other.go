@@ -8,5 +8,6 @@ func romixTable(n int) (v []uint32, release func()) {
 	return make([]uint32, n), func() {}
 }
 
-// ReleaseScratch does nothing outside Linux: the table is garbage.
+// ReleaseScratch does nothing outside Linux, where the table is an ordinary
+// slice that the garbage collector frees.
 func ReleaseScratch() {}
