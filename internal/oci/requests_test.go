@@ -172,13 +172,17 @@ func TestConnectionsReused(t *testing.T) {
 	}
 	burst(1)
 	first := opened.Load()
-	if first < 3 {
+	if first < 5 {
 		t.Fatalf("the first burst opened %d connections; the test needs parallel requests", first)
 	}
 	for round := 2; round <= 4; round++ {
 		burst(round)
 	}
-	if n := opened.Load() - first; n > 1 {
+	// Keeping only two idle connections, each later burst opens all but two
+	// of its own again: 3 or more each. A later burst may run a little more
+	// in parallel than the first did (under -race, on a loaded machine), so
+	// a few new ones in all are no sign of waste.
+	if n := opened.Load() - first; n > 3 {
 		t.Errorf("three more bursts opened %d new connections after the first opened %d; want them reused", n, first)
 	}
 }
