@@ -23,8 +23,8 @@ import (
 // the registry in one extra, untimed run of the operation (which also warms
 // the page cache): the timed runs talk to the registry directly, since on
 // two cores the proxy's CPU competes with the registry's, which costs a
-// client that sends its requests at once (Seal) more than one that sends
-// them one after another (cosign): about 15% of Seal's time on the index.
+// client that sends its requests at once (Seal) most: 10 to 30% of Seal's
+// time on the index.
 //
 // The fewest requests the work can take, on a registry without
 // authentication. Distribution has no referrers API and answers a
