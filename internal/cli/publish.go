@@ -11,7 +11,6 @@ import (
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
-	"github.com/sealsign/seal/internal/keys"
 	"github.com/sealsign/seal/internal/publish"
 	"github.com/sealsign/seal/internal/signing"
 )
@@ -52,8 +51,7 @@ func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign b
 	if err != nil {
 		return err
 	}
-	// The memory scrypt kept for another key goes while the run waits.
-	pub, err := publish.New(signer, reg, publish.WithFormat(format), publish.WithJobs(o.Jobs), publish.WithLogger(a.log), publish.WithIdle(keys.ReleaseScratch))
+	pub, err := publish.New(signer, reg, publish.WithFormat(format), publish.WithJobs(o.Jobs), publish.WithLogger(a.log))
 	if err != nil {
 		return &usageError{err}
 	}

@@ -27,9 +27,8 @@
 // RSASSA-PSS, which cosign rejects, so it accepts only ECDSA keys.
 //
 // Decrypting a cosign key costs a fraction of a second of scrypt (64 MiB of
-// memory-hard work; scrypt.go has Seal's own implementation, faster than
-// golang.org/x/crypto's for a process that derives one key), so Load does it
-// once and returns a Keypair that is immutable and safe to share between the
+// memory-hard work, done by go-securesystemslib and golang.org/x/crypto as
+// in cosign), so Load does it once and returns a Keypair that is immutable and safe to share between the
 // goroutines that sign many manifests in parallel. The Keypair satisfies
 // sigstore-go's sign.Keypair, so it plugs straight into sign.Bundle, and it
 // signs data the way cosign does (ECDSA P-256 with SHA-256, P-384 with SHA-384,

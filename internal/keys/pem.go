@@ -9,13 +9,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
-	"golang.org/x/crypto/nacl/secretbox"
 )
 
 // PEM block types, as cosign names them.
@@ -121,9 +119,9 @@ func parsePrivateKey(data []byte, o *options) (*Keypair, error) {
 	return newKeypair(localBackend{signer: signer}, signer.Public())
 }
 
-// decrypt opens a cosign key: scrypt derives a secretbox key from the
-// password. The password is fetched only here, so unencrypted keys never
-// prompt.
+// decrypt opens a cosign key with go-securesystemslib, which cosign uses:
+// scrypt derives a secretbox key from the password. The password is fetched
+// only here, so unencrypted keys never prompt.
 func decrypt(ciphertext []byte, o *options) ([]byte, error) {
 	var password []byte
 	if o.password != nil {
@@ -133,73 +131,22 @@ func decrypt(ciphertext []byte, o *options) ([]byte, error) {
 		}
 		password = p
 	}
-	der, err := openEnvelope(ciphertext, password)
+	der, err := encrypted.Decrypt(ciphertext, password)
 	if err != nil {
 		// Neither kind of error includes the password or plaintext.
-		if errors.Is(err, ErrWrongPassword) {
-			return nil, fmt.Errorf("decrypting cosign private key: %w", err)
+		if err.Error() == errSecretboxOpen {
+			return nil, fmt.Errorf("decrypting cosign private key: %w", ErrWrongPassword)
 		}
 		return nil, fmt.Errorf("decrypting cosign private key: malformed envelope: %w", err)
 	}
 	return der, nil
 }
 
-// envelope is the JSON inside an encrypted cosign key, as
-// go-securesystemslib's encrypted package writes it.
-type envelope struct {
-	KDF struct {
-		Name   string `json:"name"`
-		Params struct {
-			N int `json:"N"`
-			R int `json:"r"`
-			P int `json:"p"`
-		} `json:"params"`
-		Salt []byte `json:"salt"`
-	} `json:"kdf"`
-	Cipher struct {
-		Name  string `json:"name"`
-		Nonce []byte `json:"nonce"`
-	} `json:"cipher"`
-	Ciphertext []byte `json:"ciphertext"`
-}
-
-// openEnvelope decrypts what go-securesystemslib's encrypted.Encrypt wrote,
-// accepting what its Decrypt accepts: scrypt with one of its three parameter
-// sets (which also bounds the memory a hostile file can make us use: 128 MiB),
-// and nacl/secretbox. It derives the key with scryptKey, which is faster than
-// the package's; scrypt_test.go checks the two agree.
-func openEnvelope(data, password []byte) ([]byte, error) {
-	var e envelope
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, err
-	}
-	if e.KDF.Name != "scrypt" {
-		return nil, fmt.Errorf("unknown kdf name %q", e.KDF.Name)
-	}
-	if e.Cipher.Name != "nacl/secretbox" {
-		return nil, fmt.Errorf("unknown cipher name %q", e.Cipher.Name)
-	}
-	if k := e.KDF.Params; k.R != 8 || k.P != 1 || (k.N != 1<<15 && k.N != 1<<16 && k.N != 1<<17) {
-		return nil, errors.New("unsupported scrypt parameters")
-	}
-	if len(e.Cipher.Nonce) != 24 {
-		return nil, errors.New("incorrect nonce size")
-	}
-	key, err := scryptKey(password, e.KDF.Salt, e.KDF.Params.N, e.KDF.Params.R, e.KDF.Params.P, 32)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(key)
-	var k [32]byte
-	defer clear(k[:])
-	copy(k[:], key)
-	nonce := [24]byte(e.Cipher.Nonce)
-	der, ok := secretbox.Open(nil, e.Ciphertext, &nonce, &k)
-	if !ok {
-		return nil, ErrWrongPassword
-	}
-	return der, nil
-}
+// errSecretboxOpen is the only error encrypted.Decrypt returns once the
+// envelope parsed and the key was derived: the secretbox did not open, which
+// for a well-formed cosign key means a wrong password. The package exports no
+// sentinel; TestErrors fails if the text changes.
+const errSecretboxOpen = "encrypted: decryption failed"
 
 // firstBlock returns the first PEM block that holds a key, skipping the
 // EC PARAMETERS block OpenSSL writes in front of EC keys.

@@ -63,7 +63,6 @@ type options struct {
 	jobs   int
 	log    *slog.Logger
 	now    func() time.Time
-	idle   func()
 }
 
 // Option configures a Publisher.
@@ -97,14 +96,6 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) error { o.log =
 // WithClock replaces time.Now (the created annotation).
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error { o.now = now; return nil }
-}
-
-// WithIdle has f run, in the background, once everything is written and
-// the run waits for concurrent writers to show themselves before checking
-// the shared tags (tens of milliseconds with nothing else to do): the moment
-// to release what signing held, such as keys.ReleaseScratch.
-func WithIdle(f func()) Option {
-	return func(o *options) error { o.idle = f; return nil }
 }
 
 // Publisher signs and publishes.
@@ -226,9 +217,6 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (*Report, error) {
 	// overwritten an update of ours after we checked it: read the tags once
 	// more and restore what is missing.
 	if st, ok := p.reg.(settler); ok && errors.Join(errs...) == nil {
-		if p.o.idle != nil {
-			go p.o.idle()
-		}
 		n, err := st.Settle(ctx)
 		rep.Repaired = n
 		if n > 0 {

@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -117,41 +116,3 @@ func TestPublishErrors(t *testing.T) {
 	}
 }
 
-// WithIdle's function runs once per run, after everything is written (the
-// signature is in place when it runs), while the run waits for concurrent
-// writers.
-func TestIdleRunsAfterTheWrites(t *testing.T) {
-	signer, reg, ref := setup(t)
-	ctx := context.Background()
-	s, err := reg.Resolve(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan int, 2)
-	p, err := New(signer, reg, WithFormat(Legacy), WithIdle(func() {
-		ls, err := reg.Legacy(ctx, s, oci.Signature)
-		if err != nil {
-			t.Error(err)
-		}
-		found <- len(ls)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.Publish(ctx, Request{Ref: ref, Sign: true}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case n := <-found:
-		if n != 1 {
-			t.Errorf("when the idle function ran, the tag held %d signatures, want 1", n)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the idle function did not run")
-	}
-	select {
-	case <-found:
-		t.Error("the idle function ran twice")
-	case <-time.After(100 * time.Millisecond):
-	}
-}
