@@ -2,15 +2,25 @@
 # Installs the seal binary for a step of Seal's GitHub Action (action.yml and actions/*/action.yml).
 #
 #   setup.sh plan      decide between the release pinned in actions/release.sha256 and a build
-#                      from this checkout; writes the step outputs mode, version, dir, cache-key
-#   setup.sh install   download and verify the release, or build from source, unless the binary
-#                      is already in dir (tool cache, actions/cache); writes the output path and
-#                      puts dir on PATH for the job's later steps
+#                      from this checkout; writes the step outputs mode, version and, for a
+#                      release, dir (where the tool cache keeps it)
+#   setup.sh install   put a binary checked on this use into a directory of this job's own:
+#                      the release, taken from the tool cache only if its sha256 still matches
+#                      the pin (else downloaded again and checked), or a build from source, done
+#                      on every use; writes the output path and puts the directory on PATH for
+#                      the job's later steps
 #
 # A release binary is installed only when its sha256 is pinned in release.sha256 next to this
 # script. The pins live in the action's own commit, so pinning the action (uses: ...@SHA) pins
 # the binary: no tag move or replaced release asset can change what runs. Without pins (a commit
 # that no release has been made from) the action builds seal from its own source with Go.
+#
+# Nothing found in a cache is run unchecked: the tool cache of a self-hosted runner outlives
+# jobs, and an actions/cache entry can be written by any job of the repository under a key it
+# can predict, so a planted binary would run with the job's id-token: write. A cached release is
+# copied into the job's directory and hashed there (what is hashed is what runs); a source build
+# has nothing to check a cached binary against, so it is never cached (Go's build cache makes
+# the rebuild take seconds).
 # Runs in bash on Linux, macOS and Windows (Git Bash) runners.
 set -euo pipefail
 
@@ -51,9 +61,18 @@ pinned_version() {
   awk '!/^#/ && NF == 2 { print $2 }' "$pins" | sed -n 's/^seal_\(v[^_]*\)_.*/\1/p' | sort -u | head -n 1
 }
 
-# source_hash identifies the code a source build compiles: it keys the build cache.
+# source_hash identifies the code a source build compiles: it names the build's version.
 source_hash() {
   (cd "$root" && find go.mod go.sum cmd internal -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat | sha256)
+}
+
+# job_dir creates a directory only this job writes to (mode 0700, under the runner's per-job
+# temporary directory) and prints it.
+job_dir() {
+  local tmp=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+  if command -v cygpath >/dev/null 2>&1; then tmp=$(cygpath -u "$tmp"); fi
+  mkdir -p "$tmp"
+  mktemp -d "$tmp/seal-bin.XXXXXX"
 }
 
 os=$(runner_os)
@@ -70,49 +89,60 @@ case "${1:-}" in
       h=$(source_hash)
       output mode source
       output version "source-${h:0:12}"
-      output dir "$cache/seal/source-${h:0:12}/$os-$arch"
-      output cache-key "seal-source-$h-$os-$arch"
     elif [ -z "$want" ] || [ "$want" = "$pinned" ]; then
       output mode release
       output version "$pinned"
       output dir "$cache/seal/$pinned/$os-$arch"
-      output cache-key "seal-release-$pinned-$os-$arch"
     else
       fail "version $want is not pinned in this action (it pins ${pinned:-no release}): use the action at the $want tag, or version: source to build this commit"
     fi
     ;;
   install)
-    : "${SEAL_MODE:?}" "${SEAL_DIR:?}" "${SEAL_BUILD_VERSION:?}"
-    bin=$SEAL_DIR/seal$ext
-    if [ -x "$bin" ]; then
-      echo "seal $SEAL_BUILD_VERSION found in $SEAL_DIR" >&2
-    elif [ "$SEAL_MODE" = release ]; then
+    : "${SEAL_MODE:?}" "${SEAL_BUILD_VERSION:?}"
+    dir=$(job_dir) || fail "cannot create a directory for the seal binary"
+    bin=$dir/seal$ext
+    if [ "$SEAL_MODE" = release ]; then
+      : "${SEAL_DIR:?}"
       asset=seal_${SEAL_BUILD_VERSION}_${os}_${arch}${ext}
       want=$(awk -v a="$asset" '!/^#/ && NF == 2 && $2 == a { print $1 }' "$pins")
       [ -n "$want" ] || fail "no sha256 pinned for $asset in actions/release.sha256: this release has no $os/$arch binary (use version: source)"
-      url=${GITHUB_SERVER_URL:-https://github.com}/${SEAL_REPOSITORY:-sealsign/seal}/releases/download/$SEAL_BUILD_VERSION/$asset
-      mkdir -p "$SEAL_DIR"
-      tmp=$SEAL_DIR/.download.$$
-      echo "downloading $url" >&2
-      curl -fsSL --retry 3 --proto '=https' -o "$tmp" "$url" || { rm -f "$tmp"; fail "downloading $url failed"; }
-      got=$(sha256 "$tmp")
-      if [ "$got" != "$want" ]; then
-        rm -f "$tmp"
-        fail "$asset has sha256 $got, but this action pins $want: refusing to run it"
+      cached=$SEAL_DIR/seal$ext
+      if [ -f "$cached" ] && cp "$cached" "$bin.part" 2>/dev/null; then
+        got=$(sha256 "$bin.part")
+        if [ "$got" = "$want" ]; then
+          mv "$bin.part" "$bin"
+          echo "seal $SEAL_BUILD_VERSION found in $SEAL_DIR, sha256 $got as pinned" >&2
+        else
+          rm -f "$bin.part"
+          echo "::warning title=Seal setup::the cached $cached has sha256 $got, which does not match the pin $want: not running it; downloading the release again" >&2
+        fi
       fi
-      chmod +x "$tmp"
-      mv "$tmp" "$bin"
+      if [ ! -f "$bin" ]; then
+        url=${GITHUB_SERVER_URL:-https://github.com}/${SEAL_REPOSITORY:-sealsign/seal}/releases/download/$SEAL_BUILD_VERSION/$asset
+        echo "downloading $url" >&2
+        curl -fsSL --retry 3 --proto '=https' -o "$bin.part" "$url" || { rm -f "$bin.part"; fail "downloading $url failed"; }
+        got=$(sha256 "$bin.part")
+        if [ "$got" != "$want" ]; then
+          rm -f "$bin.part"
+          fail "$asset has sha256 $got, but this action pins $want: refusing to run it"
+        fi
+        mv "$bin.part" "$bin"
+        # Refresh the tool cache for later jobs, atomically; they check it again anyway.
+        if mkdir -p "$SEAL_DIR" 2>/dev/null && cp "$bin" "$SEAL_DIR/.seal.$$" 2>/dev/null; then
+          chmod +x "$SEAL_DIR/.seal.$$" && mv -f "$SEAL_DIR/.seal.$$" "$cached" || rm -f "$SEAL_DIR/.seal.$$"
+        fi
+      fi
     else
       command -v go >/dev/null 2>&1 || fail "building seal from source needs Go (actions/setup-go), which is not on PATH"
       echo "building seal from $root" >&2
-      mkdir -p "$SEAL_DIR"
       (cd "$root" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath \
         -ldflags "-s -w -X github.com/sealsign/seal/internal/version.version=$SEAL_BUILD_VERSION" \
         -o "$bin" ./cmd/seal) || fail "go build ./cmd/seal failed"
     fi
+    chmod +x "$bin"
     "$bin" version >&2
-    path_dir=$SEAL_DIR
-    if command -v cygpath >/dev/null 2>&1; then path_dir=$(cygpath -w "$SEAL_DIR"); fi
+    path_dir=$dir
+    if command -v cygpath >/dev/null 2>&1; then path_dir=$(cygpath -w "$dir") && bin=$(cygpath -m "$bin"); fi
     if [ -n "${GITHUB_PATH:-}" ]; then echo "$path_dir" >>"$GITHUB_PATH"; fi
     output path "$bin"
     ;;

@@ -33,14 +33,14 @@ func TestActionMetadata(t *testing.T) {
 				t.Errorf("name %q, description %q: both are required", a.Name, a.Description)
 			}
 			steps := a.Runs.Steps
-			if len(steps) != 5 {
-				t.Fatalf("%d steps, want setup, cache, setup-go, install, run", len(steps))
+			if len(steps) != 4 {
+				t.Fatalf("%d steps, want setup, setup-go, install, run (no cache: setup.sh checks or rebuilds the binary on every use)", len(steps))
 			}
 			// The setup steps differ only in where setup.sh and go.mod are.
 			norm := strings.NewReplacer("$GITHUB_ACTION_PATH/../setup.sh", "$GITHUB_ACTION_PATH/actions/setup.sh",
 				"${{ github.action_path }}/../../go.mod", "${{ github.action_path }}/go.mod")
 			var mine []compositeStep
-			for _, s := range steps[:4] {
+			for _, s := range steps[:3] {
 				s.Run = norm.Replace(s.Run)
 				if s.With != nil {
 					s.With["go-version-file"] = norm.Replace(s.With["go-version-file"])
@@ -55,7 +55,7 @@ func TestActionMetadata(t *testing.T) {
 			} else if diff := cmp.Diff(setup, mine); diff != "" {
 				t.Errorf("setup steps differ from another action's (-other +this):\n%s", diff)
 			}
-			run := steps[4]
+			run := steps[3]
 			if run.ID != "run" || !strings.Contains(run.Run, `"$SEAL_BIN" action `+verb+"\n") {
 				t.Errorf("last step %q runs %q; want id run calling seal action %s", run.ID, run.Run, verb)
 			}
@@ -99,14 +99,14 @@ func TestExpressions(t *testing.T) {
 	ctx := map[string]map[string]string{
 		"inputs": {"version": "", "image": "app"}, "github": {"token": "tok"}, "runner": {}, "env": {},
 	}
-	steps := map[string]map[string]string{"setup": {"mode": "source"}, "cache": {"cache-hit": "false"}}
+	steps := map[string]map[string]string{"setup": {"mode": "source"}, "install": {"path": "/tmp/seal"}}
 	for _, tc := range []struct {
 		expr string
 		want any
 	}{
 		{"steps.setup.outputs.mode == 'source'", true},
 		{"steps.setup.outputs.mode == 'SOURCE'", true},
-		{"steps.setup.outputs.mode == 'source' && steps.cache.outputs.cache-hit != 'true'", true},
+		{"steps.setup.outputs.mode == 'source' && steps.install.outputs.path != 'true'", true},
 		{"steps.setup.outputs.mode == 'release' || inputs.image", "app"},
 		{"!inputs.version", true},
 		{"success()", true},
