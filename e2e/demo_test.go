@@ -11,14 +11,14 @@ import (
 	"github.com/sealsign/seal/internal/testbed"
 )
 
-// TestDemoServeCommands runs `seal demo --serve` and then every cosign
+// TestDemoServeCommands runs `seal-demo --serve` and then every cosign
 // command it prints, with the real cosign v2 and v3: what the demo tells a
 // user to paste must work.
 func TestDemoServeCommands(t *testing.T) {
 	cosign := map[string]string{"v2": testbed.Bin(t, testbed.BinCosign), "v3": testbed.Bin(t, testbed.BinCosignV3)}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, sealBin, "demo", "--serve", "--dir", t.TempDir())
+	cmd := exec.CommandContext(ctx, demoBin, "--serve", "--dir", t.TempDir())
 	cmd.Env = cleanEnv()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -17,6 +17,9 @@ import (
 // sealBin is the seal binary under test, built once by TestMain.
 var sealBin string
 
+// demoBin is seal-demo, built beside it.
+var demoBin string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "seal-e2e-")
 	if err != nil {
@@ -28,6 +31,13 @@ func TestMain(m *testing.M) {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building seal:", err)
+		os.Exit(1)
+	}
+	demoBin = filepath.Join(dir, "seal-demo")
+	cmd = exec.Command("go", "build", "-o", demoBin, "../cmd/seal-demo")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building seal-demo:", err)
 		os.Exit(1)
 	}
 	code := m.Run()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -45,5 +46,20 @@ func TestBinarySize(t *testing.T) {
 				t.Errorf("seal (%s) is %d bytes (%.2f MB), want < %d", name, fi.Size(), float64(fi.Size())/1e6, maxBinarySize)
 			}
 		})
+	}
+}
+
+// TestReleaseBinaryHasNoRegistryServer keeps the demo's in-memory registry
+// (and anything else that serves OCI) out of seal: it lives in seal-demo.
+func TestReleaseBinaryHasNoRegistryServer(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "../cmd/seal").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		switch pkg {
+		case "github.com/google/go-containerregistry/pkg/registry", "github.com/sealsign/seal/internal/demo":
+			t.Errorf("cmd/seal depends on %s; the demo and its registry belong to cmd/seal-demo", pkg)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func (a *app) newRoot() *cobra.Command {
 publishes them to OCI registries in the formats cosign, Kyverno and policy-controller
 read, and verifies them before deployment.
 
-Start with: seal demo`,
+Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.Get(),
@@ -94,7 +94,6 @@ Start with: seal demo`,
 	root.AddCommand(
 		a.newVersion(),
 		a.newProvenance(),
-		a.newDemo(),
 		a.newSign(),
 		a.newAttest(),
 		a.newGenerateKeyPair(),

@@ -1,9 +1,10 @@
-package cli
+package main
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -14,11 +15,11 @@ import (
 	"github.com/sealsign/seal/internal/verify"
 )
 
-func (a *app) newDemo() *cobra.Command {
-	var serve, asJSON bool
+func newDemo(stdout, stderr io.Writer) *cobra.Command {
+	var serve, asJSON, verbose bool
 	var dir string
 	cmd := &cobra.Command{
-		Use:   "demo",
+		Use:   "seal-demo",
 		Short: "Run the whole flow on an embedded registry (no CI, no network)",
 		Long: `Starts an in-memory OCI registry on 127.0.0.1, pushes a small image and a
 two-platform index, writes local SLSA provenance, signs and attests both with an
@@ -27,10 +28,17 @@ ephemeral key in both registry formats (Sigstore bundle referrers and cosign's
 
 With --serve the registry stays up and Seal prints the cosign commands that check
 the result with your own cosign.`,
-		Args: cobra.NoArgs,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			d, err := demo.Start(a.log)
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			d, err := demo.Start(log)
 			if err != nil {
 				return err
 			}
@@ -45,19 +53,19 @@ the result with your own cosign.`,
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(a.stdout)
+				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(res); err != nil {
 					return err
 				}
 			} else {
-				printDemo(a.stdout, res)
+				printDemo(stdout, res)
 			}
 			if !serve {
 				return nil
 			}
-			printCosign(a.stdout, res)
-			fmt.Fprintln(a.stderr, "registry up; press Ctrl-C to stop")
+			printCosign(stdout, res)
+			fmt.Fprintln(stderr, "registry up; press Ctrl-C to stop")
 			<-ctx.Done()
 			return nil
 		},
@@ -65,6 +73,7 @@ the result with your own cosign.`,
 	cmd.Flags().BoolVar(&serve, "serve", false, "keep the registry up and print cosign commands to check the result")
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the demo's public key (default: a temporary one with --serve)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log debug details to stderr")
 	return cmd
 }
 
@@ -97,7 +106,7 @@ func printDemo(w io.Writer, r *demo.Result) {
 	for _, v := range r.Verified {
 		printVerified(w, v)
 	}
-	fmt.Fprintf(w, "\nDone in %s. Run `seal demo --serve` to check the result with your own cosign.\n", r.Elapsed.Round(1e6))
+	fmt.Fprintf(w, "\nDone in %s. Run `go run ./cmd/seal-demo --serve` to check the result with your own cosign.\n", r.Elapsed.Round(1e6))
 }
 
 func printVerified(w io.Writer, v *verify.Report) {
