@@ -28,6 +28,27 @@ func (in Inputs) String(name string) string {
 	return strings.TrimSpace(in.getenv(strings.ReplaceAll(key, "-", "_")))
 }
 
+// Var names the environment variable that holds input name: the runner's spelling
+// (INPUT_PUSH-TO-REGISTRY) when it is set, else Seal's (INPUT_PUSH_TO_REGISTRY). A value that
+// must not stand on a command line (a key) is read from there by reference (env://NAME).
+func (in Inputs) Var(name string) string {
+	key := "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, " ", "_"))
+	if strings.TrimSpace(in.getenv(key)) != "" {
+		return key
+	}
+	return strings.ReplaceAll(key, "-", "_")
+}
+
+// IsKeyMaterial reports whether s looks like a key itself (PEM, base64 of PEM, or several
+// lines) rather than a reference to one (env://NAME, a file, a KMS URI). Key material is never
+// put on a command line, in a log line or in a summary.
+func IsKeyMaterial(s string) bool {
+	return strings.ContainsAny(s, "\n\r") ||
+		strings.Contains(s, "-----BEGIN") ||
+		strings.Contains(s, "LS0tLS1CRUdJT") || // base64 of "-----BEGIN"
+		len(s) > 1024
+}
+
 // Bool parses a boolean input the way GitHub's core.getBooleanInput does (true, True, TRUE,
 // false, False, FALSE), returning def when the input is empty.
 func (in Inputs) Bool(name string, def bool) (bool, error) {

@@ -32,8 +32,12 @@ type Result struct {
 	// Identity is the keyless signer, read from the certificate of a bundle that was written;
 	// nil when a key signed or no bundle was written.
 	Identity *Identity
-	// Key is the signing key reference (env://COSIGN_PRIVATE_KEY, a KMS URI) when a key signed.
+	// Key is the signing key reference (env://COSIGN_PRIVATE_KEY, a KMS URI) when a key signed;
+	// never key material.
 	Key string
+	// KeyFromInput reports that the key was the value of the key input itself (read through
+	// Key, env://INPUT_KEY), which the summary names as such.
+	KeyFromInput bool
 	// Tlog reports that the signatures were uploaded to a transparency log. Verifiers of
 	// signatures without log entries must say so (cosign's --insecure-ignore-tlog).
 	Tlog bool

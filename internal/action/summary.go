@@ -203,6 +203,8 @@ func (r *Result) Summary() string {
 	switch {
 	case r.Identity != nil:
 		fmt.Fprintf(&b, "Signed keyless as `%s` (OIDC issuer `%s`).", r.Identity.Subject, r.Identity.Issuer)
+	case r.KeyFromInput:
+		b.WriteString("Signed with the key given in the `key` input.")
 	case r.Key != "":
 		fmt.Fprintf(&b, "Signed with the key `%s`.", r.Key)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,8 +75,11 @@ type actionPlan struct {
 	offline bool
 	// outDir receives bundles and reports.
 	outDir string
-	// key is the signing key reference, "" for keyless.
+	// key is the signing key reference, "" for keyless; never key material.
 	key string
+	// keyMaterial is the key input's value when it is the key itself, which the step reads
+	// through key (env://INPUT_KEY) and masks.
+	keyMaterial string
 	// tlog is auto, true or false.
 	tlog string
 	// custom: a private Sigstore instance signs.
@@ -154,7 +158,7 @@ func planAction(verb string, in action.Inputs, getenv func(string) string, requi
 
 	// How to sign.
 	var signing []string
-	p.key = in.String("key")
+	p.key, p.keyMaterial = keyRef(in)
 	if p.key != "" {
 		signing = append(signing, "--key", p.key)
 	}
@@ -242,6 +246,18 @@ func planAction(verb string, in action.Inputs, getenv func(string) string, requi
 	return p, nil
 }
 
+// keyRef is the --key reference of the key input. A key given as the input's value itself
+// (key: ${{ secrets.COSIGN_PRIVATE_KEY }}) is read by reference from the variable the runner
+// put it in, so that it never stands on a command line or in a log; it is returned as material
+// too, for masking.
+func keyRef(in action.Inputs) (ref, material string) {
+	v := in.String("key")
+	if !action.IsKeyMaterial(v) {
+		return v, ""
+	}
+	return "env://" + in.Var("key"), v
+}
+
 func verbGoal(verb string) string {
 	switch verb {
 	case "sign":
@@ -292,8 +308,12 @@ func predicateArgs(in action.Inputs) ([]string, error) {
 func planVerify(p *actionPlan, in action.Inputs, getenv func(string) string, recursive bool, registry []string) (*actionPlan, error) {
 	p.args = []string{"verify", p.image, "--json"}
 	pinned := false
+	// A public key is no secret, but a PEM has no place on a command line either.
+	if ref, _ := keyRef(in); ref != "" {
+		p.args = append(p.args, "--key", ref)
+		pinned = true
+	}
 	for _, f := range []struct{ input, flag string }{
-		{"key", "--key"},
 		{"github-repo", "--github-repo"}, {"github-workflow", "--github-workflow"},
 		{"gitlab-project", "--gitlab-project"}, {"gitlab-host", "--gitlab-host"}, {"ref", "--ref"},
 		{"certificate-identity", "--certificate-identity"}, {"certificate-identity-regexp", "--certificate-identity-regexp"},
@@ -304,7 +324,7 @@ func planVerify(p *actionPlan, in action.Inputs, getenv func(string) string, rec
 		if v := in.String(f.input); v != "" {
 			p.args = append(p.args, f.flag, v)
 			switch f.input {
-			case "key", "github-repo", "gitlab-project", "certificate-identity", "certificate-identity-regexp":
+			case "github-repo", "gitlab-project", "certificate-identity", "certificate-identity-regexp":
 				pinned = true
 			}
 		}
@@ -352,14 +372,24 @@ func (a *app) runAction(cmd *cobra.Command, verb string, f *actionFlags) error {
 	if err != nil {
 		return err
 	}
+	if p.keyMaterial != "" {
+		// GitHub masks a secret line by line: a multi-line value masked whole would leave
+		// its lines in the log.
+		for _, l := range strings.Split(p.keyMaterial, "\n") {
+			if l = strings.TrimSpace(l); len(l) >= 8 && !strings.HasPrefix(l, "-----") {
+				a.mask(l)
+			}
+		}
+		a.mask(p.keyMaterial)
+	}
 	for _, n := range p.notes {
 		a.log.Warn(n)
 	}
 	if err := os.MkdirAll(p.outDir, 0o755); err != nil {
 		return fmt.Errorf("creating output directory: %w", err)
 	}
-	res := &action.Result{Verb: verb, Key: p.key, CustomSigstore: p.custom}
-	a.log.Info("running", "command", "seal "+strings.Join(p.args, " "))
+	res := &action.Result{Verb: verb, Key: p.key, KeyFromInput: p.keyMaterial != "", CustomSigstore: p.custom}
+	a.log.Info("running", "command", a.redact(loggedCommand(p.args)))
 	switch {
 	case verb == "verify":
 		out, err := a.runChild(ctx, p.args)
@@ -402,6 +432,34 @@ func (a *app) runAction(cmd *cobra.Command, verb string, f *actionFlags) error {
 		}
 	}
 	return a.report(res, p, f)
+}
+
+// loggedCommand is the command line a step runs, as the log shows it: no value that looks
+// like key material, and URLs without user information or query (where a password or a token
+// could stand). Key material never reaches args (keyRef); this guards the log anyway.
+func loggedCommand(args []string) string {
+	out := []string{"seal"}
+	for _, arg := range args {
+		switch {
+		case action.IsKeyMaterial(arg):
+			arg = "(redacted)"
+		case strings.Contains(arg, "://"):
+			if u, err := url.Parse(arg); err == nil && (u.User != nil || u.RawQuery != "" || u.Fragment != "") {
+				if u.User != nil {
+					u.User = url.User("redacted")
+				}
+				if u.RawQuery != "" {
+					u.RawQuery = "redacted"
+				}
+				u.Fragment = ""
+				arg = u.String()
+			} else if err != nil {
+				arg = "(redacted)"
+			}
+		}
+		out = append(out, arg)
+	}
+	return strings.Join(out, " ")
 }
 
 // runChild runs a normal verb with args in a fresh app whose stdout is captured: the step

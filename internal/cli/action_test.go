@@ -41,6 +41,21 @@ func TestPlanAction(t *testing.T) {
 		want: []string{"sign", "--format", "legacy", "--recursive", "--insecure-registry", "localhost:5000",
 			"--key", "env://COSIGN_PRIVATE_KEY", "--fulcio-url", "https://fulcio.internal", "--rekor-url", "https://rekor.internal", "--rekor-version", "1", "--no-tlog", "--no-timestamp", "--audience", "sigstore", "--output-dir", "seal", "--json", img},
 	}, {
+		name:   "a key given as the input's value is read from the input's variable",
+		verb:   "sign",
+		inputs: map[string]string{"IMAGE": img, "KEY": "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPLANTED\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"},
+		want:   []string{"sign", "--format", "both", "--key", "env://INPUT_KEY", "--output-dir", "seal", "--json", img},
+	}, {
+		name:   "a base64 key as input",
+		verb:   "all",
+		inputs: map[string]string{"IMAGE": img, "KEY": "LS0tLS1CRUdJTiBFTkNSWVBURUQgU0lHU1RPUkUgUFJJVkFURSBLRVktLS0tLQo="},
+		want:   []string{"attest", "--sign", "--provenance", "--format", "both", "--key", "env://INPUT_KEY", "--output-dir", "seal", "--json", img},
+	}, {
+		name:   "verify with a public key PEM as input",
+		verb:   "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----"},
+		want:   []string{"verify", img, "--json", "--key", "env://INPUT_KEY"},
+	}, {
 		name:   "attest files",
 		verb:   "provenance",
 		inputs: map[string]string{"SUBJECT_PATH": "dist/*.tar.gz\ndist/*.zip", "SLSA_VERSION": "0.2", "TLOG": "true"},
@@ -153,5 +168,24 @@ func TestActionUnknownStep(t *testing.T) {
 	_, stderr, code := run(t, "action", "publish")
 	if code != 2 || !strings.Contains(stderr, `unknown step "publish"`) {
 		t.Errorf("seal action publish: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestLoggedCommand checks what the step's log shows of the command line it runs.
+func TestLoggedCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sign", "--key", "env://COSIGN_PRIVATE_KEY", "--fulcio-url", "https://fulcio.internal", "app@sha256:ab"},
+			"seal sign --key env://COSIGN_PRIVATE_KEY --fulcio-url https://fulcio.internal app@sha256:ab"},
+		{[]string{"sign", "--key", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPLANTED"}, "seal sign --key (redacted)"},
+		{[]string{"sign", "--key", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg=="}, "seal sign --key (redacted)"},
+		{[]string{"sign", "--rekor-url", "https://user:PLANTEDpass@rekor.internal/?token=PLANTEDtok#x"}, "seal sign --rekor-url https://redacted@rekor.internal/?redacted"},
+		{[]string{"sign", "--key", "hashivault://PLANTED%zz"}, "seal sign --key (redacted)"},
+	} {
+		if got := loggedCommand(tc.args); got != tc.want {
+			t.Errorf("loggedCommand(%q) = %q, want %q", tc.args, got, tc.want)
+		}
 	}
 }

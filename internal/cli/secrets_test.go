@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sealsign/seal/internal/testbed"
 )
 
 // Secret-looking values planted in the environment of every provider.
@@ -121,6 +123,120 @@ func TestNoSecretsInOutput(t *testing.T) {
 				if args[len(args)-1] != "env://NPM_TOKEN" && code != 0 {
 					t.Errorf("seal %v exit %d: %s", args, code, stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestNoSecretsInActionOutput runs `seal action` as a GitHub Actions step with secrets planted
+// in the environment and in its inputs: a private key PEM given as the key input itself (as
+// `key: ${{ secrets.COSIGN_PRIVATE_KEY }}` hands it over), COSIGN_PASSWORD, the github-token
+// input and the runner's tokens. None may reach stdout, stderr, $GITHUB_OUTPUT or
+// $GITHUB_STEP_SUMMARY; the ::add-mask:: commands that hide them are the only exception.
+func TestNoSecretsInActionOutput(t *testing.T) {
+	clearCI(t)
+	for k, v := range planted {
+		t.Setenv(k, v)
+	}
+	// The key is encrypted with the planted COSIGN_PASSWORD.
+	keyDir := t.TempDir()
+	if _, stderr, code := run(t, "generate-key-pair", "--output-key-prefix", filepath.Join(keyDir, "cosign")); code != 0 {
+		t.Fatalf("generate-key-pair: exit %d: %s", code, stderr)
+	}
+	priv, err := os.ReadFile(filepath.Join(keyDir, "cosign.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(filepath.Join(keyDir, "cosign.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testbed.StartRegistry(t, testbed.InProcess)
+	image := reg.Repo("acme/app") + "@" + testbed.PushImage(t, reg.Repo("acme/app:v1"))
+
+	secrets := []string{}
+	for _, v := range planted {
+		secrets = append(secrets, v)
+	}
+	// Every line of the key's body: a log that shows any of them shows part of the key.
+	for _, l := range strings.Split(string(priv), "\n") {
+		if len(l) >= 16 && !strings.HasPrefix(l, "-----") {
+			secrets = append(secrets, l)
+		}
+	}
+	const githubToken = "ghs_PLANTEDinputTOKEN0123456789abcdef"
+	secrets = append(secrets, githubToken)
+	tok := fakeJWT(t, map[string]any{"iss": "https://token.actions.githubusercontent.com", "aud": "sigstore", "repository": "acme/app",
+		"sha": strings.Repeat("a", 40), "ref": "refs/heads/main", "job_workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main",
+		"workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main", "run_id": "1", "run_attempt": "1"})
+	secrets = append(secrets, tok)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+planted["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"value": tok})
+	}))
+	defer srv.Close()
+	t.Setenv("GITHUB_ACTIONS", "true")
+	t.Setenv("GITHUB_REPOSITORY", "acme/app")
+	t.Setenv("GITHUB_SHA", strings.Repeat("a", 40))
+	t.Setenv("GITHUB_REF", "refs/heads/main")
+	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token")
+	t.Setenv("COSIGN_PRIVATE_KEY", string(priv))
+
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		inputs map[string]string
+	}{
+		{"sign with the key PEM as input", []string{"action", "sign"}, map[string]string{"KEY": string(priv)}},
+		{"sign with the key in env", []string{"-v", "action", "sign"}, map[string]string{"KEY": "env://COSIGN_PRIVATE_KEY"}},
+		{"sign and attest with the key PEM as input", []string{"-v", "action", "all"}, map[string]string{"KEY": string(priv)}},
+		{"verify with the public key PEM as input", []string{"-v", "action", "verify"}, map[string]string{"KEY": string(pub)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{"GITHUB_OUTPUT": filepath.Join(dir, "output"), "GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary")}
+			for k, p := range files {
+				if err := os.WriteFile(p, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				t.Setenv(k, p)
+			}
+			inputs := map[string]string{
+				"IMAGE": image, "INSECURE_REGISTRY": reg.Host, "TLOG": "false", "TIMESTAMP": "false",
+				"GITHUB_TOKEN": githubToken, "GITHUB_ATTESTATIONS": "false", "OUTPUT_DIR": filepath.Join(dir, "out"),
+			}
+			for k, v := range tc.inputs {
+				inputs[k] = v
+			}
+			for k, v := range inputs {
+				t.Setenv("INPUT_"+k, v)
+			}
+			stdout, stderr, code := run(t, tc.args...)
+			shown := map[string]string{"stdout": stdout, "stderr": stderr}
+			for k, p := range files {
+				b, _ := os.ReadFile(p)
+				shown[k] = string(b)
+			}
+			for where, text := range shown {
+				for _, line := range strings.Split(text, "\n") {
+					if strings.HasPrefix(line, "::add-mask::") {
+						continue
+					}
+					for _, s := range secrets {
+						if strings.Contains(line, s) {
+							t.Errorf("seal %v (exit %d): %s shows secret %.12s...: %q", tc.args, code, where, s, line)
+						}
+					}
+				}
+			}
+			if code != 0 {
+				t.Errorf("seal %v: exit %d\n%s", tc.args, code, stderr)
+			}
+			if strings.Contains(tc.inputs["KEY"], "-----BEGIN") && !strings.Contains(stderr, "--key env://INPUT_KEY") {
+				t.Errorf("seal %v: the log does not show the key read by reference from INPUT_KEY:\n%s", tc.args, stderr)
 			}
 		})
 	}
