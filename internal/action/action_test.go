@@ -217,3 +217,114 @@ func TestGitHubStore(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyCommandsPinTheSource checks that the printed commands pin the repository the job
+// ran for, not only the certificate's subject, which a reusable workflow (or a CI
+// configuration file run by another project) shares with every caller.
+func TestVerifyCommandsPinTheSource(t *testing.T) {
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
+	const gh = "https://token.actions.githubusercontent.com"
+	for _, tc := range []struct {
+		name    string
+		id      Identity
+		seal    string // seal verify's flags after the image
+		cosign  string // cosign verify's flags after the image
+		caveat  bool   // the summary says cosign cannot pin the repository
+		summary []string
+	}{{
+		name: "GitHub, a workflow of the repository",
+		id: Identity{Subject: "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1", Issuer: gh,
+			Repository: "https://github.com/acme/app", SourceRef: "refs/tags/v1", GitHubWorkflowRepository: "acme/app", GitHubWorkflowRef: "refs/tags/v1"},
+		seal:   "--github-repo acme/app --github-workflow release.yml --ref refs/tags/v1",
+		cosign: "--certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1 --certificate-oidc-issuer " + gh + " --certificate-github-workflow-repository acme/app --certificate-github-workflow-ref refs/tags/v1",
+	}, {
+		name: "GitHub, a reusable workflow of another repository",
+		id: Identity{Subject: "https://github.com/sealsign/seal/.github/workflows/attest-image.yml@refs/tags/v1.2.3", Issuer: gh,
+			Repository: "https://github.com/acme/app", SourceRef: "refs/heads/main", GitHubWorkflowRepository: "acme/app", GitHubWorkflowRef: "refs/heads/main"},
+		seal:   "--github-repo acme/app --github-workflow sealsign/seal/.github/workflows/attest-image.yml@refs/tags/v1.2.3 --ref refs/heads/main",
+		cosign: "--certificate-identity https://github.com/sealsign/seal/.github/workflows/attest-image.yml@refs/tags/v1.2.3 --certificate-oidc-issuer " + gh + " --certificate-github-workflow-repository acme/app --certificate-github-workflow-ref refs/heads/main",
+	}, {
+		name: "GitHub Enterprise Server, a test issuer",
+		id: Identity{Subject: "https://ghe.example.com/acme/app/.github/workflows/r.yml@refs/heads/main", Issuer: "https://ghe.example.com/_services/token",
+			Repository: "https://ghe.example.com/acme/app", GitHubWorkflowRepository: "acme/app", GitHubWorkflowRef: "refs/heads/main"},
+		seal:   "--github-repo acme/app --github-host ghe.example.com --github-workflow r.yml --ref refs/heads/main",
+		cosign: "--certificate-identity https://ghe.example.com/acme/app/.github/workflows/r.yml@refs/heads/main --certificate-oidc-issuer https://ghe.example.com/_services/token --certificate-github-workflow-repository acme/app --certificate-github-workflow-ref refs/heads/main",
+	}, {
+		name: "GitHub, another issuer",
+		id: Identity{Subject: "https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main", Issuer: "http://127.0.0.1:1/github",
+			Repository: "https://github.com/acme/app", GitHubWorkflowRepository: "acme/app", GitHubWorkflowRef: "refs/heads/main"},
+		seal:   "--github-repo acme/app --github-workflow r.yml --ref refs/heads/main --certificate-oidc-issuer http://127.0.0.1:1/github",
+		cosign: "--certificate-identity https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main --certificate-oidc-issuer http://127.0.0.1:1/github --certificate-github-workflow-repository acme/app --certificate-github-workflow-ref refs/heads/main",
+	}, {
+		name: "GitLab",
+		id: Identity{Subject: "https://gitlab.com/g/app//.gitlab-ci.yml@refs/heads/main", Issuer: "https://gitlab.com",
+			Repository: "https://gitlab.com/g/app", SourceRef: "refs/heads/main"},
+		seal:    "--gitlab-project g/app --ref refs/heads/main",
+		cosign:  "--certificate-identity https://gitlab.com/g/app//.gitlab-ci.yml@refs/heads/main --certificate-oidc-issuer https://gitlab.com",
+		caveat:  true,
+		summary: []string{"`https://gitlab.com/g/app//.gitlab-ci.yml@refs/heads/main`", "`https://gitlab.com/g/app`"},
+	}, {
+		name: "self-managed GitLab, a configuration file of another project",
+		id: Identity{Subject: "https://gitlab.example.com/g/ci-templates//build.yml@refs/heads/main", Issuer: "https://gitlab.example.com",
+			Repository: "https://gitlab.example.com/g/app", SourceRef: "refs/heads/main"},
+		seal:   "--certificate-identity https://gitlab.example.com/g/ci-templates//build.yml@refs/heads/main --certificate-oidc-issuer https://gitlab.example.com",
+		cosign: "--certificate-identity https://gitlab.example.com/g/ci-templates//build.yml@refs/heads/main --certificate-oidc-issuer https://gitlab.example.com",
+		caveat: true,
+	}, {
+		name:   "not a CI job",
+		id:     Identity{Subject: "dev@example.com", Issuer: "https://accounts.example.com"},
+		seal:   "--certificate-identity dev@example.com --certificate-oidc-issuer https://accounts.example.com",
+		cosign: "--certificate-identity dev@example.com --certificate-oidc-issuer https://accounts.example.com",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := tc.id
+			id.SCT = true
+			r := &Result{Verb: "all", Image: img, Tlog: true, Identity: &id, Items: []publish.Item{
+				{Subject: img, Kind: "signature", Format: "bundle", BundlePath: "/o/sig.json"},
+				{Subject: img, Kind: "attestation", PredicateType: "https://slsa.dev/provenance/v1", Format: "bundle", BundlePath: "/o/prov.json"},
+			}}
+			c := r.VerifyCommands()
+			want := Commands{
+				Seal: []string{"seal verify " + img + " " + tc.seal + " --attestation slsaprovenance1"},
+				Cosign: []string{
+					"cosign verify " + img + " " + tc.cosign,
+					"cosign verify-attestation --type slsaprovenance1 " + img + " " + tc.cosign,
+				},
+			}
+			if diff := cmp.Diff(want, c); diff != "" {
+				t.Errorf("VerifyCommands() (-want +got):\n%s", diff)
+			}
+			var vc string
+			for _, o := range r.Outputs() {
+				if o.Name == "verify-command" {
+					vc = o.Value
+				}
+			}
+			if vc != want.Seal[0] {
+				t.Errorf("output verify-command = %q, want %q", vc, want.Seal[0])
+			}
+			s := r.Summary()
+			if got := strings.Contains(s, "cosign's check pins only the certificate's identity"); got != tc.caveat {
+				t.Errorf("summary says cosign cannot pin the repository: %v, want %v:\n%s", got, tc.caveat, s)
+			}
+			for _, w := range append(tc.summary, want.Seal[0], want.Cosign[0]) {
+				if !strings.Contains(s, w) {
+					t.Errorf("summary lacks %q:\n%s", w, s)
+				}
+			}
+		})
+	}
+}
+
+// TestSummaryKeyFromInput checks that a key given as the input's value is named, never shown.
+func TestSummaryKeyFromInput(t *testing.T) {
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
+	r := &Result{Verb: "sign", Image: img, Key: "env://INPUT_KEY", KeyFromInput: true,
+		Items: []publish.Item{{Subject: img, Kind: "signature", Format: "legacy", Ref: "ghcr.io/acme/app:sha256-ab.sig"}}}
+	s := r.Summary()
+	for _, want := range []string{"Signed with the key given in the `key` input.", "cosign verify " + img + " --key cosign.pub"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("summary lacks %q:\n%s", want, s)
+		}
+	}
+}

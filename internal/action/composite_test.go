@@ -319,8 +319,10 @@ func TestActionKeyless(t *testing.T) {
 	if got := res.Outputs["seal-path"]; !strings.HasPrefix(got, job.Env["RUNNER_TEMP"]) {
 		t.Errorf("output seal-path = %q, want a binary in the job's own directory under %s", got, job.Env["RUNNER_TEMP"])
 	}
-	if !strings.Contains(res.Outputs["verify-command"], identity) {
-		t.Errorf("output verify-command = %q, want it pinned to %s", res.Outputs["verify-command"], identity)
+	// Pinned by the repository the job ran for, its workflow and ref: not only by the subject,
+	// which every caller of a reusable workflow shares.
+	if want := "--github-repo acme/app --github-workflow release.yml --ref refs/heads/main --certificate-oidc-issuer " + iss.GitHub; !strings.Contains(res.Outputs["verify-command"], want) {
+		t.Errorf("output verify-command = %q, want it pinned with %s", res.Outputs["verify-command"], want)
 	}
 
 	t.Logf("summary:\n%s", res.Summary)

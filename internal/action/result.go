@@ -87,8 +87,16 @@ type Identity struct {
 	Subject string
 	// Issuer is the OIDC issuer the certificate names.
 	Issuer string
-	// Repository is the source repository URL the certificate names, when it does.
+	// Repository is the source repository URL the certificate names (Source Repository URI),
+	// when it does: the repository the job ran for, which is not always the one in Subject.
 	Repository string
+	// SourceRef is the git ref the job ran for (Source Repository Ref), when named.
+	SourceRef string
+	// GitHubWorkflowRepository and GitHubWorkflowRef are the caller's OWNER/REPO and ref in
+	// the extensions Fulcio writes for GitHub only (1.3.6.1.4.1.57264.1.5 and .1.6, deprecated
+	// but still written), the only ones cosign can pin
+	// (--certificate-github-workflow-repository, --certificate-github-workflow-ref).
+	GitHubWorkflowRepository, GitHubWorkflowRef string
 	// SCT reports that the certificate carries a signed certificate timestamp from a CT log;
 	// a private Fulcio without one needs verifiers that do not require it.
 	SCT bool
@@ -120,7 +128,11 @@ func BundleInfo(path string) (*Identity, bool, error) {
 	if err != nil {
 		return nil, tlog, fmt.Errorf("reading the certificate in %s: %w", path, err)
 	}
-	id := &Identity{Subject: s.SubjectAlternativeName, Issuer: s.Extensions.Issuer, Repository: s.SourceRepositoryURI}
+	id := &Identity{
+		Subject: s.SubjectAlternativeName, Issuer: s.Extensions.Issuer,
+		Repository: s.SourceRepositoryURI, SourceRef: s.SourceRepositoryRef,
+		GitHubWorkflowRepository: s.GithubWorkflowRepository, GitHubWorkflowRef: s.GithubWorkflowRef,
+	}
 	id.SCT = slices.ContainsFunc(cert.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidSCTList) })
 	return id, tlog, nil
 }

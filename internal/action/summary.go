@@ -3,6 +3,7 @@ package action
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,18 +28,37 @@ type Commands struct {
 // VerifyCommands returns the commands that verify r, pinned to its signer: the keyless
 // identity of the certificate or the public key matching the signing key (written as
 // cosign.pub).
+//
+// A keyless signer is pinned by the repository the job ran for, not only by the certificate's
+// subject: a reusable GitHub workflow has the same subject in every repository that calls it,
+// and so has a GitLab CI configuration file run by another project's pipeline. `seal verify`
+// gets the CI preset (--github-repo or --gitlab-project, with the workflow and the ref), which
+// checks the certificate's Source Repository URI; cosign gets the subject and, for GitHub, the
+// caller's repository and ref in the extensions it can check. cosign has no flag for GitLab's:
+// the summary says so.
 func (r *Result) VerifyCommands() Commands {
 	if r.Verb == "verify" || (r.Identity == nil && r.Key == "") {
 		return Commands{}
 	}
-	var trust []string
+	var trust, sealTrust []string
 	if r.Identity != nil {
 		trust = append(trust, "--certificate-identity", r.Identity.Subject, "--certificate-oidc-issuer", r.Identity.Issuer)
+		if repo := r.Identity.GitHubWorkflowRepository; repo != "" {
+			trust = append(trust, "--certificate-github-workflow-repository", repo)
+			if ref := r.Identity.GitHubWorkflowRef; ref != "" {
+				trust = append(trust, "--certificate-github-workflow-ref", ref)
+			}
+		}
+		if sealTrust = r.Identity.preset(); sealTrust == nil {
+			sealTrust = []string{"--certificate-identity", r.Identity.Subject, "--certificate-oidc-issuer", r.Identity.Issuer}
+		}
 	} else {
-		trust = append(trust, "--key", "cosign.pub")
+		trust = []string{"--key", "cosign.pub"}
+		sealTrust = []string{"--key", "cosign.pub"}
 	}
 	if r.CustomSigstore {
 		trust = append(trust, "--trusted-root", TrustedRootPlaceholder)
+		sealTrust = append(sealTrust, "--trusted-root", TrustedRootPlaceholder)
 	}
 	var cosignExtra []string
 	if !r.Tlog {
@@ -51,7 +71,7 @@ func (r *Result) VerifyCommands() Commands {
 	types := r.predicateTypes()
 	if r.Image != "" && len(r.Items) > 0 {
 		args := []string{"seal", "verify", r.Image}
-		args = append(args, trust...)
+		args = append(args, sealTrust...)
 		if !r.Tlog && r.Identity != nil {
 			args = append(args, "--no-tlog")
 		}
@@ -82,6 +102,87 @@ func (r *Result) VerifyCommands() Commands {
 		c.Cosign = append(c.Cosign, shellJoin(slices.Concat([]string{"cosign", "verify-blob-attestation", "--bundle", f.Bundle, "--new-bundle-format", "--type", cosignType(f.PredicateType)}, trust, cosignExtra, subject)))
 	}
 	return c
+}
+
+var (
+	// githubSubject is a GitHub workflow's certificate subject: https://HOST/OWNER/REPO/
+	// .github/workflows/FILE@REF, the workflow that ran (a reusable one lives in another
+	// repository than the caller's).
+	githubSubject = regexp.MustCompile(`^https://([^/]+)/([^/]+/[^/]+)/\.github/workflows/([^/@]+)@(.+)$`)
+	// gitlabSubject is a GitLab job's: https://HOST/PATH//CONFIG@REF, the CI configuration
+	// file that ran.
+	gitlabSubject = regexp.MustCompile(`^https://([^/]+)/(.+?)//([^@]+)@(refs/.+)$`)
+)
+
+// preset returns the `seal verify` flags that pin id by the repository its job ran for (the
+// certificate's Source Repository URI), the workflow and the ref; nil when the certificate is
+// not one Fulcio issued to a GitHub or GitLab job, or does not name the repository.
+func (id *Identity) preset() []string {
+	if m := githubSubject.FindStringSubmatch(id.Subject); m != nil {
+		host, wfRepo, file, wfRef := m[1], m[2], m[3], m[4]
+		repo := id.GitHubWorkflowRepository
+		if u, ok := strings.CutPrefix(id.Repository, "https://"+host+"/"); ok && repo == "" {
+			repo = u
+		}
+		if repo == "" || id.Repository != "" && id.Repository != "https://"+host+"/"+repo {
+			return nil
+		}
+		args := []string{"--github-repo", repo}
+		issuer := "https://token.actions.githubusercontent.com"
+		if host != "github.com" {
+			args = append(args, "--github-host", host)
+			issuer = "https://" + host + "/_services/token"
+		}
+		ref := id.SourceRef
+		if ref == "" {
+			ref = id.GitHubWorkflowRef
+		}
+		switch {
+		case wfRepo == repo && !strings.HasPrefix(wfRef, "refs/"):
+			return nil
+		case wfRepo == repo:
+			// A workflow of the repository itself runs at the caller's ref, which its
+			// subject names.
+			args = append(args, "--github-workflow", file, "--ref", wfRef)
+		default:
+			args = append(args, "--github-workflow", wfRepo+"/.github/workflows/"+file+"@"+wfRef)
+			if ref != "" {
+				args = append(args, "--ref", ref)
+			}
+		}
+		if id.Issuer != issuer {
+			args = append(args, "--certificate-oidc-issuer", id.Issuer)
+		}
+		return args
+	}
+	if m := gitlabSubject.FindStringSubmatch(id.Subject); m != nil {
+		host, project, ref := m[1], m[2], m[4]
+		// seal verify --gitlab-project expects the project's own CI configuration; one run
+		// from another project can only be pinned by its raw identity.
+		if id.Repository != "https://"+host+"/"+project {
+			return nil
+		}
+		if id.SourceRef != "" {
+			ref = id.SourceRef
+		}
+		args := []string{"--gitlab-project", project}
+		if host != "gitlab.com" {
+			args = append(args, "--gitlab-host", host)
+		}
+		args = append(args, "--ref", ref)
+		if id.Issuer != "https://"+host {
+			args = append(args, "--certificate-oidc-issuer", id.Issuer)
+		}
+		return args
+	}
+	return nil
+}
+
+// cosignPinsSource reports whether cosign's flags pin the repository the job ran for (or the
+// certificate names none): for GitHub through the caller's repository extension; GitLab's
+// has no cosign flag.
+func (id *Identity) cosignPinsSource() bool {
+	return id.GitHubWorkflowRepository != "" || id.Repository == ""
 }
 
 func (r *Result) signed() bool {
@@ -229,6 +330,9 @@ func (r *Result) Summary() string {
 		}
 		if len(c.Cosign) > 0 {
 			b.WriteString("\nor with cosign:\n\n```sh\n" + strings.Join(c.Cosign, "\n") + "\n```\n")
+			if r.Identity != nil && !r.Identity.cosignPinsSource() {
+				fmt.Fprintf(&b, "\ncosign's check pins only the certificate's identity, the CI configuration file or workflow that ran (`%s`), not the repository the job ran for (`%s`): another project's pipeline can run the same file, and cosign has no flag for the certificate's Source Repository URI. `seal verify` above checks both.\n", r.Identity.Subject, r.Identity.Repository)
+			}
 		}
 	}
 	return b.String()
