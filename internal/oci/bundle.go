@@ -365,10 +365,15 @@ type FoundBundle struct {
 	PredicateType string
 	// Created is the created annotation as written, "" when absent.
 	Created string
+	// Err is why the referrer could not be read (BundleEntries only): its
+	// manifest or bundle is missing, unparsable or not what its digest
+	// promises. Only Descriptor, from the listing, is then set.
+	Err error
 }
 
 // Bundles lists the Sigstore bundles attached to a subject, through the
-// referrers API or, on registries without it, the fallback tag.
+// referrers API or, on registries without it, the fallback tag. A referrer
+// that cannot be read fails the listing: see BundleEntries.
 //
 // Requests: one listing — the referrers API, or on a registry without it the
 // fallback tag, after one probe of the API per client — then per matching
@@ -376,6 +381,24 @@ type FoundBundle struct {
 // without annotations (cosign v2's fallback index) are fetched and judged by
 // their manifest.
 func (c *Client) Bundles(ctx context.Context, s Subject, f BundleFilter) ([]FoundBundle, error) {
+	found, err := c.BundleEntries(ctx, s, f)
+	if err != nil {
+		return nil, err
+	}
+	for _, fb := range found {
+		if fb.Err != nil {
+			return nil, fmt.Errorf("listing bundles of %s: %w", s, fb.Err)
+		}
+	}
+	return found, nil
+}
+
+// BundleEntries is Bundles for readers that judge each entry on its own (a
+// verifier): a referrer whose manifest or bundle cannot be read is returned
+// with Err set instead of failing the listing, so that anyone able to push
+// one broken referrer cannot hide the valid ones. Only the listing itself,
+// or a cancelled context, fails.
+func (c *Client) BundleEntries(ctx context.Context, s Subject, f BundleFilter) ([]FoundBundle, error) {
 	rc, err := c.repo(ctx, s.Ref.Context(), false)
 	if err != nil {
 		return nil, fmt.Errorf("listing bundles of %s: %w", s, err)
@@ -391,12 +414,15 @@ func (c *Client) Bundles(ctx context.Context, s Subject, f BundleFilter) ([]Foun
 		}
 	}
 	found := make([]*FoundBundle, len(cands))
-	err = c.parallel(len(cands), func(i int) error {
+	_ = c.parallel(len(cands), func(i int) error {
 		fb, err := c.fetchBundle(ctx, rc, cands[i], f)
+		if err != nil {
+			fb = &FoundBundle{Descriptor: cands[i], Err: err}
+		}
 		found[i] = fb
-		return err
+		return nil
 	})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("listing bundles of %s: %w", s, err)
 	}
 	var out []FoundBundle

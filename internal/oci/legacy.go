@@ -70,6 +70,10 @@ type LegacyLayer struct {
 	Annotations map[string]string
 	// Digest is the payload's digest; filled in when reading.
 	Digest v1.Hash
+	// Err is why the layer could not be read (LegacyEntries only): its blob
+	// is missing or not what its digest promises, or the tag's manifest is
+	// unreadable (then it is the tag's only entry, without a digest).
+	Err error
 }
 
 // LegacyMaterial is the verification material cosign keeps in annotations.
@@ -362,8 +366,27 @@ func parseLegacyManifest(b []byte) (*v1.Manifest, error) {
 }
 
 // Legacy reads the layers of the subject's cosign tag; a missing tag yields
-// none. Requests: the manifest (1) and each layer's blob (1 each).
+// none, and a layer that cannot be read fails the read (see LegacyEntries).
+// Requests: the manifest (1) and each layer's blob (1 each).
 func (c *Client) Legacy(ctx context.Context, s Subject, kind Kind) ([]LegacyLayer, error) {
+	ls, err := c.LegacyEntries(ctx, s, kind)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		if l.Err != nil {
+			return nil, l.Err
+		}
+	}
+	return ls, nil
+}
+
+// LegacyEntries is Legacy for readers that judge each layer on its own (a
+// verifier): a layer whose blob cannot be read comes back with Err set, and
+// a tag whose manifest cannot be parsed as one entry with Err, instead of
+// failing the read, so that one broken layer cannot hide the valid ones.
+// Only a failed request for the manifest, or a cancelled context, fails.
+func (c *Client) LegacyEntries(ctx context.Context, s Subject, kind Kind) ([]LegacyLayer, error) {
 	tag, err := LegacyTag(s, kind)
 	if err != nil {
 		return nil, err
@@ -383,11 +406,11 @@ func (c *Client) Legacy(ctx context.Context, s Subject, kind Kind) ([]LegacyLaye
 	}
 	c.noteRead(s.Ref.Context(), tag, f)
 	m, err := parseLegacyManifest(f.body)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ref, err)
+	if err == nil && len(m.Layers) > maxLegacyLayers {
+		err = fmt.Errorf("%d layers exceed cosign's limit of %d", len(m.Layers), maxLegacyLayers)
 	}
-	if len(m.Layers) > maxLegacyLayers {
-		return nil, fmt.Errorf("reading %s: %d layers exceed cosign's limit of %d", ref, len(m.Layers), maxLegacyLayers)
+	if err != nil {
+		return []LegacyLayer{{Err: fmt.Errorf("reading %s: %w", ref, err)}}, nil
 	}
 	// Simple-signing payloads repeat across signers: fetch each blob once.
 	var uniq []v1.Hash
@@ -399,21 +422,29 @@ func (c *Client) Legacy(ctx context.Context, s Subject, kind Kind) ([]LegacyLaye
 		}
 	}
 	blobs := make([][]byte, len(uniq))
-	err = c.parallel(len(uniq), func(i int) error {
-		b, err := c.getBlob(ctx, rc, uniq[i])
-		blobs[i] = b
-		return err
+	errs := make([]error, len(uniq))
+	_ = c.parallel(len(uniq), func(i int) error {
+		blobs[i], errs[i] = c.getBlob(ctx, rc, uniq[i])
+		return nil
 	})
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
-	byDigest := make(map[v1.Hash][]byte, len(uniq))
+	type blob struct {
+		body []byte
+		err  error
+	}
+	byDigest := make(map[v1.Hash]blob, len(uniq))
 	for i, h := range uniq {
-		byDigest[h] = blobs[i]
+		byDigest[h] = blob{blobs[i], errs[i]}
 	}
 	out := make([]LegacyLayer, len(m.Layers))
 	for i, d := range m.Layers {
-		out[i] = LegacyLayer{MediaType: d.MediaType, Payload: byDigest[d.Digest], Annotations: d.Annotations, Digest: d.Digest}
+		b := byDigest[d.Digest]
+		out[i] = LegacyLayer{MediaType: d.MediaType, Payload: b.body, Annotations: d.Annotations, Digest: d.Digest}
+		if b.err != nil {
+			out[i].Payload, out[i].Err = nil, fmt.Errorf("reading %s: %w", ref, b.err)
+		}
 	}
 	return out, nil
 }
