@@ -18,8 +18,10 @@ import (
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (oci.Subject, error)
 	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
-	Bundles(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
-	Legacy(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
+	// BundleEntries and LegacyEntries return unreadable entries with Err
+	// set, so that each is rejected on its own.
+	BundleEntries(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
+	LegacyEntries(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
 }
 
 // ErrPolicy is wrapped by every failed check.
@@ -156,12 +158,18 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 		f.Subject, f.Format = s.String(), format
 		found = append(found, *f)
 	}
-	bs, err := v.reg.Bundles(ctx, s, oci.BundleFilter{})
+	bs, err := v.reg.BundleEntries(ctx, s, oci.BundleFilter{})
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, b := range bs {
-		f, err := chk.bundle(b.Bundle, digest)
+		var f *Finding
+		err := b.Err
+		if err != nil {
+			err = fmt.Errorf("unreadable referrer: %w", err)
+		} else {
+			f, err = chk.bundle(b.Bundle, digest)
+		}
 		accept(f, "bundle", shortDigest(b.Descriptor.Digest.String()), err)
 	}
 	// The legacy tags are read only when the bundles leave something unmet:
@@ -170,13 +178,23 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 		return found, rejected, nil
 	}
 	for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
-		layers, err := v.reg.Legacy(ctx, s, kind)
+		layers, err := v.reg.LegacyEntries(ctx, s, kind)
 		if err != nil {
 			return nil, nil, err
 		}
 		for _, l := range layers {
-			f, err := chk.legacy(l, kind, s.Descriptor.Digest.String(), digest)
-			accept(f, "legacy", kind.String()+" "+shortDigest(l.Digest.String()), err)
+			what, unreadable := kind.String()+" "+shortDigest(l.Digest.String()), "unreadable layer"
+			if l.Digest.Hex == "" {
+				what, unreadable = kind.String()+" tag", "unreadable tag"
+			}
+			var f *Finding
+			err := l.Err
+			if err != nil {
+				err = fmt.Errorf("%s: %w", unreadable, err)
+			} else {
+				f, err = chk.legacy(l, kind, s.Descriptor.Digest.String(), digest)
+			}
+			accept(f, "legacy", what, err)
 		}
 	}
 	sort.SliceStable(found, func(i, j int) bool { return found[i].Kind > found[j].Kind })
