@@ -75,6 +75,8 @@ crd github.com/kyverno/kyverno@v1.19.1 config/crds/kyverno/kyverno.io_clusterpol
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-clusterimagepolicy.yaml
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
 tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
+# nektos/act runs the repository's workflows and the action itself, in host mode (no Docker).
+gi act github.com/nektos/act@v0.2.89
 # Rekor v2 (tile-backed transparency log) on a local directory; v2.4.x needs go 1.27
 pcmod rekor-server-v2 github.com/sigstore/rekor-tiles/v2@v2.3.0 ./cmd/rekor-server/posix
 

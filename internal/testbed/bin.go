@@ -20,6 +20,7 @@ const (
 	BinFulcio   = "fulcio"           // Fulcio v1.8.8
 	BinTSA      = "timestamp-server" // sigstore timestamp-authority v1.2.9
 	BinGH       = "gh"               // GitHub CLI
+	BinAct      = "act"              // nektos/act v0.2.89, a third-party GitHub Actions runner
 	BinTester   = "tester"           // sigstore policy-controller's tester
 	BinRekorV2  = "rekor-server-v2"  // Rekor v2 (rekor-tiles v2.3.0, POSIX storage)
 	BinRekorV1  = "rekor-server-v1"  // Rekor v1 (rekor v1.5.3, metrics moved off :2112)
