@@ -103,6 +103,9 @@ func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
 	// Say plainly when a valid attestation was copied from another image,
 	// before sigstore-go's more general digest error.
 	if env := pb.GetDsseEnvelope(); env != nil {
+		if err := inToto(env.GetPayloadType()); err != nil {
+			return nil, err
+		}
 		if err := aboutDigest(env.GetPayload(), digest); err != nil {
 			return nil, err
 		}
@@ -239,12 +242,21 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 		if err != nil {
 			return nil, err
 		}
+		var chains [][]*x509.Certificate
 		for _, t := range times {
-			if _, err := sgverify.VerifyLeafCertificate(t, cert, c.p.Trusted); err != nil {
+			if chains, err = sgverify.VerifyLeafCertificate(t, cert, c.p.Trusted); err != nil {
 				return nil, fmt.Errorf("certificate does not chain to a trusted Fulcio CA at %s: %w", t.Format(time.RFC3339), err)
 			}
 			if f.Time.IsZero() || t.Before(f.Time) {
 				f.Time = t
+			}
+		}
+		// As the bundle path does (WithSignedCertificateTimestamps): a
+		// root that lists CT logs means Fulcio logs every certificate it
+		// issues, and one it did not log was not issued in the open.
+		if len(c.p.Trusted.CTLogs()) > 0 {
+			if err := sgverify.VerifySignedCertificateTimestamp(chains, 1, c.p.Trusted); err != nil {
+				return nil, fmt.Errorf("certificate carries no valid signed certificate timestamp from a trusted certificate transparency log: %w", err)
 			}
 		}
 		sum, err := certificate.SummarizeCertificate(cert)
@@ -282,14 +294,18 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 			return nil, fmt.Errorf("payload signs %s, not this image (%s)", p.Critical.Image.Digest, digestStr)
 		}
 	case oci.Attestation:
-		if err := dsse.WrapVerifier(verifier).VerifySignature(bytes.NewReader(l.Payload), nil); err != nil {
-			return nil, fmt.Errorf("envelope signature does not verify: %w", err)
-		}
 		var env struct {
-			Payload string `json:"payload"`
+			PayloadType string `json:"payloadType"`
+			Payload     string `json:"payload"`
 		}
 		if err := json.Unmarshal(l.Payload, &env); err != nil {
 			return nil, fmt.Errorf("parsing envelope: %w", err)
+		}
+		if err := inToto(env.PayloadType); err != nil {
+			return nil, err
+		}
+		if err := dsse.WrapVerifier(verifier).VerifySignature(bytes.NewReader(l.Payload), nil); err != nil {
+			return nil, fmt.Errorf("envelope signature does not verify: %w", err)
 		}
 		st, err := base64.StdEncoding.DecodeString(env.Payload)
 		if err != nil {
@@ -449,6 +465,20 @@ func (c *checker) timestamp(ts, data []byte) (time.Time, error) {
 		return time.Time{}, errors.New("the trusted root has no timestamp authority")
 	}
 	return time.Time{}, fmt.Errorf("timestamp does not verify with a trusted timestamp authority: %w", errors.Join(errs...))
+}
+
+// InTotoPayloadType is the DSSE payloadType of in-toto statements.
+const InTotoPayloadType = "application/vnd.in-toto+json"
+
+// inToto refuses a DSSE envelope that does not say it holds an in-toto
+// statement: the payloadType is signed (DSSE's PAE covers it), and a
+// signature over another type of document is not an attestation, however
+// much its payload looks like one.
+func inToto(payloadType string) error {
+	if payloadType != InTotoPayloadType {
+		return fmt.Errorf("DSSE envelope has payloadType %q, not %q: not an in-toto attestation", payloadType, InTotoPayloadType)
+	}
+	return nil
 }
 
 // aboutDigest checks that an in-toto statement names digest.
