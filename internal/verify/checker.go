@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -180,6 +181,13 @@ func (c *checker) identity(s *certificate.Summary) error {
 			continue
 		}
 		errs = append(errs, exact(extensionName(f), got.Field(i).String(), w))
+	}
+	trigger := s.BuildTrigger
+	if trigger == "" {
+		trigger = s.GithubWorkflowTrigger // certificates from before Fulcio's v2 extensions
+	}
+	if slices.Contains(c.p.RefuseTriggers, trigger) {
+		errs = append(errs, fmt.Errorf("certificate build trigger is %q, which the policy refuses: such runs act with the repository's credentials on behalf of code or events from outside it (--allow-trigger %s accepts them)", trigger, trigger))
 	}
 	if src := id.Source; src != nil && strings.HasSuffix(src.Ref, "*") {
 		p := strings.TrimSuffix(src.Ref, "*")

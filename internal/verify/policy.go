@@ -28,16 +28,27 @@ type Policy struct {
 	// Exhaustive verifies every storage format, even when the bundles alone
 	// already satisfy the policy (the legacy tags are otherwise not read).
 	Exhaustive bool
+	// RefuseTriggers lists events (the certificate's Build Trigger
+	// extension: GitHub's event_name, GitLab's pipeline_source) whose
+	// keyless signatures are refused, such as GitHub's pull_request_target
+	// and workflow_run, whose runs hold the repository's token on behalf of
+	// code or events from outside it.
+	RefuseTriggers []string
 }
 
-// ProvenanceCheck lists facts SLSA provenance must state.
+// ProvenanceCheck lists facts SLSA provenance must state. Every check but
+// ProtectedRef also holds the signer's Fulcio certificate to the value
+// where the certificate carries the fact; with a key there is no
+// certificate, and the checks rest on the signer's own word.
 type ProvenanceCheck struct {
-	SourceRepo string // repository URL the provenance names as its source
-	SourceRef  string // ref it names
-	BuilderID  string // runDetails.builder.id (v1) / builder.id (v0.2)
-	// ProtectedRef requires a GitLab provenance whose ref was protected
-	// (Fulcio certificates do not carry that fact; Seal's provenance does,
-	// bound to the token's ref_protected claim).
+	SourceRepo string // repository URL the provenance names as its source (Source Repository URI)
+	SourceRef  string // ref it names (Source Repository Ref)
+	BuilderID  string // runDetails.builder.id (v1) / builder.id (v0.2) (Build Signer URI)
+	// ProtectedRef requires a GitLab provenance whose ref was protected.
+	// No certificate carries that fact: it rests on the signer's own claim
+	// (Seal's provenance copies the token's ref_protected claim, but any
+	// job of the project can attest provenance it wrote by hand). The ref
+	// the provenance calls protected must agree with the certificate's.
 	ProtectedRef bool
 }
 

@@ -61,6 +61,9 @@ type Report struct {
 	Rejected []string `json:"rejected,omitempty"`
 	// Failures lists the policy's unmet requirements.
 	Failures []string `json:"failures,omitempty"`
+	// Notes say which checks that passed rest on the signer's own claim
+	// rather than on its certificate.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Verify checks ref (and, with recursive, every platform of an index).
@@ -83,7 +86,7 @@ func (v *Verifier) Verify(ctx context.Context, ref string, p Policy, recursive b
 		}
 		subjects = append(subjects, ch...)
 	}
-	rep := &Report{Image: top.String()}
+	rep := &Report{Image: top.String(), Notes: notes(p)}
 	for _, s := range subjects {
 		fs, rejected, err := v.one(ctx, s, p)
 		if err != nil {
@@ -97,6 +100,21 @@ func (v *Verifier) Verify(ctx context.Context, ref string, p Policy, recursive b
 		return rep, fmt.Errorf("%w: %s", ErrPolicy, strings.Join(rep.Failures, "; "))
 	}
 	return rep, nil
+}
+
+// notes names the policy's checks that no certificate backs.
+func notes(p Policy) []string {
+	pc := p.Provenance
+	if pc == nil {
+		return nil
+	}
+	if p.Key != nil {
+		return []string{"the provenance checks rest on the signer's own claim: a key signature has no certificate to hold the provenance to"}
+	}
+	if pc.ProtectedRef {
+		return []string{"the protected ref rests on the signer's own claim: no certificate field carries GitLab's ref_protected, and any job of the project can attest provenance calling its own ref protected; the ref itself is held to the certificate (pin it with --ref)"}
+	}
+	return nil
 }
 
 func unmet(s oci.Subject, fs []Finding, p Policy, rejected []string) []string {
@@ -222,7 +240,7 @@ func VerifyBundles(name string, digest []byte, bundles [][]byte, p Policy) (*Rep
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Image: name}
+	rep := &Report{Image: name, Notes: notes(p)}
 	var found []Finding
 	for i, b := range bundles {
 		f, err := chk.bundle(b, digest)
