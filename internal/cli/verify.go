@@ -3,16 +3,20 @@ package cli
 import (
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
-	"fmt"
-	"io"
-
 	"github.com/spf13/cobra"
 
+	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/subject"
 	"github.com/sealsign/seal/internal/trust"
@@ -27,7 +31,22 @@ func (a *app) newVerify() *cobra.Command {
 		Long: `Checks the signatures and attestations of an image in both storage formats (Sigstore
 bundles as OCI referrers, cosign's .sig/.att tags) and exits non-zero unless the policy holds:
 who signed (a GitHub repository, a GitLab project, a raw certificate identity, or a key) and
-what is attested.`,
+what is attested.
+
+What rests on evidence and what on the signer's own claim: a keyless signer's Fulcio
+certificate is issued from the CI's token, so what it says (repository and its numeric ids,
+ref, commit, workflow, trigger, runner) is evidence. SLSA provenance is whatever the signer
+attested, and a job can attest provenance it wrote by hand; so every provenance field the
+certificate also carries must agree with it, and --source-repo, --source-ref and --builder-id
+are checked in the certificate as well as in the provenance. --protected-ref-only has no
+certificate field behind it: it rests on the signer's own claim (Seal writes the token's
+ref_protected, but any job of the project can attest provenance calling its own ref
+protected); pin the ref with --ref. With --key there is no certificate, and every provenance
+check rests on the signer's claim.
+
+The GitHub preset refuses runs triggered by pull_request_target or workflow_run, which act
+with the repository's token on behalf of code or events from outside it, unless
+--allow-trigger names the event.`,
 		Example: `  seal verify --github-repo acme/app --attestation slsaprovenance1 ghcr.io/acme/app@sha256:4c9b...
   seal verify --gitlab-project acme/platform/app --ref main --protected-ref-only registry.gitlab.com/acme/platform/app:1.2.0
   seal verify --key cosign.pub --attestation spdx registry.example.com/app:1.2.0`,
@@ -45,7 +64,7 @@ what is attested.`,
 			if err != nil {
 				return err
 			}
-			reg, err := a.registry(prov, o.Registry)
+			reg, err := a.readRegistry(prov, o.Registry)
 			if err != nil {
 				return err
 			}
@@ -133,6 +152,14 @@ func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Polic
 			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1)
 		}
 	}
+	switch {
+	case len(o.AllowTriggers) > 0 && o.GitHubRepo == "":
+		return nil, usagef("--allow-trigger applies to --github-repo")
+	case (o.GitHubRepoID != "" || o.GitHubOwnerID != "") && o.GitHubRepo == "":
+		return nil, usagef("--github-repo-id and --github-owner-id apply to --github-repo")
+	case (o.GitLabProjectID != "" || o.GitLabNamespaceID != "") && o.GitLabProject == "":
+		return nil, usagef("--gitlab-project-id and --gitlab-namespace-id apply to --gitlab-project")
+	}
 	id, pub, err := a.signer(cmd, o.Identity)
 	if err != nil {
 		return nil, err
@@ -140,6 +167,16 @@ func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Polic
 	if pub != nil {
 		p.Key = pub.Public()
 		return p, nil
+	}
+	if err := pinIDs(o, id); err != nil {
+		return nil, err
+	}
+	if o.GitHubRepo != "" {
+		for _, t := range refusedGitHubTriggers {
+			if !slices.Contains(o.AllowTriggers, t) {
+				p.RefuseTriggers = append(p.RefuseTriggers, t)
+			}
+		}
 	}
 	p.Identity = id
 	if o.ProtectedRefOnly {
@@ -152,6 +189,57 @@ func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Polic
 		return nil, err
 	}
 	return p, nil
+}
+
+// refusedGitHubTriggers are the events whose runs hold the repository's
+// token and secrets while running code (pull_request_target: the pull
+// request's) or acting on events (workflow_run: another workflow's,
+// perhaps a fork's) from outside the repository.
+var refusedGitHubTriggers = []string{"pull_request_target", "workflow_run"}
+
+// pinIDs adds the numeric repository and owner ids to the identity: unlike
+// names, which a new owner can take once renamed or deleted, ids are never
+// reused.
+func pinIDs(o *options.Verify, id *identity.Identity) error {
+	for _, v := range []struct{ flag, val string }{
+		{"--github-repo-id", o.GitHubRepoID}, {"--github-owner-id", o.GitHubOwnerID},
+		{"--gitlab-project-id", o.GitLabProjectID}, {"--gitlab-namespace-id", o.GitLabNamespaceID},
+	} {
+		if v.val == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(v.val, 10, 64); err != nil {
+			return usagef("%s %q: want a number", v.flag, v.val)
+		}
+	}
+	repo, owner := o.GitHubRepoID, o.GitHubOwnerID
+	if o.GitLabProject != "" {
+		repo, owner = o.GitLabProjectID, o.GitLabNamespaceID
+	}
+	if repo != "" {
+		id.Extensions.SourceRepositoryIdentifier = repo
+	}
+	if owner != "" {
+		id.Extensions.SourceRepositoryOwnerIdentifier = owner
+	}
+	return nil
+}
+
+// readRegistry is a registry client that asks for pull access only:
+// verifying reads, so read-only credentials suffice and its tokens cannot
+// push.
+func (a *app) readRegistry(p ci.Provider, o options.Registry) (*oci.Client, error) {
+	opts := []oci.Option{oci.WithLogger(a.log)}
+	if len(o.Insecure) > 0 {
+		opts = append(opts, oci.WithInsecureHosts(o.Insecure...))
+	}
+	if cs, ok := p.(ci.CredentialSource); ok {
+		for _, c := range cs.RegistryCredentials() {
+			a.mask(c.Password)
+			opts = append(opts, oci.WithCredentials(c.Host, c.Username, c.Password))
+		}
+	}
+	return oci.New(opts...)
 }
 
 func firstError(errs []error) error {
@@ -200,6 +288,9 @@ func printVerifyReport(w io.Writer, r *verify.Report) {
 		if !f.Time.IsZero() {
 			fmt.Fprintf(w, "      at %s (timestamped)\n", f.Time.UTC().Format("2006-01-02 15:04:05Z"))
 		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  ! %s\n", n)
 	}
 	for _, rj := range r.Rejected {
 		fmt.Fprintf(w, "  ✗ rejected %s\n", rj)

@@ -36,7 +36,7 @@ func (o *Identity) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.GitLabHost, "gitlab-host", "", "with --gitlab-project: a self-managed GitLab host (default gitlab.com)")
 	fs.StringVar(&o.Ref, "ref", "", "only runs for this source ref (refs/heads/main, refs/tags/v1; a bare name means a branch)")
 	fs.BoolVar(&o.HostedRunnersOnly, "hosted-runners-only", false, "refuse signatures made on self-hosted runners")
-	fs.BoolVar(&o.ProtectedRefOnly, "protected-ref-only", false, "GitLab: require provenance showing a protected ref")
+	fs.BoolVar(&o.ProtectedRefOnly, "protected-ref-only", false, "GitLab: require provenance showing a protected ref. No certificate carries that fact: it rests on the signer's own claim, which any job of the project can make about its own ref; pin the ref with --ref, which the certificate proves")
 	fs.StringVar(&o.CertificateIdentity, "certificate-identity", "", "exact certificate identity (SAN)")
 	fs.StringVar(&o.CertificateIdentityRegexp, "certificate-identity-regexp", "", "certificate identity pattern")
 	fs.StringVar(&o.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "OIDC issuer of the certificate (with a preset: another issuer, e.g. GHES, self-managed GitLab)")
@@ -51,8 +51,16 @@ type Verify struct {
 	Attestations []string
 	// NoSignature does not require an image signature.
 	NoSignature bool
-	// SourceRepo, SourceRef and BuilderID are checked in SLSA provenance.
+	// SourceRepo, SourceRef and BuilderID are checked in SLSA provenance
+	// and, keylessly, in the signer's certificate.
 	SourceRepo, SourceRef, BuilderID string
+	// AllowTriggers are events a GitHub preset accepts although it refuses
+	// them by default (pull_request_target, workflow_run).
+	AllowTriggers []string
+	// GitHubRepoID and GitHubOwnerID pin GitHub's numeric repository and
+	// owner ids; GitLabProjectID and GitLabNamespaceID GitLab's.
+	GitHubRepoID, GitHubOwnerID        string
+	GitLabProjectID, GitLabNamespaceID string
 	// TrustedRoot is a private instance's trusted_root.json.
 	TrustedRoot string
 	// NoTlog accepts keyless signatures without a transparency-log entry
@@ -74,9 +82,14 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	o.Identity.AddFlags(fs)
 	fs.StringArrayVar(&o.Attestations, "attestation", nil, "require an attestation of this type: slsaprovenance, slsaprovenance1, spdx, cyclonedx, vuln or a URI (repeatable)")
 	fs.BoolVar(&o.NoSignature, "no-signature", false, "do not require an image signature (attestations only)")
-	fs.StringVar(&o.SourceRepo, "source-repo", "", "provenance must name this source repository URL")
-	fs.StringVar(&o.SourceRef, "source-ref", "", "provenance must name this source ref")
-	fs.StringVar(&o.BuilderID, "builder-id", "", "provenance must name this builder id")
+	fs.StringVar(&o.SourceRepo, "source-repo", "", "provenance must name this source repository URL, and a keyless signer's certificate too (Source Repository URI)")
+	fs.StringVar(&o.SourceRef, "source-ref", "", "provenance must name this source ref, and a keyless signer's certificate too (Source Repository Ref)")
+	fs.StringVar(&o.BuilderID, "builder-id", "", "provenance must name this builder id, and a keyless signer's certificate too (Build Signer URI)")
+	fs.StringArrayVar(&o.AllowTriggers, "allow-trigger", nil, "with --github-repo: accept signatures from runs of this event, which is refused by default (pull_request_target, workflow_run; repeatable)")
+	fs.StringVar(&o.GitHubRepoID, "github-repo-id", "", "with --github-repo: the repository's numeric id, which survives renames (certificate Source Repository Identifier)")
+	fs.StringVar(&o.GitHubOwnerID, "github-owner-id", "", "with --github-repo: the owner's numeric id (certificate Source Repository Owner Identifier)")
+	fs.StringVar(&o.GitLabProjectID, "gitlab-project-id", "", "with --gitlab-project: the project's numeric id (certificate Source Repository Identifier)")
+	fs.StringVar(&o.GitLabNamespaceID, "gitlab-namespace-id", "", "with --gitlab-project: the namespace's numeric id (certificate Source Repository Owner Identifier)")
 	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (default: the embedded public-good root)")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept keyless signatures without a transparency-log entry (a timestamp is still required)")
 	fs.BoolVar(&o.Recursive, "recursive", false, "for an index, verify every platform image too")
