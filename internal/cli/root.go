@@ -90,7 +90,9 @@ Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug details to stderr")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &usageError{fmt.Errorf("%w%s; run '%s --help' for usage", err, cosignHint(c, err), c.CommandPath())}
+	})
 	root.AddCommand(
 		a.newVersion(),
 		a.newProvenance(),
@@ -101,6 +103,18 @@ Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help
 		a.newVerify(),
 		a.newPolicy(),
 	)
+	// A wrong number of arguments is a usage error too (exit 2), and says
+	// where the usage is.
+	for _, c := range root.Commands() {
+		if check := c.Args; check != nil {
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := check(c, args); err != nil {
+					return &usageError{fmt.Errorf("%w; run '%s --help' for usage", err, c.CommandPath())}
+				}
+				return nil
+			}
+		}
+	}
 	return root
 }
 
