@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -35,5 +36,32 @@ func TestUsageErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// In GitHub Actions a warning is a ::warning:: annotation, on one line and
+// without the secrets the process has seen.
+func TestWarningsAreAnnotations(t *testing.T) {
+	var stderr bytes.Buffer
+	a := &app{stderr: &stderr, lookupEnv: func(k string) (string, bool) {
+		if k == "GITHUB_ACTIONS" {
+			return "true", true
+		}
+		return "", false
+	}}
+	a.masks = []string{"s3cr3t-token-value"}
+	h := newAnnotations(slog.NewTextHandler(&stderr, nil), &stderr, a.redact)
+	log := slog.New(h).With("image", "r.example/app")
+	log.Info("plain info")
+	log.Warn("first line\nsecond line", "error", "auth with s3cr3t-token-value failed")
+	got := stderr.String()
+	if want := "::warning::first line; second line image=r.example/app error=auth with *** failed\n"; !strings.Contains(got, want) {
+		t.Errorf("stderr = %q, want it to contain %q", got, want)
+	}
+	if strings.Contains(got, "s3cr3t") {
+		t.Errorf("the annotation carries the secret: %q", got)
+	}
+	if !strings.Contains(got, "msg=\"plain info\"") || strings.Contains(got, "::warning::plain") {
+		t.Errorf("info went to the wrong place: %q", got)
 	}
 }

@@ -86,7 +86,11 @@ Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help
 			if verbose {
 				level = slog.LevelDebug
 			}
-			a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime}))
+			var h slog.Handler = slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: dropTime})
+			if a.inGitHubActions() {
+				h = newAnnotations(h, a.stderr, a.redact)
+			}
+			a.log = slog.New(h)
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log debug details to stderr")
