@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )
@@ -254,14 +256,24 @@ func FromGitLab(project, host, ref string, hostedOnly, protectedOnly bool) (Iden
 	return id, nil
 }
 
-// Validate checks that the identity has one subject and one issuer matcher
-// and that its regexps compile.
+// Validate checks that the identity has one subject and one issuer matcher,
+// that its regexps compile, and that every matcher is printable text: no
+// certificate field Fulcio writes holds a control character or a line
+// separator, and a value with one could end a line of a policy file.
 func (id Identity) Validate() error {
 	if (id.Subject == "") == (id.SubjectRegexp == "") {
 		return errors.New("identity needs exactly one of subject and subject regexp")
 	}
 	if (id.Issuer == "") == (id.IssuerRegexp == "") {
 		return errors.New("identity needs exactly one of issuer and issuer regexp")
+	}
+	for _, f := range []struct{ what, v string }{
+		{"subject", id.Subject}, {"subject regexp", id.SubjectRegexp},
+		{"issuer", id.Issuer}, {"issuer regexp", id.IssuerRegexp},
+	} {
+		if err := Printable(f.v); err != nil {
+			return fmt.Errorf("identity %s %q: %w", f.what, f.v, err)
+		}
 	}
 	for _, re := range []string{id.SubjectRegexp, id.IssuerRegexp} {
 		if re == "" {
@@ -273,6 +285,24 @@ func (id Identity) Validate() error {
 	}
 	if id.Extensions.Issuer != "" {
 		return errors.New("identity extensions must not set the issuer: use Issuer")
+	}
+	return nil
+}
+
+// Printable refuses a string that is not valid UTF-8 or holds a character
+// other than a space that Unicode does not call printable: control
+// characters (newline, carriage return, NEL), the line and paragraph
+// separators YAML also breaks lines at, format characters and the like.
+func Printable(s string) error {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			return fmt.Errorf("not valid UTF-8 at byte %d", i)
+		case unicode.IsControl(r):
+			return fmt.Errorf("control character %U at byte %d is not allowed", r, i)
+		case r != ' ' && !unicode.IsPrint(r):
+			return fmt.Errorf("character %U at byte %d is not printable", r, i)
+		}
 	}
 	return nil
 }

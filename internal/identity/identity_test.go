@@ -190,6 +190,11 @@ func TestIdentityErrors(t *testing.T) {
 		{"two subjects", func() error { return Identity{Subject: "a", SubjectRegexp: "b", Issuer: "c"}.Validate() }, "subject"},
 		{"no issuer", func() error { return Identity{Subject: "a"}.Validate() }, "issuer"},
 		{"bad regexp", func() error { return Identity{SubjectRegexp: "(", Issuer: "c"}.Validate() }, "regexp"},
+		{"newline in subject", func() error { return Identity{Subject: "a\n---\nkind: x", Issuer: "c"}.Validate() }, "control character U+000A"},
+		{"carriage return in subject regexp", func() error { return Identity{SubjectRegexp: "^a\r$", Issuer: "c"}.Validate() }, "control character U+000D"},
+		{"NEL in issuer", func() error { return Identity{Subject: "a", Issuer: "c\u0085d"}.Validate() }, "control character U+0085"},
+		{"line separator in issuer regexp", func() error { return Identity{Subject: "a", IssuerRegexp: "c\u2028d"}.Validate() }, "U+2028 at byte 1 is not printable"},
+		{"invalid UTF-8", func() error { return Identity{Subject: "a\xff", Issuer: "c"}.Validate() }, "UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.err()
@@ -197,5 +202,28 @@ func TestIdentityErrors(t *testing.T) {
 				t.Errorf("error = %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	for s, ok := range map[string]bool{
+		"https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main": true,
+		"dev@example.com":               true,
+		"^https://gitlab\\.com/a b/.*$": true,
+		"Müller/日本":                     true,
+		"\uFFFD":                        true, // the replacement character itself is text
+		"a\tb":                          false,
+		"a\nb":                          false,
+		"a\u0085b":                      false,
+		"a\u2028b":                      false,
+		"a\u2029b":                      false,
+		"a\u200bb":                      false, // zero-width space: a format character
+		"a\ufeffb":                      false,
+		"a\xffb":                        false,
+		"a\x00b":                        false,
+	} {
+		if err := Printable(s); (err == nil) != ok {
+			t.Errorf("Printable(%q) = %v, want ok %v", s, err, ok)
+		}
 	}
 }

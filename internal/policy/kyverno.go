@@ -2,8 +2,10 @@ package policy
 
 import (
 	"errors"
-	"github.com/sealsign/seal/internal/identity"
+	"fmt"
 	"strings"
+
+	"github.com/sealsign/seal/internal/identity"
 )
 
 // Kyverno's ClusterPolicy (kyverno.io/v1), the fields Seal writes. Field
@@ -140,6 +142,9 @@ func kyverno(p *prepared) ([]byte, error) {
 	if err := p.needProvenance("kyverno", !bundle); err != nil {
 		return nil, err
 	}
+	if err := p.kyvLiterals(); err != nil {
+		return nil, err
+	}
 	attestor, err := p.kyvAttestor(bundle)
 	if err != nil {
 		return nil, err
@@ -198,6 +203,38 @@ func kyverno(p *prepared) ([]byte, error) {
 		},
 	}
 	return render(p, "kyverno", doc)
+}
+
+// kyvLiterals refuses user strings Kyverno would not take literally:
+// before it verifies images it substitutes {{...}} variables and $(...)
+// references throughout the rule (attestors included), so a subject
+// holding {{ request.object.metadata.annotations.x }} would let whoever
+// writes the Pod choose the signer.
+func (p *prepared) kyvLiterals() error {
+	check := func(what, s string) error {
+		if strings.Contains(s, "{{") || strings.Contains(s, "$(") {
+			return fmt.Errorf("%s %q: kyverno reads {{...}} and $(...) in a policy as variables, so Seal does not write them", what, s)
+		}
+		return nil
+	}
+	var fields [][2]string
+	if id := p.Identity; id != nil {
+		fields = append(fields, [2]string{"subject", id.Subject}, [2]string{"subject regexp", id.SubjectRegexp},
+			[2]string{"issuer", id.Issuer}, [2]string{"issuer regexp", id.IssuerRegexp})
+	}
+	fields = append(fields, [2]string{"transparency log URL", p.rekor})
+	for _, a := range p.Attestations {
+		fields = append(fields, [2]string{"attestation type", a})
+	}
+	for _, g := range p.Images {
+		fields = append(fields, [2]string{"image glob", g})
+	}
+	for _, f := range fields {
+		if err := check(f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *prepared) kyvAttestor(bundle bool) (kyvAttestor, error) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -14,7 +16,7 @@ import (
 func render(p *prepared, engine string, docs ...any) ([]byte, error) {
 	var buf bytes.Buffer
 	for _, line := range p.explain(engine) {
-		buf.WriteString(strings.TrimRight("# "+line, " ") + "\n")
+		buf.WriteString(strings.TrimRight("# "+commentText(line), " ") + "\n")
 	}
 	for i, d := range docs {
 		if i > 0 {
@@ -30,6 +32,27 @@ func render(p *prepared, engine string, docs ...any) ([]byte, error) {
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// commentText escapes what could end a YAML comment line or confuse a
+// reader: a character that is not printable (line feeds, carriage
+// returns, NEL, the Unicode line and paragraph separators, other controls
+// and format characters) becomes \u{XXXX}, and a byte that is not UTF-8
+// becomes \xXX. prepare refuses such characters in what users give; this
+// keeps the header one comment whatever reaches it.
+func commentText(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], string(utf8.RuneError)):
+			fmt.Fprintf(&b, `\x%02X`, s[i])
+		case r == ' ' || unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, `\u{%04X}`, r)
+		}
+	}
+	return b.String()
 }
 
 // summary is one sentence for an annotation.

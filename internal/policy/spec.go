@@ -9,8 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/predicate"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,6 +17,9 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 // Engine is an admission controller Seal writes policies for.
@@ -92,6 +94,9 @@ func ResolveAttestation(s string) (string, error) {
 	// Admission engines match predicate types as https URLs.
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return "", fmt.Errorf("attestation %q: want an https:// predicate type URI", s)
+	}
+	if err := identity.Printable(u); err != nil {
+		return "", fmt.Errorf("attestation %q: %w", s, err)
 	}
 	return u, nil
 }
@@ -232,6 +237,11 @@ func (s Spec) prepare() (*prepared, error) {
 		}
 		p.trust = t
 	}
+	if s.RekorURL != "" {
+		if err := checkURL(s.RekorURL); err != nil {
+			return nil, fmt.Errorf("transparency log URL %q: %w", s.RekorURL, err)
+		}
+	}
 	if !s.NoTlog {
 		p.rekor = s.RekorURL
 		if p.rekor == "" && p.trust != nil {
@@ -245,6 +255,9 @@ func (s Spec) prepare() (*prepared, error) {
 		}
 		if p.trust != nil && p.trust.rekorKey == "" {
 			return nil, errors.New("the trusted root has no transparency log key: pass --no-tlog or a root that has one")
+		}
+		if err := checkURL(p.rekor); err != nil {
+			return nil, fmt.Errorf("transparency log URL %q: %w", p.rekor, err)
 		}
 	} else if s.RekorURL != "" {
 		return nil, errors.New("--rekor-url and --no-tlog contradict each other")
@@ -285,6 +298,22 @@ func (p *prepared) needProvenance(engine string, readsGitHubExtensions bool) err
 		return nil
 	}
 	return fmt.Errorf("this identity needs --attestation slsaprovenance, so that the policy checks it in Seal's provenance: %s", strings.Join(why, "; "))
+}
+
+// checkURL accepts an http(s) URL of printable characters, as the
+// engines take a log's or a certificate authority's.
+func checkURL(s string) error {
+	if err := identity.Printable(s); err != nil {
+		return err
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("want an https:// URL")
+	}
+	return nil
 }
 
 func defaultName(s Spec) string {

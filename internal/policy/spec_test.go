@@ -46,6 +46,24 @@ func TestGenerateRefuses(t *testing.T) {
 		{"bad trusted root", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, TrustedRoot: []byte("{}")}
 		}, "trusted root"},
+		{"newline in subject", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: &identity.Identity{Subject: "s\n---\nkind: x", Issuer: "i"}, Images: []string{"a/**"}, Format: Legacy}
+		}, "control character U+000A"},
+		{"newline in log URL", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, RekorURL: "https://rekor.example.com\n---"}
+		}, "control character"},
+		{"log URL not https", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, RekorURL: "rekor.example.com"}
+		}, "https:// URL"},
+		{"control character in attestation type", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, Attestations: []string{"https://example.com/x\u2029"}}
+		}, "not printable"},
+		{"kyverno variable in subject", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: &identity.Identity{Subject: "{{ request.object.metadata.annotations.signer }}", Issuer: "i"}, Images: []string{"a/**"}, Format: Legacy}
+		}, "as variables"},
+		{"kyverno reference in subject regexp", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: &identity.Identity{SubjectRegexp: "^a$(b)?", Issuer: "i"}, Images: []string{"a/**"}, Format: Bundle}
+		}, "as variables"},
 		{"legacy keyless without log needs a TSA chain (kyverno)", Kyverno, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, NoTlog: true}
 		}, "--trusted-root"},
