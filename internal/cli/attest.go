@@ -76,7 +76,7 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
 			if len(args) == 0 {
 				return usagef("give the IMAGE to attest (or --subject-path GLOB for files)")
 			}
-			return a.publish(cmd, args[0], &o.Publish, o.Sign, provFor)
+			return a.publish(cmd, args[0], &o.Publish, o.Sign, o.Provenance, provFor)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -97,7 +97,7 @@ func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.M
 		}
 		subs = append(subs, ss...)
 	}
-	_, md, signer, err := a.job(cmd, o.Signing)
+	_, md, signer, err := a.job(cmd, o.Signing, o.Provenance)
 	if err != nil {
 		return err
 	}

@@ -95,6 +95,24 @@ func (a *app) provider(t options.Token) (ci.Provider, error) {
 // metadata detects the CI, fetches its token (or the one given) and
 // returns metadata bound to it. Notes go to the log.
 func (a *app) metadata(cmd *cobra.Command, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
+	md, tok, err := a.resolveMetadata(cmd, p, t)
+	if err == nil {
+		a.logNotes(md)
+	}
+	return md, tok, err
+}
+
+// logNotes logs what the provider noticed about the metadata: each note
+// says why provenance from it is not bound to a token, so it matters only
+// to runs that write provenance.
+func (a *app) logNotes(md *ci.Metadata) {
+	for _, n := range md.Notes {
+		a.log.Warn(n)
+	}
+}
+
+// resolveMetadata is metadata without logging the notes.
+func (a *app) resolveMetadata(cmd *cobra.Command, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
 	var src oidc.Source
 	if t.IdentityToken != "" {
 		src = oidc.FromFlag(t.IdentityToken, a.lookupEnv)
@@ -105,9 +123,6 @@ func (a *app) metadata(cmd *cobra.Command, p ci.Provider, t options.Token) (*ci.
 	}
 	if tok != nil {
 		a.mask(tok.Raw)
-	}
-	for _, n := range md.Notes {
-		a.log.Warn(n)
 	}
 	return md, tok, nil
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // job is what every signing verb starts with: the CI, its metadata bound
-// to its token, and the invocation's one signer.
-func (a *app) job(cmd *cobra.Command, o options.Signing) (ci.Provider, *ci.Metadata, *signing.Signer, error) {
+// to its token, and the invocation's one signer. withProvenance says that
+// provenance will be written, which the metadata's notes are about.
+func (a *app) job(cmd *cobra.Command, o options.Signing, withProvenance bool) (ci.Provider, *ci.Metadata, *signing.Signer, error) {
 	if o.Key != "" {
 		a.loadKey(cmd.Context(), o.Key) // starts decrypting now; buildSigner waits for it
 	}
@@ -25,9 +26,12 @@ func (a *app) job(cmd *cobra.Command, o options.Signing) (ci.Provider, *ci.Metad
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	md, tok, err := a.metadata(cmd, p, o.Token)
+	md, tok, err := a.resolveMetadata(cmd, p, o.Token)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if withProvenance {
+		a.logNotes(md)
 	}
 	signer, err := a.buildSigner(cmd.Context(), o, md, tok)
 	if err != nil {
@@ -37,13 +41,19 @@ func (a *app) job(cmd *cobra.Command, o options.Signing) (ci.Provider, *ci.Metad
 }
 
 // publish is the run behind `seal sign` and `seal attest IMAGE`.
-func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign bool, atts func(*ci.Metadata) []publish.Attestation) error {
+func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign, withProvenance bool, atts func(*ci.Metadata) []publish.Attestation) error {
 	ctx := cmd.Context()
 	format, err := publish.ParseFormat(o.Format)
 	if err != nil {
 		return &usageError{err}
 	}
-	p, md, signer, err := a.job(cmd, o.Signing)
+	if err := checkImageRef(ref); err != nil {
+		return err
+	}
+	if err := checkKeyRef(o.Key); err != nil {
+		return err
+	}
+	p, md, signer, err := a.job(cmd, o.Signing, withProvenance)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// errors.Join puts one error per line; CI logs and scripts that grep for
 	// "seal: error:" want the whole story on one line.
-	msg := strings.ReplaceAll(strings.TrimSpace(a.redact(err.Error())), "\n", "; ")
+	msg := plainHTTPHint(strings.ReplaceAll(strings.TrimSpace(a.redact(err.Error())), "\n", "; "))
 	fmt.Fprintf(stderr, "seal: error: %s\n", msg)
 	if a.inGitHubActions() {
 		// An annotation puts the error on the workflow run's summary page.

@@ -19,7 +19,7 @@ Kyverno Cosign, policy-controller legacy), or either one with --format.`,
   seal sign --key cosign.key --recursive registry.example.com/app:1.2.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.publish(cmd, args[0], o, true, nil)
+			return a.publish(cmd, args[0], o, true, false, nil)
 		},
 	}
 	o.AddFlags(cmd.Flags())

@@ -155,6 +155,36 @@ func loadPublic(ctx context.Context, ref string, o *options) (*PublicKey, error)
 	return ParsePublicKey(data)
 }
 
+// CheckRef checks what can be checked of a key reference without a
+// network call or a password: its syntax, and for a key file that it can
+// be opened and is small enough to be a key. A command calls it before it
+// touches the network, so that a typo fails in milliseconds.
+func CheckRef(ref string) error {
+	r, err := parseRef(ref)
+	if err != nil {
+		return err
+	}
+	if r.scheme != "" {
+		return nil
+	}
+	f, err := os.Open(r.path)
+	if err != nil {
+		return fmt.Errorf("reading key file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading key file: %w", err)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("reading key file: %s is a directory", r.path)
+	}
+	if fi.Size() > maxKeyFile {
+		return fmt.Errorf("reading key file: larger than %d bytes, not a key", maxKeyFile)
+	}
+	return nil
+}
+
 // keyRef is a parsed key reference.
 type keyRef struct {
 	scheme string // "" for a file
