@@ -3,7 +3,9 @@
 #
 #   setup.sh plan      decide between the release pinned in actions/release.sha256 and a build
 #                      from this checkout; writes the step outputs mode, version and, for a
-#                      release, dir (where the tool cache keeps it)
+#                      release, dir (where the tool cache keeps it); for a build, go: the
+#                      version of the Go on PATH when it satisfies go.mod (empty otherwise, and
+#                      the action installs one with actions/setup-go)
 #   setup.sh install   put a binary checked on this use into a directory of this job's own:
 #                      the release, taken from the tool cache only if its sha256 still matches
 #                      the pin (else downloaded again and checked), or a build from source, done
@@ -66,6 +68,35 @@ source_hash() {
   (cd "$root" && find go.mod go.sum cmd internal -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs cat | sha256)
 }
 
+# go_key prints a Go version (1.26.8, go1.26.8, 1.26, go1.27rc1, devel go1.27-abc) as digits
+# that compare as strings in the order Go releases come (a release candidate before its release).
+go_key() {
+  awk -v v="$1" 'BEGIN {
+    sub(/^devel /, "", v); sub(/^go/, "", v)
+    pre = 999
+    if (match(v, /(rc|beta)[0-9]+/)) {
+      p = substr(v, RSTART, RLENGTH); v = substr(v, 1, RSTART - 1)
+      pre = (p ~ /^rc/) ? 500 + substr(p, 3) : substr(p, 5)
+    }
+    n = split(v, a, ".")
+    printf "%03d%03d%03d%03d\n", a[1], a[2], (n >= 3 ? a[3] : 0), pre
+  }'
+}
+
+# usable_go prints the version of the Go on PATH if it builds this checkout as it is: at least
+# go.mod's go and toolchain lines, so that neither actions/setup-go nor Go's toolchain switch
+# has to fetch another. A Go the job already set up is used and left alone: the action does
+# not change the Go of the job's later steps.
+usable_go() {
+  command -v go >/dev/null 2>&1 || return 0
+  local have need
+  have=$(cd / && GOTOOLCHAIN=local go env GOVERSION 2>/dev/null) || return 0
+  while read -r need; do
+    [[ "$(go_key "$have")" < "$(go_key "$need")" ]] && return 0
+  done < <(awk '$1 == "go" || $1 == "toolchain" { print $2 }' "$root/go.mod")
+  echo "$have"
+}
+
 # job_dir creates a directory only this job writes to (mode 0700, under the runner's per-job
 # temporary directory) and prints it.
 job_dir() {
@@ -89,6 +120,7 @@ case "${1:-}" in
       h=$(source_hash)
       output mode source
       output version "source-${h:0:12}"
+      output go "$(usable_go)"
     elif [ -z "$want" ] || [ "$want" = "$pinned" ]; then
       output mode release
       output version "$pinned"
@@ -129,7 +161,7 @@ case "${1:-}" in
         mv "$bin.part" "$bin"
         # Refresh the tool cache for later jobs, atomically; they check it again anyway.
         if mkdir -p "$SEAL_DIR" 2>/dev/null && cp "$bin" "$SEAL_DIR/.seal.$$" 2>/dev/null; then
-          chmod +x "$SEAL_DIR/.seal.$$" && mv -f "$SEAL_DIR/.seal.$$" "$cached" || rm -f "$SEAL_DIR/.seal.$$"
+          if ! { chmod +x "$SEAL_DIR/.seal.$$" && mv -f "$SEAL_DIR/.seal.$$" "$cached"; }; then rm -f "$SEAL_DIR/.seal.$$"; fi
         fi
       fi
     else
