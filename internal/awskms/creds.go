@@ -1,26 +1,27 @@
 //go:build !seal_awskms
 
-package keys
+package awskms
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 )
 
 // The AWS credential sources a CI job has, tried in the AWS SDK's order:
@@ -29,75 +30,66 @@ import (
 //     aws-actions/configure-aws-credentials exports;
 //  2. web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (EKS IRSA,
 //     or a CI OIDC token written to a file), exchanged with STS
-//     AssumeRoleWithWebIdentity;
+//     AssumeRoleWithWebIdentity, one unsigned form POST made here;
 //  3. static keys of the profile (AWS_PROFILE, else default) in the shared
 //     credentials or config file;
-//  4. ECS task roles and EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_*_URI;
-//  5. EC2 instance metadata (IMDSv2).
+//  4. ECS task roles and EKS Pod Identity: AWS_CONTAINER_CREDENTIALS_*_URI,
+//     fetched by the SDK's endpointcreds behind Seal's check of the URI;
+//  5. EC2 instance metadata, fetched by the SDK's ec2rolecreds, IMDSv2 only.
 //
 // Profiles that delegate (SSO, credential_process, role_arn) are refused
 // with a message naming the seal_awskms build, which has the SDK's chain.
+// Settings are read through WithLookupEnv, never by the SDK from the
+// process environment.
 
-const errNoAWSCredentials = "no AWS credentials found: Seal reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), " +
+const errNoCredentials = "no AWS credentials found: Seal reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), " +
 	"web identity (AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN), static keys in the shared credentials file, " +
 	"ECS/EKS container credentials and EC2 instance metadata; a Seal built with -tags seal_awskms uses the AWS SDK's full credential chain"
 
-// awsCredentials is one set of AWS credentials.
-type awsCredentials struct {
-	accessKeyID     string
-	secretAccessKey string
-	sessionToken    string
-	expires         time.Time // zero for long-term keys
-}
-
-// String and GoString keep the secret out of any message.
-func (c awsCredentials) String() string   { return "awsCredentials(redacted)" }
-func (c awsCredentials) GoString() string { return c.String() }
-
-// awsCredentialProvider hands out the credentials of one source, fetching
+// credentialProvider hands out the credentials of one source, fetching
 // temporary ones again five minutes before they expire. Safe for
 // concurrent use.
-type awsCredentialProvider struct {
+type credentialProvider struct {
 	source string
-	fetch  func(context.Context) (awsCredentials, error) // nil for static keys
-	last   bool                                          // the chain's last resort: failing means nothing was configured
+	fetch  aws.CredentialsProvider // nil for static keys
+	last   bool                    // the chain's last resort: failing means nothing was configured
 
 	mu  sync.Mutex
-	cur awsCredentials
+	cur aws.Credentials
 }
 
-const awsRefreshWindow = 5 * time.Minute
+const refreshWindow = 5 * time.Minute
 
-func (p *awsCredentialProvider) get(ctx context.Context) (awsCredentials, error) {
+func (p *credentialProvider) get(ctx context.Context) (aws.Credentials, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur.accessKeyID != "" && (p.cur.expires.IsZero() || time.Until(p.cur.expires) > awsRefreshWindow) {
+	if p.cur.HasKeys() && (!p.cur.CanExpire || time.Until(p.cur.Expires) > refreshWindow) {
 		return p.cur, nil
 	}
-	c, err := p.fetch(ctx)
-	if err == nil && (c.accessKeyID == "" || c.secretAccessKey == "") {
+	c, err := p.fetch.Retrieve(ctx)
+	if err == nil && !c.HasKeys() {
 		err = errors.New("the response holds no access key")
 	}
 	switch {
 	case err == nil:
 		p.cur = c
 		return c, nil
-	case p.cur.accessKeyID != "" && time.Now().Before(p.cur.expires):
+	case p.cur.HasKeys() && time.Now().Before(p.cur.Expires):
 		return p.cur, nil // refreshing early failed; the old ones still work
-	case p.last && p.cur.accessKeyID == "":
-		return awsCredentials{}, fmt.Errorf("%s (%s: %v)", errNoAWSCredentials, p.source, err)
+	case p.last && !p.cur.HasKeys():
+		return aws.Credentials{}, fmt.Errorf("%s (%s: %v)", errNoCredentials, p.source, err)
 	}
-	return awsCredentials{}, fmt.Errorf("AWS credentials from %s: %w", p.source, err)
+	return aws.Credentials{}, fmt.Errorf("AWS credentials from %s: %w", p.source, err)
 }
 
 // credentials picks the first configured source of the chain.
-func (e *awsEnv) credentials(ctx context.Context) (*awsCredentialProvider, error) {
+func (e *env) credentials(ctx context.Context) (*credentialProvider, error) {
 	id := e.get("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY")
 	secret := e.get("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY")
 	switch {
 	case id != "" && secret != "":
-		c := awsCredentials{accessKeyID: id, secretAccessKey: secret, sessionToken: e.get("AWS_SESSION_TOKEN")}
-		return &awsCredentialProvider{source: "the environment", cur: c}, nil
+		c := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: e.get("AWS_SESSION_TOKEN")}
+		return &credentialProvider{source: "the environment", cur: c}, nil
 	case id != "":
 		return nil, errors.New("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
 	case secret != "":
@@ -113,9 +105,11 @@ func (e *awsEnv) credentials(ctx context.Context) (*awsCredentialProvider, error
 		if session == "" {
 			session = "seal-" + strconv.FormatInt(time.Now().UnixNano(), 10)
 		}
-		return &awsCredentialProvider{
+		return &credentialProvider{
 			source: "web identity (role " + role + ")",
-			fetch:  func(ctx context.Context) (awsCredentials, error) { return e.webIdentity(ctx, tokenFile, role, session) },
+			fetch: aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+				return e.webIdentity(ctx, tokenFile, role, session)
+			}),
 		}, nil
 	}
 
@@ -126,40 +120,44 @@ func (e *awsEnv) credentials(ctx context.Context) (*awsCredentialProvider, error
 	if c, ok, err := p.credentials(); err != nil {
 		return nil, err
 	} else if ok {
-		return &awsCredentialProvider{source: "AWS profile " + p.name, cur: c}, nil
+		return &credentialProvider{source: "AWS profile " + p.name, cur: c}, nil
 	}
 
 	if rel := e.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); rel != "" {
 		u := "http://169.254.170.2" + rel
-		return &awsCredentialProvider{
+		return &credentialProvider{
 			source: "container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)",
-			fetch:  func(ctx context.Context) (awsCredentials, error) { return e.containerCredentials(ctx, u) },
+			fetch: aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+				return e.containerCredentials(ctx, u)
+			}),
 		}, nil
 	}
 	if full := e.get("AWS_CONTAINER_CREDENTIALS_FULL_URI"); full != "" {
 		if err := checkContainerURI(ctx, full); err != nil {
 			return nil, fmt.Errorf("AWS_CONTAINER_CREDENTIALS_FULL_URI: %w", err)
 		}
-		return &awsCredentialProvider{
+		return &credentialProvider{
 			source: "container credentials (AWS_CONTAINER_CREDENTIALS_FULL_URI)",
-			fetch:  func(ctx context.Context) (awsCredentials, error) { return e.containerCredentials(ctx, full) },
+			fetch: aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+				return e.containerCredentials(ctx, full)
+			}),
 		}, nil
 	}
 
 	if e.isTrue("AWS_EC2_METADATA_DISABLED") {
-		return nil, errors.New(errNoAWSCredentials + " (EC2 instance metadata is off: AWS_EC2_METADATA_DISABLED)")
+		return nil, errors.New(errNoCredentials + " (EC2 instance metadata is off: AWS_EC2_METADATA_DISABLED)")
 	}
-	return &awsCredentialProvider{source: "EC2 instance metadata", fetch: e.instanceMetadata, last: true}, nil
+	return &credentialProvider{source: "EC2 instance metadata", fetch: e.instanceMetadata(), last: true}, nil
 }
 
 // do sends the request newReq makes, retrying broken connections and
 // server errors twice, and returns the last response with its (bounded)
 // body, already read and closed. Each attempt is bounded by timeout.
-func (e *awsEnv) do(ctx context.Context, timeout time.Duration, newReq func(context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
+func (e *env) do(ctx context.Context, timeout time.Duration, newReq func(context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
 	for attempt := 1; ; attempt++ {
 		resp, body, err := e.doOnce(ctx, timeout, newReq)
-		retry := err != nil && awsRetryable(err) || err == nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests)
-		if !retry || attempt == awsAttempts || ctx.Err() != nil {
+		retry := err != nil && retryable(err) || err == nil && (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests)
+		if !retry || attempt == attempts || ctx.Err() != nil {
 			return resp, body, err
 		}
 		select {
@@ -170,7 +168,7 @@ func (e *awsEnv) do(ctx context.Context, timeout time.Duration, newReq func(cont
 	}
 }
 
-func (e *awsEnv) doOnce(ctx context.Context, timeout time.Duration, newReq func(context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
+func (e *env) doOnce(ctx context.Context, timeout time.Duration, newReq func(context.Context) (*http.Request, error)) (*http.Response, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := newReq(ctx)
@@ -182,7 +180,7 @@ func (e *awsEnv) doOnce(ctx context.Context, timeout time.Duration, newReq func(
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, awsMaxResponse))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the response: %w", err)
 	}
@@ -190,19 +188,20 @@ func (e *awsEnv) doOnce(ctx context.Context, timeout time.Duration, newReq func(
 }
 
 // webIdentity exchanges the token in tokenFile (read anew each time: EKS
-// rotates it) for temporary credentials of role. The call is unsigned.
-func (e *awsEnv) webIdentity(ctx context.Context, tokenFile, role, session string) (awsCredentials, error) {
+// rotates it) for temporary credentials of role. The call is unsigned, one
+// form POST and its XML answer: the SDK's STS client would cost 1 MB.
+func (e *env) webIdentity(ctx context.Context, tokenFile, role, session string) (aws.Credentials, error) {
 	b, err := os.ReadFile(tokenFile)
 	if err != nil {
-		return awsCredentials{}, fmt.Errorf("reading AWS_WEB_IDENTITY_TOKEN_FILE: %w", err)
+		return aws.Credentials{}, fmt.Errorf("reading AWS_WEB_IDENTITY_TOKEN_FILE: %w", err)
 	}
 	token := strings.TrimSpace(string(b))
 	if token == "" {
-		return awsCredentials{}, fmt.Errorf("AWS_WEB_IDENTITY_TOKEN_FILE %s is empty", tokenFile)
+		return aws.Credentials{}, fmt.Errorf("AWS_WEB_IDENTITY_TOKEN_FILE %s is empty", tokenFile)
 	}
 	endpoint, err := e.endpoint("STS", "sts")
 	if err != nil {
-		return awsCredentials{}, err
+		return aws.Credentials{}, err
 	}
 	form := url.Values{
 		"Action":           {"AssumeRoleWithWebIdentity"},
@@ -211,7 +210,7 @@ func (e *awsEnv) webIdentity(ctx context.Context, tokenFile, role, session strin
 		"RoleSessionName":  {session},
 		"WebIdentityToken": {token},
 	}.Encode()
-	resp, body, err := e.do(ctx, awsAttemptTimeout, func(ctx context.Context) (*http.Request, error) {
+	resp, body, err := e.do(ctx, attemptTimeout, func(ctx context.Context) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form))
 		if err == nil {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
@@ -219,14 +218,14 @@ func (e *awsEnv) webIdentity(ctx context.Context, tokenFile, role, session strin
 		return req, err
 	})
 	if err != nil {
-		return awsCredentials{}, fmt.Errorf("STS AssumeRoleWithWebIdentity: %w", err)
+		return aws.Credentials{}, fmt.Errorf("STS AssumeRoleWithWebIdentity: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var er struct {
 			Error struct{ Code, Message string }
 		}
 		_ = xml.Unmarshal(body, &er) // anything else leaves both empty
-		return awsCredentials{}, fmt.Errorf("STS AssumeRoleWithWebIdentity: %s", awsErrorText(resp.Status, er.Error.Code, er.Error.Message, token))
+		return aws.Credentials{}, fmt.Errorf("STS AssumeRoleWithWebIdentity: %s", errorText(resp.Status, er.Error.Code, er.Error.Message, token))
 	}
 	var r struct {
 		Result struct {
@@ -239,13 +238,15 @@ func (e *awsEnv) webIdentity(ctx context.Context, tokenFile, role, session strin
 		} `xml:"AssumeRoleWithWebIdentityResult"`
 	}
 	if err := xml.Unmarshal(body, &r); err != nil {
-		return awsCredentials{}, fmt.Errorf("STS AssumeRoleWithWebIdentity: decoding the response: %w", err)
+		return aws.Credentials{}, fmt.Errorf("STS AssumeRoleWithWebIdentity: decoding the response: %w", err)
 	}
 	c := r.Result.Credentials
-	return awsCredentials{accessKeyID: c.AccessKeyID, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expires: c.Expiration}, nil
+	return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+		CanExpire: true, Expires: c.Expiration}, nil
 }
 
-// checkContainerURI allows what the SDK allows: HTTPS anywhere, plain HTTP
+// checkContainerURI allows what the SDK's config loader allows (the
+// endpointcreds provider itself takes any URL): HTTPS anywhere, plain HTTP
 // only to loopback and the ECS and EKS agent addresses.
 func checkContainerURI(ctx context.Context, s string) error {
 	u, err := url.Parse(s)
@@ -270,140 +271,108 @@ func checkContainerURI(ctx context.Context, s string) error {
 	return nil
 }
 
+// containerTimeout bounds one fetch of container credentials, the SDK's
+// retries included.
+const containerTimeout = 15 * time.Second
+
 // containerCredentials fetches the task's or pod's credentials from the ECS
-// agent or the EKS Pod Identity agent.
-func (e *awsEnv) containerCredentials(ctx context.Context, u string) (awsCredentials, error) {
+// agent or the EKS Pod Identity agent, with the SDK's endpointcreds. The
+// token is read here, anew each time (EKS rotates the file), so that it
+// can be taken out of any error the agent's answer makes.
+func (e *env) containerCredentials(ctx context.Context, u string) (aws.Credentials, error) {
 	token := e.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")
 	if f := e.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			return awsCredentials{}, fmt.Errorf("reading AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %w", err)
+			return aws.Credentials{}, fmt.Errorf("reading AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: %w", err)
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	if strings.ContainsAny(token, "\r\n") {
-		return awsCredentials{}, errors.New("the container authorization token contains a line break")
-	}
-	resp, body, err := e.do(ctx, 5*time.Second, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err == nil {
-			req.Header.Set("Accept", "application/json")
-			if token != "" {
-				req.Header.Set("Authorization", token)
-			}
-		}
-		return req, err
+	p := endpointcreds.New(u, func(o *endpointcreds.Options) {
+		o.HTTPClient = boundedClient{e.http}
+		o.AuthorizationToken = token // endpointcreds refuses one with a line break
 	})
+	ctx, cancel := context.WithTimeout(ctx, containerTimeout)
+	defer cancel()
+	c, err := p.Retrieve(ctx)
 	if err != nil {
-		return awsCredentials{}, err
+		return aws.Credentials{}, endpointError(err, token)
 	}
-	var r struct {
-		AccessKeyID     string `json:"AccessKeyId"`
-		SecretAccessKey string
-		Token           string
-		Expiration      time.Time
-		Code            string `json:"code"`
-		Message         string `json:"message"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		_ = json.Unmarshal(body, &r)
-		return awsCredentials{}, errors.New(awsErrorText(resp.Status, r.Code, r.Message, token))
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return awsCredentials{}, fmt.Errorf("decoding the response: %w", err)
-	}
-	return awsCredentials{accessKeyID: r.AccessKeyID, secretAccessKey: r.SecretAccessKey, sessionToken: r.Token, expires: r.Expiration}, nil
+	return c, nil
 }
 
-// imdsTimeout is short: off EC2 (most CI runners) the address does not
-// answer, and this is the last source tried.
-const imdsTimeout = 2 * time.Second
+// endpointError puts the agent's error on one line without the token,
+// which agents may echo. endpointcreds decodes a JSON error only when it is
+// labelled application/json; an unlabelled one is decoded here.
+func endpointError(err error, token string) error {
+	var api interface {
+		ErrorCode() string
+		ErrorMessage() string
+	}
+	if !errors.As(err, &api) {
+		return errors.New(redact(err.Error(), token))
+	}
+	code, msg := api.ErrorCode(), api.ErrorMessage()
+	if code == "" {
+		var j struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal([]byte(msg), &j) == nil && j.Code != "" {
+			code, msg = j.Code, j.Message
+		}
+	}
+	status := "error"
+	var withStatus interface{ HTTPStatusCode() int }
+	if errors.As(err, &withStatus) {
+		status = strconv.Itoa(withStatus.HTTPStatusCode()) + " " + http.StatusText(withStatus.HTTPStatusCode())
+	}
+	return errors.New(errorText(status, code, msg, token))
+}
 
-// instanceMetadata fetches the EC2 instance role's credentials with IMDSv2:
-// a session token first, then the role name, then its credentials.
-func (e *awsEnv) instanceMetadata(ctx context.Context) (awsCredentials, error) {
-	base := e.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-	if base == "" {
-		base = "http://169.254.169.254"
+// imdsTimeout bounds one fetch of instance credentials (a session token,
+// the role name, its credentials, and the SDK's retries): off EC2, where
+// most CI runners are, the address does not answer, and this is the last
+// source tried.
+const imdsTimeout = 5 * time.Second
+
+// instanceMetadata fetches the EC2 instance role's credentials with the
+// SDK's ec2rolecreds. The endpoint and the off switch are Seal's settings
+// (read through WithLookupEnv), and the client never falls back to IMDSv1,
+// whose unauthenticated GETs a server-side request forgery can make.
+func (e *env) instanceMetadata() aws.CredentialsProvider {
+	endpoint := e.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+	if endpoint == "" {
+		endpoint = "http://169.254.169.254"
 		if strings.EqualFold(e.get("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE"), "IPv6") {
-			base = "http://[fd00:ec2::254]"
+			endpoint = "http://[fd00:ec2::254]"
 		}
 	}
-	base = strings.TrimRight(base, "/")
-	token, err := e.imds(ctx, http.MethodPut, base+"/latest/api/token", "X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "21600")
-	if err != nil {
-		return awsCredentials{}, err
-	}
-	const creds = "/latest/meta-data/iam/security-credentials/"
-	roles, err := e.imds(ctx, http.MethodGet, base+creds, "X-Aws-Ec2-Metadata-Token", string(token))
-	if err != nil {
-		return awsCredentials{}, err
-	}
-	role, _, _ := strings.Cut(strings.TrimSpace(string(roles)), "\n")
-	if role = strings.TrimSpace(role); role == "" {
-		return awsCredentials{}, errors.New("the instance has no IAM role")
-	}
-	body, err := e.imds(ctx, http.MethodGet, base+creds+url.PathEscape(role), "X-Aws-Ec2-Metadata-Token", string(token))
-	if err != nil {
-		return awsCredentials{}, err
-	}
-	var r struct {
-		Code            string
-		Message         string
-		AccessKeyID     string `json:"AccessKeyId"`
-		SecretAccessKey string
-		Token           string
-		Expiration      time.Time
-	}
-	if err := json.Unmarshal(body, &r); err != nil {
-		return awsCredentials{}, fmt.Errorf("decoding the credentials of role %s: %w", role, err)
-	}
-	if r.Code != "" && r.Code != "Success" {
-		return awsCredentials{}, fmt.Errorf("role %s: %s", role, awsErrorText("200 OK", r.Code, r.Message))
-	}
-	return awsCredentials{accessKeyID: r.AccessKeyID, secretAccessKey: r.SecretAccessKey, sessionToken: r.Token, expires: r.Expiration}, nil
-}
-
-func (e *awsEnv) imds(ctx context.Context, method, u, header, value string) ([]byte, error) {
-	resp, body, err := e.doOnce(ctx, imdsTimeout, func(ctx context.Context) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, method, u, nil)
-		if err == nil {
-			req.Header.Set(header, value)
-		}
-		return req, err
+	client := imds.New(imds.Options{
+		Endpoint:          endpoint,
+		HTTPClient:        boundedClient{e.http},
+		ClientEnableState: imds.ClientEnabled,
+		EnableFallback:    aws.FalseTernary,
 	})
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: HTTP %s", method, u, resp.Status)
-	}
-	return body, nil
+	p := ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client })
+	return aws.CredentialsProviderFunc(func(ctx context.Context) (aws.Credentials, error) {
+		ctx, cancel := context.WithTimeout(ctx, imdsTimeout)
+		defer cancel()
+		return p.Retrieve(ctx)
+	})
 }
 
-// awsProfile is the selected profile of the shared config and credentials
-// files, the credentials file's settings overriding the config file's.
-type awsProfile struct {
-	name     string
-	explicit bool // named by AWS_PROFILE or AWS_DEFAULT_PROFILE
-	found    bool
-	settings map[string]string
-	files    string // for messages
-}
-
-func (p *awsProfile) get(key string) string { return p.settings[key] }
-
-// awsDelegatingSettings make a profile get its credentials elsewhere, which
+// delegatingSettings make a profile get its credentials elsewhere, which
 // only the SDK build follows.
-var awsDelegatingSettings = []string{
+var delegatingSettings = []string{
 	"sso_session", "sso_start_url", "sso_account_id", "sso_role_name", "credential_process",
 	"role_arn", "source_profile", "credential_source", "web_identity_token_file", "login_session",
 }
 
 // credentials returns the profile's static keys; ok is false when the
 // profile holds none and the chain goes on.
-func (p *awsProfile) credentials() (c awsCredentials, ok bool, err error) {
-	for _, k := range awsDelegatingSettings {
+func (p *profile) credentials() (c aws.Credentials, ok bool, err error) {
+	for _, k := range delegatingSettings {
 		if p.get(k) != "" {
 			return c, false, fmt.Errorf("AWS profile %s uses %s, which Seal does not follow: it reads static keys (aws_access_key_id, aws_secret_access_key, aws_session_token) from the shared credentials file; a Seal built with -tags seal_awskms uses the AWS SDK's full credential chain", p.name, k)
 		}
@@ -411,124 +380,11 @@ func (p *awsProfile) credentials() (c awsCredentials, ok bool, err error) {
 	id, secret := p.get("aws_access_key_id"), p.get("aws_secret_access_key")
 	switch {
 	case id != "" && secret != "":
-		return awsCredentials{accessKeyID: id, secretAccessKey: secret, sessionToken: p.get("aws_session_token")}, true, nil
+		return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: p.get("aws_session_token")}, true, nil
 	case id != "" || secret != "":
 		return c, false, fmt.Errorf("AWS profile %s sets only one of aws_access_key_id and aws_secret_access_key", p.name)
 	case p.explicit && !p.found:
 		return c, false, fmt.Errorf("AWS profile %s (AWS_PROFILE) is not in %s", p.name, p.files)
 	}
 	return c, false, nil
-}
-
-// loadProfile reads the profile named by AWS_PROFILE (or
-// AWS_DEFAULT_PROFILE, else "default") from AWS_CONFIG_FILE and
-// AWS_SHARED_CREDENTIALS_FILE, by default ~/.aws/config and
-// ~/.aws/credentials. Missing files are no error.
-func (e *awsEnv) loadProfile() (*awsProfile, error) {
-	if e.profile != nil {
-		return e.profile, nil
-	}
-	p := &awsProfile{name: "default", settings: map[string]string{}}
-	if n := e.get("AWS_PROFILE", "AWS_DEFAULT_PROFILE"); n != "" {
-		p.name, p.explicit = n, true
-	}
-	home := e.homeDir()
-	path := func(env, name string) string {
-		if f := e.get(env); f != "" {
-			return f
-		}
-		if home == "" {
-			return ""
-		}
-		return filepath.Join(home, ".aws", name)
-	}
-	configFile, credsFile := path("AWS_CONFIG_FILE", "config"), path("AWS_SHARED_CREDENTIALS_FILE", "credentials")
-	var files []string
-	for _, f := range []string{configFile, credsFile} {
-		if f != "" {
-			files = append(files, f)
-		}
-	}
-	p.files = strings.Join(files, " or ")
-	if p.files == "" {
-		p.files = "any file (neither HOME nor AWS_CONFIG_FILE nor AWS_SHARED_CREDENTIALS_FILE is set)"
-	}
-	// In the config file, profiles other than default are "[profile NAME]".
-	sections := []struct{ file, section string }{
-		{configFile, "profile " + p.name},
-		{credsFile, p.name},
-	}
-	if p.name == "default" {
-		sections[0].section = "default"
-	}
-	for _, s := range sections {
-		ini, err := readAWSINI(s.file)
-		if err != nil {
-			return nil, err
-		}
-		kv, ok := ini[s.section]
-		if !ok && s.file == configFile && p.name == "default" {
-			kv, ok = ini["profile default"]
-		}
-		if ok {
-			p.found = true
-			for k, v := range kv {
-				p.settings[k] = v
-			}
-		}
-	}
-	e.profile = p
-	return p, nil
-}
-
-// readAWSINI parses the AWS shared config format: [section] headers and
-// key = value lines; # and ; start comments; indented lines under a key
-// with no value are sub-settings (s3 = ...), which Seal does not need.
-func readAWSINI(path string) (map[string]map[string]string, error) {
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading AWS shared config: %w", err)
-	}
-	ini := map[string]map[string]string{}
-	var cur map[string]string
-	nested := false
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		raw := sc.Text()
-		line := strings.TrimSpace(raw)
-		if line == "" || line[0] == '#' || line[0] == ';' {
-			continue
-		}
-		if nested && (raw[0] == ' ' || raw[0] == '\t') {
-			continue
-		}
-		nested = false
-		if line[0] == '[' {
-			name, _, _ := strings.Cut(line[1:], "]")
-			name = strings.Join(strings.Fields(name), " ")
-			if ini[name] == nil {
-				ini[name] = map[string]string{}
-			}
-			cur = ini[name]
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || cur == nil {
-			continue
-		}
-		for _, c := range []string{" #", "\t#", " ;", "\t;"} {
-			v, _, _ = strings.Cut(v, c)
-		}
-		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
-		nested = v == ""
-		cur[k] = v
-	}
-	return ini, sc.Err()
 }

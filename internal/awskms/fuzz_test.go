@@ -1,6 +1,6 @@
 //go:build !seal_awskms
 
-package keys
+package awskms
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sigopts "github.com/sigstore/sigstore/pkg/signature/options"
 )
 
 // fuzzKMSTransport answers every AWS call with one fuzzed status and body.
@@ -45,14 +47,15 @@ func FuzzAWSKMS(f *testing.F) {
 		if !strings.HasPrefix(ref, "awskms://") {
 			return
 		}
-		kp, err := Load(context.Background(), ref, WithLookupEnv(lookup), WithTransport(fuzzKMSTransport{status, body}))
+		ctx := context.Background()
+		sv, err := Open(ctx, ref, WithLookupEnv(lookup), WithTransport(fuzzKMSTransport{status, body}))
 		if err != nil {
 			if strings.Contains(err.Error(), secret) {
 				t.Fatalf("error repeats the secret key: %v", err)
 			}
 			return
 		}
-		if _, _, err := kp.SignData(context.Background(), []byte("payload")); err != nil && strings.Contains(err.Error(), secret) {
+		if _, err := sv.SignMessage(strings.NewReader("payload"), sigopts.WithContext(ctx)); err != nil && strings.Contains(err.Error(), secret) {
 			t.Fatalf("error repeats the secret key: %v", err)
 		}
 	})
@@ -68,6 +71,6 @@ func FuzzAWSINI(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = readAWSINI(p)
+		_, _ = readINI(p)
 	})
 }
