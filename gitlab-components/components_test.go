@@ -185,7 +185,9 @@ const spdxSBOM = `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"
 
 // TestComponents runs one pipeline that includes every component from this checkout: sign
 // and attest (keyless) and verify on one image, the all-in-one component with a cosign key on
-// a two-platform index, and a last job that reads the attest job's dotenv report. Then cosign
+// a two-platform index, and a last job that reads the attest job's dotenv report. Both images
+// are named through the build job's dotenv report, as pipelines do; the all-in-one verify job
+// does not receive that report (it needs only its sign-attest job). Then cosign
 // checks what the jobs wrote.
 func TestComponents(t *testing.T) {
 	gitlabCILocal(t)
@@ -219,6 +221,7 @@ build:
   stage: build
   script:
     - echo "DIGEST_A=$PUSHED_DIGEST" > build.env
+    - echo "DIGEST_B=$PUSHED_INDEX" >> build.env
   artifacts:
     reports:
       dotenv: build.env
@@ -249,7 +252,7 @@ include:
     inputs:
       stage: sign
       job-prefix: b
-      image: $IMAGE_B
+      image: $REGISTRY/sealsign/multi@$DIGEST_B
       recursive: true
       key: env://COSIGN_PRIVATE_KEY
       public-key: env://COSIGN_PUBLIC_KEY
@@ -271,7 +274,7 @@ report:
 	for k, v := range map[string]string{
 		"REGISTRY":           reg.Host,
 		"PUSHED_DIGEST":      digestA,
-		"IMAGE_B":            reg.Repo("sealsign/multi") + "@" + index,
+		"PUSHED_INDEX":       index,
 		"COSIGN_PRIVATE_KEY": string(priv),
 		"COSIGN_PUBLIC_KEY":  string(pub),
 		"COSIGN_PASSWORD":    password,
@@ -313,8 +316,10 @@ report:
 			t.Errorf("a-attest summary does not mention %q:\n%s", want, summary)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(arts, "b-verify", "seal", "verify", "verification.json")); err != nil {
+	if rep, err := os.ReadFile(filepath.Join(arts, "b-verify", "seal", "verify", "verification.json")); err != nil {
 		t.Errorf("b-verify report: %v", err)
+	} else if !strings.Contains(string(rep), index) {
+		t.Errorf("b-verify did not verify the index %s:\n%s", index, rep)
 	}
 
 	// cosign, as a deployment would check the images.
