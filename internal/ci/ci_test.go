@@ -404,3 +404,23 @@ func TestGitHubEventPayloadErrors(t *testing.T) {
 		t.Errorf("Metadata(bad event) = %v", err)
 	}
 }
+
+// CI_PIPELINE_URL and CI_JOB_URL have no claim: with a token, the URLs are
+// built from the bound project, pipeline and job (as Fulcio's Run Invocation
+// URI is), whatever the environment says.
+func TestGitLabURLsFromClaims(t *testing.T) {
+	env := gitlabEnv()
+	env["CI_JOB_URL"] = "https://evil.example/grp/app/-/jobs/1"
+	env["CI_PIPELINE_URL"] = "undefined/grp/app/-/pipelines/1"
+	gl, _ := NewGitLab(WithEnv(env))
+	md, err := gl.Metadata(context.Background(), token(t, gitlabClaims()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://gitlab.example.com/grp/app/-/jobs/9000"; md.JobURL != want {
+		t.Errorf("JobURL = %q, want %q", md.JobURL, want)
+	}
+	if want := "https://gitlab.example.com/grp/app/-/pipelines/500"; md.RunURL != want {
+		t.Errorf("RunURL = %q, want %q", md.RunURL, want)
+	}
+}

@@ -124,6 +124,10 @@ func (g *GitLab) Metadata(_ context.Context, tok *oidc.Token) (*Metadata, error)
 		m.RunnerEnvironment = runnerEnv
 		m.Issuer = c.Issuer()
 		m.Bound = true
+		// CI_PIPELINE_URL and CI_JOB_URL have no claim: build them from the
+		// bound project, pipeline and job, as GitLab and Fulcio's Run
+		// Invocation URI do, rather than carry unbound values.
+		m.RunURL, m.JobURL = "", ""
 		if refPath != "" {
 			m.Ref = refPath
 		}
