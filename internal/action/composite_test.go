@@ -577,3 +577,110 @@ func pushImage(t *testing.T, reg *testbed.Registry, repo, tag string) string {
 func pushIndex(t *testing.T, reg *testbed.Registry, repo, tag string) (string, []string) {
 	return testbed.PushIndex(t, reg.Repo(repo+":"+tag), "linux/amd64", "linux/arm64")
 }
+
+// TestActionCommandsPinRepository signs an image as acme/app's release workflow, and another
+// as evil/app calling that same workflow as a reusable one: both certificates have the same
+// subject and issuer. The commands acme's job summary prints must accept acme's image and
+// refuse evil's, with cosign v3 and v2 and seal verify; without the repository flags cosign
+// accepts evil's, which is what they are there for.
+func TestActionCommandsPinRepository(t *testing.T) {
+	iss := testbed.StartIssuer(t)
+	ful := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	reg := testbed.StartRegistry(t, testbed.Olareg)
+	trustedRoot := testbed.TrustedRoot(t, ful, tsa)
+	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
+	cosign2 := testbed.Bin(t, testbed.BinCosign)
+
+	sign := func(repo string, claims map[string]any) *runResult {
+		t.Helper()
+		digest := pushImage(t, reg, repo, "v1")
+		const requestToken = "PLANTED-request-token-0123456789"
+		tokens := tokenServer(t, iss.Mint(iss.GitHub, claims), requestToken)
+		job := githubJob(t, claims, map[string]string{
+			"ACTIONS_ID_TOKEN_REQUEST_URL":   tokens.URL + "/token",
+			"ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken,
+		})
+		res := job.run(t, repoRoot(t), map[string]string{
+			"image": reg.Repo(repo) + "@" + digest, "fulcio-url": ful.URL, "timestamp-url": tsa.TimestampURL(),
+			"tlog": "false", "insecure-registry": reg.Host, "github-attestations": "false",
+		})
+		if res.Failed != "" {
+			t.Fatalf("%s: step %s failed:\n%s", repo, res.Failed, res.Log)
+		}
+		return res
+	}
+	acme := sign("acme/app", testbed.GitHubClaims("acme/app"))
+	evil := sign("evil/app", testbed.GitHubClaimsWith("evil/app", map[string]any{
+		"job_workflow_ref": "acme/app/.github/workflows/release.yml@refs/heads/main",
+	}))
+	subject := "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
+	for name, r := range map[string]*runResult{"acme": acme, "evil": evil} {
+		if !strings.Contains(r.Summary, "Signed keyless as `"+subject+"`") {
+			t.Fatalf("%s was not signed as %s (the premise of this test):\n%s", name, subject, r.Summary)
+		}
+	}
+
+	cmds := summaryCommands(t, acme.Summary)
+	if len(cmds) != 3 {
+		t.Fatalf("summary has %d commands, want 3 (seal verify; cosign verify, verify-attestation):\n%s", len(cmds), acme.Summary)
+	}
+	env := append(os.Environ(), "TUF_ROOT="+t.TempDir())
+	try := func(bin string, args []string) error {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		t.Logf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, lastLines(string(out), 4))
+		return err
+	}
+	unpinned := func(args []string) []string {
+		var out []string
+		for i := 0; i < len(args); i++ {
+			if args[i] == "--certificate-github-workflow-repository" || args[i] == "--certificate-github-workflow-ref" {
+				i++
+				continue
+			}
+			out = append(out, args[i])
+		}
+		return out
+	}
+	for _, c := range cmds {
+		c = replaceArg(c, TrustedRootPlaceholder, trustedRoot)
+		onEvil := replaceArg(c, acme.Outputs["image"], evil.Outputs["image"])
+		switch c[0] {
+		case "cosign":
+			if !slices.Contains(c, "--certificate-github-workflow-repository") {
+				t.Errorf("%q does not pin the repository", c)
+			}
+			for _, bin := range []string{cosign3, cosign2} {
+				if err := try(bin, c[1:]); err != nil {
+					t.Errorf("%s %s refused acme's image: %v", filepath.Base(bin), strings.Join(c[1:], " "), err)
+				}
+				if err := try(bin, onEvil[1:]); err == nil {
+					t.Errorf("%s %s accepted evil's image, signed for another repository", filepath.Base(bin), strings.Join(onEvil[1:], " "))
+				}
+				if err := try(bin, unpinned(onEvil[1:])); err != nil {
+					t.Errorf("without the repository flags %s refused evil's image (%v): this test no longer shows what they add", filepath.Base(bin), err)
+				}
+			}
+		case "seal":
+			seal := acme.Outputs["seal-path"]
+			if err := try(seal, append(c[1:], "--insecure-registry", reg.Host)); err != nil {
+				t.Errorf("%s refused acme's image: %v", strings.Join(c, " "), err)
+			}
+			if err := try(seal, append(onEvil[1:], "--insecure-registry", reg.Host)); err == nil {
+				t.Errorf("%s accepted evil's image, signed for another repository", strings.Join(onEvil, " "))
+			}
+		default:
+			t.Errorf("unexpected command %q in the summary", c)
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
