@@ -10,21 +10,13 @@
 // (hashivault://, openbao:// and awskms://). Generate writes a new pair in
 // exactly cosign's format, so the files work with either tool.
 //
-// AWS KMS keys take the URI forms sigstore's client parses (awskms:///ID,
-// alias/NAME, key and alias ARNs, awskms://HOST:PORT/... for another
-// endpoint). The default build talks to KMS itself, with SigV4 and the
-// credential sources CI has, in the AWS SDK's order: AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), web identity
-// (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, through STS), static keys
-// of the shared credentials file's profile, ECS and EKS container
-// credentials, and EC2 instance metadata; the region comes from the key ARN,
-// AWS_REGION or AWS_DEFAULT_REGION, and AWS_ENDPOINT_URL_KMS or
-// AWS_ENDPOINT_URL override the endpoint. It signs ECDSA keys over the
-// curve's hash and RSA keys with PKCS#1 v1.5 and SHA-256, what cosign
-// verifies. Built with -tags seal_awskms, Seal uses sigstore's client and the
-// AWS SDK instead (5 MB more), for the SDK's full credential chain (SSO,
-// credential_process, assume-role profiles); that client signs RSA keys with
-// RSASSA-PSS, which cosign rejects, so it accepts only ECDSA keys.
+// AWS KMS keys (awskms://) are opened by internal/awskms, which takes the
+// URI forms sigstore's client parses. The default build signs there with
+// two KMS calls of its own, SigV4 by the AWS SDK's signer, and the
+// credential sources CI has; built with -tags seal_awskms, it uses
+// sigstore's client and the AWS SDK instead (5 MB more), for the SDK's full
+// credential chain, and accepts only ECDSA keys, since that client signs
+// RSA keys with RSASSA-PSS, which cosign rejects.
 //
 // Decrypting a cosign key costs a fraction of a second of scrypt (64 MiB of
 // memory-hard work, done by go-securesystemslib and golang.org/x/crypto as
