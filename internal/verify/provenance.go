@@ -306,9 +306,6 @@ func ProvenanceFacts(predicateType string, pred []byte) (*Facts, error) {
 	r.claim(FactJob, internal+".gitlab.job_id")
 	r.claim(FactJob, internal+".job")
 	f.RefProtected = r.str(internal + ".gitlab.ref_protected")
-	if r.err != nil {
-		return nil, r.err
-	}
 	return f, nil
 }
 
@@ -321,12 +318,12 @@ func splitGitURI(uri string) (repo, ref string) {
 type reader struct {
 	doc map[string]any
 	f   *Facts
-	err error
 }
 
 // str returns the field at path as text: a string, a number or a boolean
-// as written; "" when absent or null. Any other value is an error, so that
-// a field cannot dodge the checks by changing its type.
+// as written (so that a number cannot dodge a check a string would meet);
+// "" when absent, null, or an object or array, which is another buildType's
+// field of the same name (Seal's local buildType has an object source).
 func (r *reader) str(path string) string {
 	var cur any = r.doc
 	for p := range strings.SplitSeq(path, ".") {
@@ -352,9 +349,6 @@ func (r *reader) str(path string) string {
 		return v.String()
 	case bool:
 		return fmt.Sprint(v)
-	}
-	if r.err == nil {
-		r.err = fmt.Errorf("provenance field %s is not a string", path)
 	}
 	return ""
 }
