@@ -56,6 +56,14 @@ func expectVerify(t *testing.T, ok bool, want string, args ...string) {
 	case !ok && !strings.Contains(out, want):
 		t.Logf("seal %s", strings.Join(args, " "))
 		t.Fatalf("seal verify refused, but not saying %q:\n%s", want, out)
+	case !ok:
+		// The reason, for the record (go test -v).
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, want) {
+				t.Logf("refused as expected: %s", strings.TrimSpace(l))
+				break
+			}
+		}
 	}
 }
 
