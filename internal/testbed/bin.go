@@ -1,10 +1,13 @@
 package testbed
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -48,11 +51,16 @@ func BinDir() string {
 
 // Bin returns the path of the peer binary name (for example BinFulcio or "v3/cosign"). A missing
 // peer is built on first use by .ci/peers.sh (once per machine: test binaries of other packages wait
-// on a lock), so `go test ./...` on a fresh machine runs the whole suite. When that build fails the
-// test is skipped, or fails when SEAL_REQUIRE_PEERS=1, so that CI cannot go green by skipping every
-// interoperability test.
+// on a lock), so `go test ./...` on a fresh machine runs the whole suite; the build reports its
+// progress on the terminal. When that build fails the test is skipped, or fails when
+// SEAL_REQUIRE_PEERS=1, so that CI cannot go green by skipping every interoperability test.
+// With -short (and without SEAL_REQUIRE_PEERS=1) every test that needs a peer is skipped: the
+// unit tests run in seconds, without building anything.
 func Bin(t testing.TB, name string) string {
 	t.Helper()
+	if testing.Short() && !RequirePeers() {
+		t.Skipf("-short: skipping a test that needs the peer %q (run without -short for the real peers)", name)
+	}
 	dir := BinDir()
 	p := filepath.Join(dir, filepath.FromSlash(name))
 	if executable(p) {
@@ -102,7 +110,12 @@ func buildPeers(dir string) error {
 		buildOnce.err = err
 		return err
 	}
-	unlock, err := lockFile(filepath.Join(dir, ".build.lock"), 30*time.Minute)
+	tty, closeTTY := progressWriter()
+	defer closeTTY()
+	start := time.Now()
+	unlock, err := lockFile(filepath.Join(dir, ".build.lock"), 30*time.Minute, func(waited time.Duration) {
+		fmt.Fprintf(tty, "seal testbed: [%s] waiting for another test process to finish building the peers in %s\n", round(waited), dir)
+	})
 	if err != nil {
 		buildOnce.err = err
 		return err
@@ -110,12 +123,122 @@ func buildPeers(dir string) error {
 	defer unlock()
 	cmd := exec.Command("bash", filepath.Join(root, peersCommand), filepath.Dir(dir))
 	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
+	p := &peerProgress{w: tty, start: time.Now()}
+	cmd.Stdout, cmd.Stderr = p, p
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				p.stillBuilding()
+			}
+		}
+	}()
+	err = cmd.Run()
+	p.done(err)
 	if err != nil {
-		buildOnce.err = fmt.Errorf("%s: %v\n%s", peersCommand, err, lastBytes(out, 2000))
+		buildOnce.err = fmt.Errorf("%s: %v\n%s", peersCommand, err, lastBytes(p.output(), 2000))
+	} else if p.built() {
+		fmt.Fprintf(tty, "seal testbed: [%s] peers ready in %s\n", round(time.Since(start)), dir)
 	}
 	return buildOnce.err
 }
+
+// progressWriter returns where the peers' build reports its progress: the terminal when there
+// is one, because `go test ./...` shows what a test binary writes only once its package is done,
+// and the build can take many minutes; else stderr (CI logs, go test -v).
+func progressWriter() (io.Writer, func()) {
+	if f, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+		return f, func() { f.Close() }
+	}
+	return os.Stderr, func() {}
+}
+
+// peerProgress reads the output of .ci/peers.sh, keeps it for an error message, and reports the
+// peer it is building (its "peers: building NAME from MODULE" lines), how long each took, and
+// every minute that it is still at work.
+type peerProgress struct {
+	w     io.Writer
+	start time.Time
+
+	mu      sync.Mutex
+	all     bytes.Buffer
+	partial []byte
+	current string    // the peer being built
+	since   time.Time // when it started
+	count   int       // peers started
+}
+
+func (p *peerProgress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.all.Write(b)
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(p.partial[:i])
+		p.partial = p.partial[i+1:]
+		rest, ok := strings.CutPrefix(line, "peers: building ")
+		if !ok {
+			continue
+		}
+		now := time.Now()
+		p.finish(now)
+		p.current, p.since = strings.Fields(rest + " ?")[0], now
+		p.count++
+		fmt.Fprintf(p.w, "seal testbed: [%s] building peer %d, %s (first use on this machine; later runs reuse it)\n", round(now.Sub(p.start)), p.count, rest)
+	}
+	return len(b), nil
+}
+
+// finish reports the peer in progress as built; p.mu is held.
+func (p *peerProgress) finish(now time.Time) {
+	if p.current != "" {
+		fmt.Fprintf(p.w, "seal testbed: [%s] %s built in %s\n", round(now.Sub(p.start)), p.current, round(now.Sub(p.since)))
+	}
+	p.current = ""
+}
+
+func (p *peerProgress) stillBuilding() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.current != "" {
+		now := time.Now()
+		fmt.Fprintf(p.w, "seal testbed: [%s] still building %s (%s so far)\n", round(now.Sub(p.start)), p.current, round(now.Sub(p.since)))
+	}
+}
+
+func (p *peerProgress) done(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		p.finish(time.Now())
+	} else if p.current != "" {
+		fmt.Fprintf(p.w, "seal testbed: [%s] building %s failed: %v\n", round(time.Since(p.start)), p.current, err)
+	}
+}
+
+func (p *peerProgress) built() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.count > 0
+}
+
+func (p *peerProgress) output() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return bytes.Clone(p.all.Bytes())
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Second) }
 
 func moduleRoot() (string, error) {
 	d, err := os.Getwd()
@@ -141,13 +264,16 @@ func lastBytes(b []byte, n int) string {
 	return string(b)
 }
 
-// lockFile takes an exclusive flock on path, waiting up to wait.
-func lockFile(path string, wait time.Duration) (func(), error) {
+// lockFile takes an exclusive flock on path, waiting up to wait. While it waits it calls
+// waiting, when it starts to and then every minute.
+func lockFile(path string, wait time.Duration, waiting func(waited time.Duration)) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(wait)
+	start := time.Now()
+	deadline := start.Add(wait)
+	var reported time.Time
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
@@ -160,6 +286,10 @@ func lockFile(path string, wait time.Duration) (func(), error) {
 		if time.Now().After(deadline) {
 			f.Close()
 			return nil, fmt.Errorf("%s held for more than %s", path, wait)
+		}
+		if waiting != nil && time.Since(reported) >= time.Minute {
+			reported = time.Now()
+			waiting(time.Since(start))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
