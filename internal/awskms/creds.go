@@ -189,7 +189,7 @@ func (e *env) doOnce(ctx context.Context, timeout time.Duration, newReq func(con
 
 // webIdentity exchanges the token in tokenFile (read anew each time: EKS
 // rotates it) for temporary credentials of role. The call is unsigned, one
-// form POST and its XML answer: the SDK's STS client would cost 1 MB.
+// form POST and its XML answer (see kms.go on the SDK's clients).
 func (e *env) webIdentity(ctx context.Context, tokenFile, role, session string) (aws.Credentials, error) {
 	b, err := os.ReadFile(tokenFile)
 	if err != nil {

@@ -17,7 +17,7 @@
 // or AWS_ENDPOINT_URL override the endpoint. It signs ECDSA keys over the
 // curve's hash and RSA keys with PKCS#1 v1.5 and SHA-256, what cosign
 // verifies. Built with -tags seal_awskms, Open uses sigstore's client and
-// the AWS SDK's KMS client and config loader instead (5 MB more), for the
+// the AWS SDK's KMS client and config loader instead (4.4 MB more), for the
 // SDK's full credential chain (SSO, credential_process, assume-role
 // profiles); that client signs RSA keys with RSASSA-PSS, which cosign
 // rejects, so it accepts only ECDSA keys.

@@ -16,7 +16,7 @@ import (
 
 // Open connects to an AWS KMS key through sigstore's client. This is the
 // -tags seal_awskms alternative to the native client of the default build
-// (kms.go): 5 MB larger, for the AWS SDK's full default chain of
+// (kms.go): 4.4 MB larger, for the AWS SDK's full default chain of
 // credentials and region (SSO, credential_process, assume-role profiles as
 // well).
 func Open(ctx context.Context, ref string, opts ...Option) (signature.SignerVerifier, error) {

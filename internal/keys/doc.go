@@ -14,7 +14,7 @@
 // URI forms sigstore's client parses. The default build signs there with
 // two KMS calls of its own, SigV4 by the AWS SDK's signer, and the
 // credential sources CI has; built with -tags seal_awskms, it uses
-// sigstore's client and the AWS SDK instead (5 MB more), for the SDK's full
+// sigstore's client and the AWS SDK instead (4.4 MB more), for the SDK's full
 // credential chain, and accepts only ECDSA keys, since that client signs
 // RSA keys with RSASSA-PSS, which cosign rejects.
 //
