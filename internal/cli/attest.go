@@ -117,7 +117,7 @@ func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.M
 			if err != nil {
 				return err
 			}
-			r, err := signer.SignDSSE(ctx, "application/vnd.in-toto+json", st)
+			r, err := signer.SignDSSE(ctx, predicate.InTotoPayloadType, st)
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/provenance"
 	"github.com/sealsign/seal/internal/publish"
 	"github.com/sealsign/seal/internal/signing"
@@ -145,7 +146,7 @@ func (d *Demo) Run(ctx context.Context, dir string) (*Result, error) {
 
 	v := verify.New(reg)
 	// Exhaustive: the demo shows that both formats verify.
-	policy := verify.Policy{Key: kp.GetPublicKey(), RequireSignature: true, Attestations: []string{provenance.PredicateV1, SBOMType}, Exhaustive: true}
+	policy := verify.Policy{Key: kp.GetPublicKey(), RequireSignature: true, Attestations: []string{predicate.SLSAProvenanceV1, SBOMType}, Exhaustive: true}
 	for _, ref := range []string{res.Single.Image.String(), res.Index.Image.String()} {
 		r, err := v.Verify(ctx, ref, policy, true)
 		if err != nil {

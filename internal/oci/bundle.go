@@ -33,10 +33,6 @@ const (
 	// ContentDSSE and ContentMessageSignature are the values of AnnotationBundleContent.
 	ContentDSSE             = "dsse-envelope"
 	ContentMessageSignature = "message-signature"
-
-	// CosignSignPredicateType is the predicate type cosign v3 gives image
-	// signatures, both the in-toto statement it signs and the annotation.
-	CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 )
 
 var (
@@ -53,7 +49,7 @@ type BundleArtifact struct {
 	// Content is ContentDSSE or ContentMessageSignature.
 	Content string
 	// PredicateType is the in-toto predicate type of a DSSE bundle; for a
-	// message signature cosign v3 writes CosignSignPredicateType.
+	// message signature cosign v3 writes predicate.CosignSign.
 	PredicateType string
 	// Created is stamped as org.opencontainers.image.created. It is part of the
 	// referrer's digest, so publishing the same bundle twice adds one referrer

@@ -13,6 +13,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 func TestResolveAndPlatforms(t *testing.T) {
@@ -133,7 +135,7 @@ func TestPutBundle(t *testing.T) {
 			ctx, host, c, s := resolvedImage(t, rk.start)
 
 			att := BundleArtifact{Bundle: testBundle(1), Content: ContentDSSE, PredicateType: "https://slsa.dev/provenance/v1"}
-			sig := BundleArtifact{Bundle: testBundle(2), Content: ContentDSSE, PredicateType: CosignSignPredicateType, Created: time.Unix(1800000000, 0)}
+			sig := BundleArtifact{Bundle: testBundle(2), Content: ContentDSSE, PredicateType: predicate.CosignSign, Created: time.Unix(1800000000, 0)}
 			r1, err := c.PutBundle(ctx, s, att)
 			if err != nil {
 				t.Fatalf("PutBundle(att) = %v", err)
@@ -212,7 +214,7 @@ func TestBundleManifest(t *testing.T) {
 		Platform: &v1.Platform{OS: "linux"},
 	}}
 	raw, desc, err := bundleManifest(s, BundleArtifact{Bundle: []byte(`{}`), Content: ContentMessageSignature,
-		PredicateType: CosignSignPredicateType, Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))})
+		PredicateType: predicate.CosignSign, Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))})
 	if err != nil {
 		t.Fatal(err)
 	}

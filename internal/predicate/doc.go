@@ -3,4 +3,6 @@
 // predicate type (from cosign's short names, a full URI, or the document
 // itself), validates them, and wraps scan reports in cosign's
 // vulnerability predicate so that policies written for cosign keep working.
+// It is the one home of the predicate and payload types the other packages
+// write and check.
 package predicate

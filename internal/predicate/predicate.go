@@ -20,7 +20,13 @@ const (
 	Custom            = "https://cosign.sigstore.dev/attestation/v1"
 	Link              = "https://in-toto.io/Link/v1"
 	OpenVEX           = "https://openvex.dev/ns"
+	// CosignSign is the predicate type of a cosign v3 (and Seal) image
+	// signature in bundle format: a DSSE in-toto statement about the digest.
+	CosignSign = "https://sigstore.dev/cosign/sign/v1"
 )
+
+// InTotoPayloadType is the DSSE payload type of in-toto statements.
+const InTotoPayloadType = "application/vnd.in-toto+json"
 
 // cosignNames are the short names `cosign attest --type` takes.
 var cosignNames = map[string]string{

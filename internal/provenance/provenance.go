@@ -15,13 +15,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/subject"
-)
-
-// Predicate types.
-const (
-	PredicateV1  = "https://slsa.dev/provenance/v1"
-	PredicateV02 = "https://slsa.dev/provenance/v0.2"
 )
 
 // BuildTypes Seal writes.
@@ -106,12 +101,12 @@ func Generate(md *ci.Metadata, subjects []subject.Subject, opts ...Option) (*Pro
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid SLSA v1 provenance: %w", err)
 	}
-	st := &intoto.Statement{Type: intoto.StatementTypeUri, PredicateType: PredicateV1}
+	st := &intoto.Statement{Type: intoto.StatementTypeUri, PredicateType: predicate.SLSAProvenanceV1}
 	var pred proto.Message = p
 	if o.version == V02 {
 		// v0.2 verifiers expect the Statement v0.1 type with it.
 		st.Type = "https://in-toto.io/Statement/v0.1"
-		st.PredicateType = PredicateV02
+		st.PredicateType = predicate.SLSAProvenanceV02
 		pred = toV02(p, b)
 	}
 	if st.Predicate, err = toStruct(pred); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/subject"
 )
@@ -262,17 +263,17 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		return ok
 	}
 	if req.Sign {
-		if p.o.format&Bundle != 0 && !skip("signature", CosignSignPredicateType, "bundle") {
+		if p.o.format&Bundle != 0 && !skip("signature", predicate.CosignSign, "bundle") {
 			st, err := signStatement(sub)
 			if err != nil {
 				return nil, err
 			}
-			r, err := p.signer.SignDSSE(ctx, signing.InTotoPayloadType, st)
+			r, err := p.signer.SignDSSE(ctx, predicate.InTotoPayloadType, st)
 			if err != nil {
 				return nil, fmt.Errorf("signing %s: %w", s, err)
 			}
-			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: CosignSignPredicateType, Created: now})
-			add("signature", CosignSignPredicateType, "bundle", r, r.JSON)
+			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: predicate.CosignSign, Created: now})
+			add("signature", predicate.CosignSign, "bundle", r, r.JSON)
 		}
 		if p.o.format&Legacy != 0 && !skip("signature", "", "legacy") {
 			payload, err := simpleSigning(sub.Name, s.Descriptor.Digest.String())
@@ -305,7 +306,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		if err != nil {
 			return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
 		}
-		r, err := p.signer.SignDSSE(ctx, signing.InTotoPayloadType, st)
+		r, err := p.signer.SignDSSE(ctx, predicate.InTotoPayloadType, st)
 		if err != nil {
 			return nil, fmt.Errorf("signing %s attestation for %s: %w", a.PredicateType(), s, err)
 		}
@@ -435,7 +436,7 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 				continue
 			}
 			kind := "attestation"
-			if b.PredicateType == CosignSignPredicateType {
+			if b.PredicateType == predicate.CosignSign {
 				kind = "signature"
 			}
 			have["bundle|"+kind+"|"+b.PredicateType] = s.Ref.Context().Digest(b.Descriptor.Digest.String()).String()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/provenance"
 	"github.com/sealsign/seal/internal/subject"
 )
@@ -64,9 +65,9 @@ type Provenance struct {
 // PredicateType is SLSA v1's unless v0.2 was asked for.
 func (p Provenance) PredicateType() string {
 	if p.Version == provenance.V02 {
-		return provenance.PredicateV02
+		return predicate.SLSAProvenanceV02
 	}
-	return provenance.PredicateV1
+	return predicate.SLSAProvenanceV1
 }
 
 // Statement generates the provenance statement about s.
@@ -88,13 +89,10 @@ func signStatement(s subject.Subject) ([]byte, error) {
 	return json.Marshal(statement{
 		Type:          "https://in-toto.io/Statement/v1",
 		Subject:       []resource{{Digest: s.Digest}},
-		PredicateType: CosignSignPredicateType,
+		PredicateType: predicate.CosignSign,
 		Predicate:     json.RawMessage(`{}`),
 	})
 }
-
-// CosignSignPredicateType is the predicate type of cosign v3 image signatures.
-const CosignSignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 
 // simpleSigning is cosign's legacy signature payload (Red Hat simple signing).
 func simpleSigning(repo, digest string) ([]byte, error) {

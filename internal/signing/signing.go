@@ -20,9 +20,6 @@ import (
 	"github.com/sealsign/seal/internal/oidc"
 )
 
-// InTotoPayloadType is the DSSE payload type of in-toto statements.
-const InTotoPayloadType = "application/vnd.in-toto+json"
-
 // Services names the Sigstore instance to use. Empty URLs are not used.
 type Services struct {
 	FulcioURL    string

@@ -15,6 +15,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/sealsign/seal/internal/oidc"
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 func keyed(t *testing.T) (*Signer, *sign.EphemeralKeypair) {
@@ -49,7 +50,7 @@ func TestSignDSSEAndMessage(t *testing.T) {
 	digest := sha256.Sum256([]byte("image"))
 	st, _ := json.Marshal(map[string]any{"_type": "https://in-toto.io/Statement/v1", "predicateType": "https://example.com/p",
 		"subject": []any{map[string]any{"digest": map[string]string{"sha256": hexOf(digest[:])}}}, "predicate": map[string]any{}})
-	r, err := s.SignDSSE(context.Background(), InTotoPayloadType, st)
+	r, err := s.SignDSSE(context.Background(), predicate.InTotoPayloadType, st)
 	if err != nil {
 		t.Fatalf("SignDSSE() = %v", err)
 	}
@@ -57,7 +58,7 @@ func TestSignDSSEAndMessage(t *testing.T) {
 		PayloadType string `json:"payloadType"`
 		Payload     []byte `json:"payload"`
 	}
-	if err := json.Unmarshal(r.Envelope, &env); err != nil || string(env.Payload) != string(st) || env.PayloadType != InTotoPayloadType {
+	if err := json.Unmarshal(r.Envelope, &env); err != nil || string(env.Payload) != string(st) || env.PayloadType != predicate.InTotoPayloadType {
 		t.Errorf("envelope = %s, %v", r.Envelope, err)
 	}
 	b, err := bundle.LoadJSONFromPath(writeTemp(t, r.JSON))

@@ -29,10 +29,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/predicate"
 )
-
-// SignPredicateType marks cosign v3 image signatures.
-const SignPredicateType = "https://sigstore.dev/cosign/sign/v1"
 
 // checker verifies signatures against one policy.
 type checker struct {
@@ -122,7 +120,7 @@ func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
 	f := &Finding{Signer: c.keyID, Kind: "signature"}
 	if res.Statement != nil {
 		f.PredicateType = res.Statement.GetPredicateType()
-		if f.PredicateType != SignPredicateType {
+		if f.PredicateType != predicate.CosignSign {
 			f.Kind = "attestation"
 		}
 		f.Statement, _ = protojson.Marshal(res.Statement)
@@ -475,16 +473,13 @@ func (c *checker) timestamp(ts, data []byte) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("timestamp does not verify with a trusted timestamp authority: %w", errors.Join(errs...))
 }
 
-// InTotoPayloadType is the DSSE payloadType of in-toto statements.
-const InTotoPayloadType = "application/vnd.in-toto+json"
-
 // inToto refuses a DSSE envelope that does not say it holds an in-toto
 // statement: the payloadType is signed (DSSE's PAE covers it), and a
 // signature over another type of document is not an attestation, however
 // much its payload looks like one.
 func inToto(payloadType string) error {
-	if payloadType != InTotoPayloadType {
-		return fmt.Errorf("DSSE envelope has payloadType %q, not %q: not an in-toto attestation", payloadType, InTotoPayloadType)
+	if payloadType != predicate.InTotoPayloadType {
+		return fmt.Errorf("DSSE envelope has payloadType %q, not %q: not an in-toto attestation", payloadType, predicate.InTotoPayloadType)
 	}
 	return nil
 }

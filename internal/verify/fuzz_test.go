@@ -16,6 +16,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 // FuzzVerifyBundles feeds arbitrary bytes as bundles: never a panic, never
@@ -30,7 +31,7 @@ func FuzzVerifyBundles(f *testing.F) {
 	}
 	digest := sha256.Sum256([]byte("artifact"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		rep, err := VerifyBundles("artifact", digest[:], [][]byte{b}, Policy{Key: key.Public(), Attestations: []string{SLSAv1}})
+		rep, err := VerifyBundles("artifact", digest[:], [][]byte{b}, Policy{Key: key.Public(), Attestations: []string{predicate.SLSAProvenanceV1}})
 		if err == nil {
 			t.Fatalf("accepted a bundle no key signed: %+v", rep)
 		}
@@ -41,9 +42,9 @@ func FuzzProvenanceFacts(f *testing.F) {
 	f.Add(`{"buildDefinition":{"resolvedDependencies":[{"uri":"git+https://x/y@refs/heads/main","digest":{"gitCommit":"ab"}}]},"runDetails":{"builder":{"id":"b"}}}`, true)
 	f.Add(`{"materials":[{"uri":"git+https://x/y","digest":{"sha1":"ab"}}],"builder":{"id":"b"}}`, false)
 	f.Fuzz(func(t *testing.T, pred string, v1 bool) {
-		pt := SLSAv02
+		pt := predicate.SLSAProvenanceV02
 		if v1 {
-			pt = SLSAv1
+			pt = predicate.SLSAProvenanceV1
 		}
 		_, _ = ProvenanceFacts(pt, []byte(pred))
 	})

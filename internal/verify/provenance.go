@@ -8,12 +8,8 @@ import (
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
-)
 
-// Provenance predicate types.
-const (
-	SLSAv1  = "https://slsa.dev/provenance/v1"
-	SLSAv02 = "https://slsa.dev/provenance/v0.2"
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 // Facts are what a SLSA provenance document says about the build, in
@@ -153,7 +149,7 @@ func (c *checker) statement(f *Finding, digest []byte) error {
 	if err := aboutDigest(f.Statement, digest); err != nil {
 		return err
 	}
-	if st.PredicateType != SLSAv1 && st.PredicateType != SLSAv02 {
+	if st.PredicateType != predicate.SLSAProvenanceV1 && st.PredicateType != predicate.SLSAProvenanceV02 {
 		return nil
 	}
 	pf, err := ProvenanceFacts(st.PredicateType, st.Predicate)
@@ -245,11 +241,11 @@ func ProvenanceFacts(predicateType string, pred []byte) (*Facts, error) {
 	r := &reader{doc: doc, f: &Facts{}}
 	var ext, internal, builder, invocation, deps string
 	switch predicateType {
-	case SLSAv1:
+	case predicate.SLSAProvenanceV1:
 		ext, internal = "buildDefinition.externalParameters", "buildDefinition.internalParameters"
 		builder, invocation, deps = "runDetails.builder.id", "runDetails.metadata.invocationId", "buildDefinition.resolvedDependencies"
 		r.f.BuildType = r.str("buildDefinition.buildType")
-	case SLSAv02:
+	case predicate.SLSAProvenanceV02:
 		// The SLSA migration mapping Seal follows: externalParameters are
 		// invocation.parameters, internalParameters invocation.environment,
 		// resolvedDependencies materials.

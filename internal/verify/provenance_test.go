@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 // The provenance Seal writes for a GitLab job on main, and the certificate
@@ -82,7 +84,7 @@ func set(t *testing.T, doc, path string, v any) []byte {
 // TestCrossCheck: every provenance field the certificate also carries must
 // agree with it.
 func TestCrossCheck(t *testing.T) {
-	pf, err := ProvenanceFacts(SLSAv1, []byte(gitlabProvenance))
+	pf, err := ProvenanceFacts(predicate.SLSAProvenanceV1, []byte(gitlabProvenance))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestCrossCheck(t *testing.T) {
 		{bd + "internalParameters.job", "1", "job"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			pf, err := ProvenanceFacts(SLSAv1, set(t, gitlabProvenance, tc.path, tc.v))
+			pf, err := ProvenanceFacts(predicate.SLSAProvenanceV1, set(t, gitlabProvenance, tc.path, tc.v))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +127,7 @@ func TestCrossCheck(t *testing.T) {
 		})
 	}
 	t.Run("an object where another buildType has one", func(t *testing.T) {
-		pf, err := ProvenanceFacts(SLSAv1, set(t, gitlabProvenance, bd+"externalParameters.source", map[string]any{"repository": "https://x.example/y"}))
+		pf, err := ProvenanceFacts(predicate.SLSAProvenanceV1, set(t, gitlabProvenance, bd+"externalParameters.source", map[string]any{"repository": "https://x.example/y"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +142,7 @@ func TestCrossCheck(t *testing.T) {
 func TestProtectedRef(t *testing.T) {
 	c := &checker{p: Policy{Provenance: &ProvenanceCheck{ProtectedRef: true}}}
 	statement := func(pred []byte) []byte {
-		return []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"` + strings.TrimPrefix(testDigest, "sha256:") + `"}}],"predicateType":"` + SLSAv1 + `","predicate":` + string(pred) + `}`)
+		return []byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"` + strings.TrimPrefix(testDigest, "sha256:") + `"}}],"predicateType":"` + predicate.SLSAProvenanceV1 + `","predicate":` + string(pred) + `}`)
 	}
 	feature := gitlabCertificate
 	feature.SourceRepositoryRef = "refs/heads/feature-x"
