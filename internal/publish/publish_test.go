@@ -115,4 +115,3 @@ func TestPublishErrors(t *testing.T) {
 		t.Error("WithJobs(0) accepted")
 	}
 }
-
