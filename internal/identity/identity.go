@@ -27,6 +27,16 @@ const (
 // must say. Exactly one of Subject and SubjectRegexp is set, and exactly one
 // of Issuer and IssuerRegexp; regexps are Go (RE2) syntax and anchored.
 //
+// For a CI identity the subject names the workflow file (GitHub) or CI
+// configuration file (GitLab) that ran, not the repository that ran it: a
+// GitHub workflow that is `on: workflow_call` can be called from any
+// repository allowed to see it, and a GitLab project can take another
+// project's file as its CI configuration, and either way the certificate
+// carries the file owner's subject. Only the Source Repository URI
+// extension (and, for GitHub, the deprecated workflow-repository extension
+// 1.3.6.1.4.1.57264.1.5) names the repository that ran, so a preset is
+// worth no more than the checker's ability to read Extensions.
+//
 // The presets (FromGitHub, FromGitLab) fill every field; a raw identity
 // (from --certificate-identity and --certificate-oidc-issuer) has only the
 // four matchers and no Source. To use one with sigstore-go:
@@ -70,12 +80,6 @@ type Source struct {
 	// RefProtected requires a protected branch or tag (GitLab). No
 	// certificate field carries it: only the provenance does.
 	RefProtected bool
-	// SubjectPinsSource reports that the subject alternative name alone
-	// proves the repository and ref, because the signing workflow lives in
-	// the repository; it is false for a reusable GitHub workflow, whose
-	// subject names the workflow's own repository and leaves the caller's
-	// repository and ref to the certificate's extensions.
-	SubjectPinsSource bool
 
 	// builder is the subject pattern, which is also the provenance's
 	// runDetails.builder.id: Seal writes the signing identity there.
@@ -118,10 +122,12 @@ func FromGitHub(repo, workflow, ref string, hostedOnly bool) (Identity, error) {
 // name or path in it ("release.yml", ".github/workflows/release.yml"), or
 // a reusable workflow in another repository
 // ("ORG/SHARED/.github/workflows/build.yml", optionally "@REF" to pin its
-// version). For a reusable workflow the subject is that workflow's
-// (Fulcio's Build Signer URI), pinned to its "@REF" or any version, so
-// only the extensions tie the signature to repo and ref; a ref prefix is
-// refused there because extensions match exactly.
+// version). The subject is always the workflow's (Fulcio's Build Signer
+// URI), for a reusable workflow pinned to its "@REF" or any version; only
+// the extensions tie the signature to repo and ref, for an in-repository
+// workflow too (see Identity). A ref prefix is refused for a reusable
+// workflow because the extensions, which alone carry the caller's ref,
+// match exactly.
 func FromGitHubHost(host, repo, workflow, ref string, hostedOnly bool) (Identity, error) {
 	issuer := GitHubIssuer
 	switch {
@@ -140,7 +146,7 @@ func FromGitHubHost(host, repo, workflow, ref string, hostedOnly bool) (Identity
 		return Identity{}, err
 	}
 	server := "https://" + host + "/"
-	src := &Source{CI: CIGitHub, Repository: repo, RepositoryURI: server + repo, Ref: ref, ref: refPattern(ref), SubjectPinsSource: true}
+	src := &Source{CI: CIGitHub, Repository: repo, RepositoryURI: server + repo, Ref: ref, ref: refPattern(ref)}
 	id := Identity{Issuer: issuer, Source: src}
 	id.Extensions.SourceRepositoryURI = src.RepositoryURI
 
@@ -173,9 +179,11 @@ func FromGitHubHost(host, repo, workflow, ref string, hostedOnly bool) (Identity
 	}
 	san = append(san, lit("@"))
 	if wfRepo == repo {
-		// An in-repository workflow runs at the caller's ref: the subject
-		// carries the repository and the ref, and a workflow@REF suffix can
-		// only repeat --ref.
+		// Run by its own repository, an in-repository workflow runs at
+		// the ref of the run, so a workflow@REF suffix can only repeat
+		// --ref. Called from another repository it runs at whatever ref
+		// the caller names: the subject proves neither, the extensions
+		// do.
 		if wfRef != "" {
 			if ref != "" && ref != wfRef {
 				return Identity{}, fmt.Errorf("workflow %q is pinned to %s but the ref is %s", workflow, wfRef, ref)
@@ -187,7 +195,6 @@ func FromGitHubHost(host, repo, workflow, ref string, hostedOnly bool) (Identity
 		}
 		san = append(san, src.ref...)
 	} else {
-		src.SubjectPinsSource = false
 		if strings.HasSuffix(ref, "*") {
 			return Identity{}, fmt.Errorf("ref %q: a reusable workflow's caller ref is only in a certificate extension, which matches exactly; give a full ref", ref)
 		}
@@ -214,10 +221,13 @@ func FromGitHubHost(host, repo, workflow, ref string, hostedOnly bool) (Identity
 // instance's host[:port]) signing with its Fulcio certificate:
 //
 //   - Issuer https://HOST (GitLabIssuer for gitlab.com).
-//   - SubjectRegexp ^https://HOST/GROUP/PROJECT//[^@]+@REF$: the
-//     project's own CI configuration (any path), at ref (a trailing "*"
-//     becomes .*) or any ref (refs/.+). A pipeline whose configuration comes
-//     from another project does not match.
+//   - SubjectRegexp ^https://HOST/GROUP/PROJECT//[^@]+@REF$: a CI
+//     configuration file (any path) of the project, at ref (a trailing "*"
+//     becomes .*) or any ref (refs/.+). The project's own pipeline whose
+//     configuration comes from another project does not match; a pipeline
+//     of another project that takes this project's file as its
+//     configuration does, and only Extensions.SourceRepositoryURI tells it
+//     apart.
 //   - Extensions.SourceRepositoryURI https://HOST/GROUP/PROJECT,
 //     SourceRepositoryRef for an exact ref, and with hostedOnly
 //     RunnerEnvironment "gitlab-hosted".
@@ -241,7 +251,7 @@ func FromGitLab(project, host, ref string, hostedOnly, protectedOnly bool) (Iden
 		return Identity{}, err
 	}
 	server := "https://" + host + "/"
-	src := &Source{CI: CIGitLab, Repository: project, RepositoryURI: server + project, Ref: ref, ref: refPattern(ref), RefProtected: protectedOnly, SubjectPinsSource: true}
+	src := &Source{CI: CIGitLab, Repository: project, RepositoryURI: server + project, Ref: ref, ref: refPattern(ref), RefProtected: protectedOnly}
 	san := append(Pattern{lit(server + project + "//"), wild(`[^@]+`), lit("@")}, src.ref...)
 	src.builder = san
 	id := Identity{Issuer: "https://" + host, SubjectRegexp: san.Regexp(), Source: src}

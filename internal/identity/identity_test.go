@@ -16,35 +16,30 @@ func TestFromGitHub(t *testing.T) {
 		hosted                 bool
 		wantIssuer, wantRegexp string
 		wantExt                certificate.Extensions
-		wantPins               bool
 	}{
 		{
 			name: "any workflow, any ref", repo: "acme/app",
 			wantIssuer: GitHubIssuer,
 			wantRegexp: `^https://github\.com/acme/app/\.github/workflows/[^/@]+@refs/.+$`,
 			wantExt:    certificate.Extensions{SourceRepositoryURI: "https://github.com/acme/app"},
-			wantPins:   true,
 		},
 		{
 			name: "workflow, branch name, hosted", repo: "acme/app", wf: ".github/workflows/release.yml", ref: "main", hosted: true,
 			wantIssuer: GitHubIssuer,
 			wantRegexp: `^https://github\.com/acme/app/\.github/workflows/release\.yml@refs/heads/main$`,
 			wantExt:    certificate.Extensions{SourceRepositoryURI: "https://github.com/acme/app", SourceRepositoryRef: "refs/heads/main", RunnerEnvironment: "github-hosted"},
-			wantPins:   true,
 		},
 		{
 			name: "tag prefix", repo: "acme/app", wf: "release.yaml", ref: "refs/tags/v*",
 			wantIssuer: GitHubIssuer,
 			wantRegexp: `^https://github\.com/acme/app/\.github/workflows/release\.yaml@refs/tags/v.*$`,
 			wantExt:    certificate.Extensions{SourceRepositoryURI: "https://github.com/acme/app"},
-			wantPins:   true,
 		},
 		{
 			name: "in-repository workflow pinned with @", repo: "acme/app", wf: "acme/app/.github/workflows/release.yml@refs/heads/main",
 			wantIssuer: GitHubIssuer,
 			wantRegexp: `^https://github\.com/acme/app/\.github/workflows/release\.yml@refs/heads/main$`,
 			wantExt:    certificate.Extensions{SourceRepositoryURI: "https://github.com/acme/app", SourceRepositoryRef: "refs/heads/main"},
-			wantPins:   true,
 		},
 		{
 			name: "reusable workflow", repo: "acme/app", wf: "acme/shared/.github/workflows/build.yml@refs/tags/v3", ref: "refs/heads/main",
@@ -63,7 +58,6 @@ func TestFromGitHub(t *testing.T) {
 			wantIssuer: "https://github.example.com/_services/token",
 			wantRegexp: `^https://github\.example\.com/platform/api/\.github/workflows/[^/@]+@refs/.+$`,
 			wantExt:    certificate.Extensions{SourceRepositoryURI: "https://github.example.com/platform/api"},
-			wantPins:   true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,8 +68,8 @@ func TestFromGitHub(t *testing.T) {
 			if err := id.Validate(); err != nil {
 				t.Errorf("Validate() = %v", err)
 			}
-			got := []any{id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp, id.Extensions, id.Source.SubjectPinsSource}
-			want := []any{tc.wantIssuer, "", "", tc.wantRegexp, tc.wantExt, tc.wantPins}
+			got := []any{id.Issuer, id.IssuerRegexp, id.Subject, id.SubjectRegexp, id.Extensions}
+			want := []any{tc.wantIssuer, "", "", tc.wantRegexp, tc.wantExt}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("identity (-want +got):\n%s", diff)
 			}
@@ -102,7 +96,7 @@ func TestFromGitLab(t *testing.T) {
 		},
 		Source: &Source{
 			CI: CIGitLab, Repository: "acme-group/platform/checkout", RepositoryURI: "https://gitlab.com/acme-group/platform/checkout",
-			Ref: "refs/heads/main", RunnerEnvironment: "gitlab-hosted", RefProtected: true, SubjectPinsSource: true,
+			Ref: "refs/heads/main", RunnerEnvironment: "gitlab-hosted", RefProtected: true,
 		},
 	}
 	if diff := cmp.Diff(want, id, cmp.AllowUnexported(Source{}), cmp.FilterPath(func(p cmp.Path) bool {
@@ -157,6 +151,12 @@ func TestSubjectMatches(t *testing.T) {
 		{gl, "https://gitlab.com/acme/app2//.gitlab-ci.yml@refs/heads/main", false},
 		{gl, "https://gitlab.com/acme/app/sub//.gitlab-ci.yml@refs/heads/main", false},
 		{gl, "https://gitlab.com/other/ci//templates/app.yml@refs/heads/main", false},
+		// Subjects another repository gets by calling acme/app's reusable
+		// workflow, or by taking acme/app's file as its CI configuration:
+		// they match, which is why every preset requires the Source
+		// Repository URI extension too.
+		{gh, "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", true},
+		{gl, "https://gitlab.com/acme/app//.gitlab-ci.yml@refs/heads/main", true},
 	} {
 		t.Run(tc.san, func(t *testing.T) {
 			if got := regexp.MustCompile(tc.id.SubjectRegexp).MatchString(tc.san); got != tc.want {

@@ -11,14 +11,24 @@
 // verify checks the same identity.Identity, so a policy and `seal verify` agree on
 // what a preset means.
 //
-// Each engine can check only part of a certificate: Kyverno's Cosign
-// verifier reads GitHub's workflow-repository extension, its SigstoreBundle
-// verifier none; policy-controller checks issuer and subject, and in legacy
-// format lets a CIP-level Rego policy see the GitHub extensions. Generate
-// writes what the chosen engine can enforce and moves the rest into
-// conditions on the provenance attestation, and when that attestation is
-// not required it refuses, rather than emit a policy weaker than its flags.
-// Every policy starts with a comment saying in words what it admits.
+// A certificate's subject names the workflow or CI configuration file that
+// ran, which other repositories can run too (a GitHub workflow that is
+// `on: workflow_call`, a GitLab project's file taken as another's CI
+// configuration): only the Source Repository URI extension, or GitHub's
+// deprecated workflow-repository extension, says which repository ran.
+// Each engine checks only part of a certificate: Kyverno's Cosign
+// verifier and policy-controller's legacy path read GitHub's workflow
+// extensions, and in the bundle format neither reads any extension. So
+// Generate writes a preset identity's policy only where the engine checks
+// the repository in the certificate (GitHub, legacy format) and refuses
+// the rest, naming what to use instead; Seal's provenance cannot stand in
+// for the certificate, being the signer's own claim. What the engine
+// cannot check of a pinned repository's build (the runner, a protected
+// ref) is checked in the provenance, and without the provenance
+// attestation Generate refuses rather than emit a policy weaker than its
+// flags. Every policy starts with a comment saying in words what it admits;
+// user strings reach it only printable, and the YAML encoder writes the
+// policy itself.
 //
 // The policies are checked against the real engines in the tests: Seal
 // signs images on a loopback registry with a private Fulcio and timestamp

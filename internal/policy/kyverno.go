@@ -131,7 +131,9 @@ type kyvCondition struct {
 // transparency-log entry or an RFC 3161 timestamp). Cosign (legacy format)
 // is verified by cosign's library, which takes the Fulcio roots, the
 // timestamp authority's chain and GitHub's workflow-repository and -ref
-// certificate extensions from the policy.
+// certificate extensions from the policy. Those extensions are the only
+// way Kyverno can check which repository signed, so pinSource refuses
+// GitLab presets, and GitHub presets in the bundle format.
 func kyverno(p *prepared) ([]byte, error) {
 	bundle := p.Format == Bundle
 	// A key without a log needs no Sigstore root at all; anything else in
@@ -139,7 +141,10 @@ func kyverno(p *prepared) ([]byte, error) {
 	if bundle && p.trust != nil && (p.key == nil || !p.NoTlog) {
 		return nil, errors.New("kyverno's SigstoreBundle verifier trusts only the root of its own TUF settings (--tufRoot/--tufMirror), not one in a policy: configure Kyverno's TUF for this instance and drop --trusted-root, or use --format legacy")
 	}
-	if err := p.needProvenance("kyverno", !bundle); err != nil {
+	if err := p.pinSource(Kyverno); err != nil {
+		return nil, err
+	}
+	if err := p.needProvenance(Kyverno); err != nil {
 		return nil, err
 	}
 	if err := p.kyvLiterals(); err != nil {

@@ -69,7 +69,7 @@ func TestKyvernoCLI(t *testing.T) {
 	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root}
 
 	im := b.kyvernoImages()
-	gl, err := identity.FromGitLab("acme-group/app", "", "main", false, true)
+	gl, err := identity.FromGitLab("acme-group/app", "", "main", false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +105,10 @@ func TestKyvernoCLI(t *testing.T) {
 		// Checks only the provenance can make: it must have been evaluated.
 		{"hosted", Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}},
 			[]verdict{{im.good, true, ""}, {im.selfHosted, false, `the provenance must say: built on a github-hosted runner`}}},
-		{"gitlab-protected", Spec{Identity: &gl, Attestations: []string{"slsaprovenance"}},
-			[]verdict{{im.glGood, true, ""}, {im.glUnprotected, false, `the provenance must say: built from a protected ref`}, {im.good, false, `subject mismatch|issuer mismatch`}}},
+		// GitLab presets are refused (TestForeignCaller); a raw identity
+		// still checks a GitLab certificate's subject and issuer.
+		{"gitlab-raw", Spec{Identity: rawOf(&gl), Attestations: []string{"slsaprovenance"}},
+			[]verdict{{im.glGood, true, ""}, {im.good, false, `subject mismatch|issuer mismatch`}}},
 		{"reusable-provenance", Spec{Identity: gh("acme/shared/.github/workflows/build.yml"), Attestations: []string{"slsaprovenance"}},
 			[]verdict{{im.reusable, true, ""}, {im.stranger, false, `extension mismatch|the provenance must say`}}},
 	} {
@@ -134,15 +136,14 @@ const sharedWorkflow = "acme/shared/.github/workflows/build.yml@refs/tags/v1"
 // kyvernoImages are the images the Kyverno tests judge, on b's registry,
 // signed and attested by Seal in both formats.
 type kyvernoImages struct {
-	good          string // acme/app's release workflow on main, with provenance
-	typo          string // acme/app-evil, forging acme/app's provenance
-	sigOnly       string // acme/app, signature without provenance
-	unsigned      string
-	reusable      string // acme/app calling sharedWorkflow
-	stranger      string // stranger/app calling sharedWorkflow
-	selfHosted    string // acme/app on a self-hosted runner
-	glGood        string // GitLab acme-group/app on a protected ref
-	glUnprotected string // the same on an unprotected ref
+	good       string // acme/app's release workflow on main, with provenance
+	typo       string // acme/app-evil, forging acme/app's provenance
+	sigOnly    string // acme/app, signature without provenance
+	unsigned   string
+	reusable   string // acme/app calling sharedWorkflow
+	stranger   string // stranger/app calling sharedWorkflow
+	selfHosted string // acme/app on a self-hosted runner
+	glGood     string // GitLab acme-group/app on a protected ref
 }
 
 func (b *bed) kyvernoImages() kyvernoImages {
@@ -166,7 +167,5 @@ func (b *bed) kyvernoImages() kyvernoImages {
 	im.selfHosted = sign("acme/app", b.iss.GitHub, shc, githubMD(shc))
 	glc := testbed.GitLabClaims("acme-group/app")
 	im.glGood = sign("acme-group/app", b.iss.GitLab, glc, gitlabMD(glc))
-	uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
-	im.glUnprotected = sign("acme-group/app", b.iss.GitLab, uc, gitlabMD(uc))
 	return im
 }

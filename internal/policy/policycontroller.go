@@ -133,9 +133,11 @@ const (
 // attestation. It verifies bundles only for keyless authorities, and of a
 // bundle's certificate it checks only issuer and subject; in legacy format
 // a CIP-level Rego policy sees each signature's GitHub workflow repository
-// and ref extensions. Authorities are alternatives to policy-controller, so
-// when the signature and the attestations need two authorities, the
-// CIP-level policy requires both to have matched.
+// and ref extensions, the only way it can check which repository signed
+// (pinSource refuses the presets it cannot pin). Authorities are
+// alternatives to policy-controller, so when the signature and the
+// attestations need two authorities, the CIP-level policy requires both
+// to have matched.
 func policyController(p *prepared) ([]byte, error) {
 	bundle := p.Format == Bundle
 	if bundle && p.key != nil {
@@ -156,7 +158,10 @@ func policyController(p *prepared) ([]byte, error) {
 // policyControllerDocs writes the policy policyController has checked p for.
 func policyControllerDocs(p *prepared) ([]byte, error) {
 	bundle := p.Format == Bundle
-	if err := p.needProvenance("policy-controller", !bundle); err != nil {
+	if err := p.pinSource(PolicyController); err != nil {
+		return nil, err
+	}
+	if err := p.needProvenance(PolicyController); err != nil {
 		return nil, err
 	}
 	var trName string

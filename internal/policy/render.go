@@ -89,10 +89,19 @@ func (p *prepared) explain(engine string) []string {
 			l = append(l, "  issuer:  /"+id.IssuerRegexp+"/")
 		}
 		if id.Subject != "" {
-			l = append(l, "  subject: "+id.Subject+",")
+			l = append(l, "  subject: "+id.Subject)
 		} else {
-			l = append(l, "  subject: /"+id.SubjectRegexp+"/,")
+			l = append(l, "  subject: /"+id.SubjectRegexp+"/")
 		}
+		if src := id.Source; src != nil {
+			// pinSource passed only identities whose repository the
+			// engine checks in GitHub's workflow extensions.
+			l = append(l, "  source:  "+src.Repository+" (GitHub workflow repository extension)")
+			if src.Ref != "" {
+				l = append(l, "  ref:     "+src.RefPattern().Glob()+" (GitHub workflow ref extension)")
+			}
+		}
+		l[len(l)-1] += ","
 	}
 	where := "in cosign's .sig/.att tags"
 	if p.Format == Bundle {
@@ -133,6 +142,11 @@ func (p *prepared) explain(engine string) []string {
 		l = append(l, "No transparency log entry is required.")
 	default:
 		l = append(l, "A transparency log entry in "+p.rekor+" is required.")
+	}
+	if p.Identity != nil && p.Identity.Source == nil {
+		l = append(l, "Of the signer, this policy checks the certificate's subject and issuer",
+			"only: a subject naming a CI workflow or configuration file is also issued",
+			"to other repositories that run that file.")
 	}
 	if p.trust != nil {
 		l = append(l, "Trust: the private Sigstore instance of the given trusted root.")

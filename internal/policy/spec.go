@@ -275,11 +275,77 @@ func (s Spec) prepare() (*prepared, error) {
 	return p, nil
 }
 
+// pinSource refuses a preset identity that engine, in p's format, cannot
+// tie to its repository through the certificate. The subject cannot do it
+// (see identity.Identity): it names the workflow or CI configuration file
+// that ran, which other repositories can run too. Only the Source
+// Repository URI extension, or GitHub's deprecated workflow-repository
+// extension, names the repository that ran, and what the engines read of
+// a certificate is:
+//
+//   - Kyverno, Cosign type (legacy): issuer, subject, and through
+//     keyless.additionalExtensions the GitHub workflow extensions cosign's
+//     CertExtensions knows (trigger, sha, name, repository, ref).
+//   - Kyverno, SigstoreBundle type: issuer and subject (sigstore-go's
+//     NewShortCertificateIdentity); additionalExtensions is ignored and
+//     attestation conditions see the statement only.
+//   - policy-controller, legacy: issuer and subject in an authority, and
+//     the same GitHub extensions in the CIP-level policy's input
+//     (authorityMatches.NAME.signatures[].githubWorkflowRepo).
+//   - policy-controller v0.13, bundle: issuer and subject; cosign v2.5
+//     hands it each verified bundle as a bare attestation without its
+//     certificate, so the CIP-level policy sees no extension at all.
+//
+// So only GitHub identities in the legacy format can be pinned. Seal's
+// provenance cannot stand in: it is what the signer says, and the
+// signer is who is in question.
+func (p *prepared) pinSource(engine Engine) error {
+	if p.Identity == nil || p.Identity.Source == nil {
+		return nil
+	}
+	src := p.Identity.Source
+	if src.CI == identity.CIGitHub && p.Format == Legacy {
+		return nil
+	}
+	var reads string
+	switch {
+	case engine == Kyverno && p.Format == Bundle:
+		reads = "kyverno's SigstoreBundle verifier (--format bundle) checks only a certificate's issuer and subject: it ignores keyless.additionalExtensions, and its attestation conditions see no certificate field"
+	case engine == Kyverno:
+		reads = "kyverno's Cosign verifier (--format legacy) reads only GitHub's workflow extensions (keyless.additionalExtensions), which a GitLab certificate does not have"
+	case p.Format == Bundle:
+		reads = "policy-controller v0.13 (--format bundle) checks only a bundle's certificate issuer and subject, and hands its policies none of the certificate's extensions"
+	default:
+		reads = "policy-controller (--format legacy) hands its policies only GitHub's workflow extensions, which a GitLab certificate does not have"
+	}
+	// `seal verify` takes the same identity flags.
+	verify := "seal verify --github-repo " + src.Repository
+	if src.CI == identity.CIGitLab {
+		verify = "seal verify --gitlab-project " + src.Repository
+	}
+	if host := strings.TrimPrefix(strings.TrimSuffix(src.RepositoryURI, "/"+src.Repository), "https://"); host != "github.com" && host != "gitlab.com" {
+		verify += " --" + src.CI + "-host " + host
+	}
+	var why, instead string
+	if src.CI == identity.CIGitHub {
+		why = "the subject names the workflow file that ran, and any repository can call a workflow of " + src.Repository +
+			" that is `on: workflow_call` and get a certificate with this subject; only the Source Repository URI extension names the repository that ran"
+		instead = "use --format legacy, where " + string(engine) + " checks GitHub's workflow-repository extension (Seal publishes both formats by default), or check images with `" + verify + "`"
+	} else {
+		why = "the subject names the CI configuration file, and any project can take a file of " + src.Repository +
+			" as its CI configuration and get a certificate with this subject; only the Source Repository URI extension names the project that ran"
+		instead = "check images with `" + verify + "` before they are deployed: no " + string(engine) + " policy can check this in either format"
+	}
+	return fmt.Errorf("%s cannot tell signatures of %s from another repository's in the %s format: %s; %s (the provenance the signer attests is its own claim, not evidence). Instead, %s",
+		engine, src.RepositoryURI, p.Format, reads, why, instead)
+}
+
 // needProvenance refuses a preset requirement the engine cannot check in
 // the certificate when no provenance is attested to check it in instead.
-// readsGitHubExtensions tells whether the engine, in this format, checks
-// the certificate's GitHub workflow repository and ref extensions.
-func (p *prepared) needProvenance(engine string, readsGitHubExtensions bool) error {
+// What is left to the provenance comes from a run of the repository the
+// certificate names (pinSource), so only that repository's own runs can
+// claim it falsely.
+func (p *prepared) needProvenance(engine Engine) error {
 	if p.Identity == nil || p.Identity.Source == nil || p.provenance {
 		return nil
 	}
@@ -289,10 +355,7 @@ func (p *prepared) needProvenance(engine string, readsGitHubExtensions bool) err
 		why = append(why, "no certificate field says whether the ref is protected")
 	}
 	if src.RunnerEnvironment != "" {
-		why = append(why, engine+" cannot read the certificate's Runner Environment extension")
-	}
-	if !src.SubjectPinsSource && !(readsGitHubExtensions && src.CI == identity.CIGitHub) {
-		why = append(why, "a reusable workflow's certificate names the calling repository only in extensions, which "+engine+" does not check in the "+string(p.Format)+" format")
+		why = append(why, string(engine)+" cannot read the certificate's Runner Environment extension")
 	}
 	if len(why) == 0 {
 		return nil

@@ -46,6 +46,25 @@ func TestGenerateRefuses(t *testing.T) {
 		{"bad trusted root", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, TrustedRoot: []byte("{}")}
 		}, "trusted root"},
+		{"github preset, kyverno bundle", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"slsaprovenance"}}
+		}, "kyverno cannot tell signatures of https://github.com/acme/app from another repository's in the bundle format"},
+		{"github preset, policy-controller bundle", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"slsaprovenance"}}
+		}, "use --format legacy"},
+		{"gitlab preset, kyverno legacy", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: mustGitLab(t, "acme/app", "", "", false), Images: []string{"a/**"}, Format: Legacy, Attestations: []string{"slsaprovenance"}}
+		}, "seal verify --gitlab-project acme/app"},
+		{"gitlab preset, policy-controller legacy", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: mustGitLab(t, "acme/app", "", "", false), Images: []string{"a/**"}, Format: Legacy, Attestations: []string{"slsaprovenance"}}
+		}, "policy-controller cannot tell signatures of https://gitlab.com/acme/app"},
+		{"GHES preset names the host to seal verify", PolicyController, func(t *testing.T) Spec {
+			id, err := identity.FromGitHubHost("github.example.com", "acme/app", "", "", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Spec{Identity: &id, Images: []string{"a/**"}, Format: Bundle}
+		}, "seal verify --github-repo acme/app --github-host github.example.com"},
 		{"newline in subject", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: &identity.Identity{Subject: "s\n---\nkind: x", Issuer: "i"}, Images: []string{"a/**"}, Format: Legacy}
 		}, "control character U+000A"},

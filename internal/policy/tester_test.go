@@ -225,8 +225,9 @@ func (v verdict) check(t *testing.T, got bool, out string, policy []byte) {
 // Generate writes work: Seal signs images with a private Fulcio and TSA
 // (no transparency log, as for a private repository), and
 // policy-controller's own tester must admit exactly the images the right
-// repository signed and attested, in both formats, on a registry with the
-// referrers API and on one that needs the tag fallback.
+// repository signed and attested (GitHub presets, legacy format) or the
+// right subject signed (raw identities, both formats), on a registry with
+// the referrers API and on one that needs the tag fallback.
 func TestPolicyControllerTester(t *testing.T) {
 	tester := testbed.Bin(t, testbed.BinTester)
 	iss := testbed.StartIssuer(t)
@@ -296,23 +297,33 @@ func TestPolicyControllerTester(t *testing.T) {
 				spec     Spec
 				verdicts []verdict
 			}
-			var cases []tc
+			// Presets only in the legacy format: in the bundle format
+			// policy-controller cannot check which repository signed
+			// (TestForeignCaller), and Generate refuses them. The CIP-level
+			// policy checks the certificate's workflow-repository extension,
+			// which alone tells the stranger apart.
+			cases := []tc{
+				{"github-provenance-main", Spec{Identity: github("", "refs/heads/main"), Attestations: []string{"slsaprovenance"}, Format: Legacy},
+					[]verdict{{good, true, ""}, {typo, false, wrongSigner}, {feature, false, wrongSigner}, {sigOnly, false, noProvenance}, {unsigned, false, notSigned}, {stranger, false, wrongSigner}}},
+				{"github-signature", Spec{Identity: github("release.yml", ""), Format: Legacy},
+					[]verdict{{good, true, ""}, {sigOnly, true, ""}, {feature, true, ""}, {typo, false, wrongSigner}, {unsigned, false, notSigned}}},
+				{"github-hosted", Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}, Format: Legacy},
+					[]verdict{{good, true, ""}, {selfHosted, false, badClaim}}},
+				{"github-reusable-provenance", Spec{Identity: github("acme/shared/.github/workflows/build.yml", ""), Attestations: []string{"slsaprovenance"}, Format: Legacy},
+					[]verdict{{reusable, true, ""}, {stranger, false, badClaim}, {good, false, wrongSigner}}},
+				{"github-reusable-extension", Spec{Identity: github(shared, ""), Format: Legacy},
+					[]verdict{{reusable, true, ""}, {stranger, false, badClaim}}},
+			}
+			// Raw identities in both formats: the subject and issuer
+			// alone, as --certificate-identity-regexp asks.
 			for _, f := range []Format{Bundle, Legacy} {
 				cases = append(cases,
-					tc{"github-provenance-main-" + string(f), Spec{Identity: github("", "refs/heads/main"), Attestations: []string{"slsaprovenance"}, Format: f},
+					tc{"raw-provenance-main-" + string(f), Spec{Identity: rawOf(github("", "refs/heads/main")), Attestations: []string{"slsaprovenance"}, Format: f},
 						[]verdict{{good, true, ""}, {typo, false, wrongSigner}, {feature, false, wrongSigner}, {sigOnly, false, noProvenance}, {unsigned, false, notSigned}}},
-					tc{"github-signature-" + string(f), Spec{Identity: github("release.yml", ""), Format: f},
+					tc{"raw-signature-" + string(f), Spec{Identity: rawOf(github("release.yml", "")), Format: f},
 						[]verdict{{good, true, ""}, {sigOnly, true, ""}, {feature, true, ""}, {typo, false, wrongSigner}, {unsigned, false, notSigned}}},
-					tc{"github-hosted-" + string(f), Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}, Format: f},
-						[]verdict{{good, true, ""}, {selfHosted, false, badClaim}}},
-					tc{"github-reusable-provenance-" + string(f), Spec{Identity: github("acme/shared/.github/workflows/build.yml", ""), Attestations: []string{"slsaprovenance"}, Format: f},
-						[]verdict{{reusable, true, ""}, {stranger, false, badClaim}, {good, false, wrongSigner}}},
 				)
 			}
-			// In legacy format the certificate's workflow-repository
-			// extension alone tells the stranger apart.
-			cases = append(cases, tc{"github-reusable-extension-legacy", Spec{Identity: github(shared, ""), Format: Legacy},
-				[]verdict{{reusable, true, ""}, {stranger, false, badClaim}}})
 
 			// Parallel subtests inside a group: the group returns only when
 			// they are done, before the registry stops.
@@ -337,31 +348,30 @@ func TestPolicyControllerTester(t *testing.T) {
 		})
 	}
 
+	// GitLab presets are refused in both formats (TestForeignCaller);
+	// GitLab certificates still verify against a raw identity.
 	t.Run("gitlab", func(t *testing.T) {
 		b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.InProcess), root: root, tester: tester}
 		claims := testbed.GitLabClaims("acme-group/app")
 		good := b.push("acme-group/app")
 		b.signKeyless(good, iss.GitLab, claims, gitlabMD(claims))
-		unprotected := b.push("acme-group/app")
-		uc := testbed.GitLabClaimsWith("acme-group/app", map[string]any{"ref_protected": "false"})
-		b.signKeyless(unprotected, iss.GitLab, uc, gitlabMD(uc))
 		typo := b.push("acme-group/app")
 		ec := testbed.GitLabClaims("acme-group/app2")
 		b.signKeyless(typo, iss.GitLab, ec, gitlabMD(claims))
 		unsigned := b.push("acme-group/app")
 
-		id, err := identity.FromGitLab("acme-group/app", "", "main", false, true)
+		id, err := identity.FromGitLab("acme-group/app", "", "main", false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		id.Issuer = iss.GitLab
 		for _, f := range []Format{Bundle, Legacy} {
-			policy, err := Generate(PolicyController, Spec{Images: []string{b.reg.Host + "/**"}, Identity: &id, Attestations: []string{"slsaprovenance"},
+			policy, err := Generate(PolicyController, Spec{Images: []string{b.reg.Host + "/**"}, Identity: rawOf(&id), Attestations: []string{"slsaprovenance"},
 				Format: f, TrustedRoot: root, NoTlog: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, v := range []verdict{{good, true, ""}, {unprotected, false, badClaim}, {typo, false, wrongSigner}, {unsigned, false, notSigned}} {
+			for i, v := range []verdict{{good, true, ""}, {typo, false, wrongSigner}, {unsigned, false, notSigned}} {
 				t.Run(fmt.Sprintf("%s/%d", f, i), func(t *testing.T) {
 					got, out := b.admits(t, policy, v.image)
 					v.check(t, got, out, policy)
@@ -392,6 +402,12 @@ func TestPolicyControllerTester(t *testing.T) {
 			}
 		}
 	})
+}
+
+// rawOf is id as a raw identity, its subject and issuer alone: what
+// --certificate-identity-regexp and --certificate-oidc-issuer ask for.
+func rawOf(id *identity.Identity) *identity.Identity {
+	return &identity.Identity{Issuer: id.Issuer, IssuerRegexp: id.IssuerRegexp, Subject: id.Subject, SubjectRegexp: id.SubjectRegexp}
 }
 
 // TestPolicyControllerTesterUncovered makes sure a policy that does not
