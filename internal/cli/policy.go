@@ -16,21 +16,25 @@ func (a *app) newPolicy() *cobra.Command {
 		Use:   "policy kyverno|policy-controller --image GLOB (--github-repo OWNER/REPO | --gitlab-project GROUP/PROJECT | --certificate-identity ... | --key cosign.pub)",
 		Short: "Write an admission policy that admits only images Seal signed",
 		Long: `Writes a ready-to-apply admission policy for images signed by Seal in one GitHub
-repository or GitLab project (or by a raw certificate identity, or a key): a Kyverno
+repository (or by a raw certificate identity, or a key): a Kyverno
 ClusterPolicy, or a sigstore policy-controller ClusterImagePolicy (preceded by its
 TrustRoot for a private Sigstore instance given with --trusted-root).
 
---format picks the storage format the engine reads: bundle (Kyverno SigstoreBundle,
-policy-controller signatureFormat: bundle) or legacy (cosign's .sig/.att tags). With
---attestation slsaprovenance the policy also checks Seal's SLSA provenance: source
-repository, ref and builder. A requirement the engine cannot check in the certificate
-(the runner with --hosted-runners-only, a reusable workflow's caller) is checked in
-the provenance instead, and refused without it. The policy opens with a comment that
-says what it admits.`,
+--format picks the storage format the engine reads: legacy (cosign's .sig/.att tags,
+the default) or bundle (Kyverno SigstoreBundle, policy-controller signatureFormat:
+bundle). A certificate's subject names the workflow or CI file that ran, which other
+repositories can run too; only a certificate extension names the repository, and
+the engines read one only for GitHub in the legacy format. So --github-repo is
+written for --format legacy only, and --gitlab-project for neither engine: Seal
+refuses and says what to use instead (` + "`seal verify`" + `). With --attestation
+slsaprovenance the policy also checks Seal's SLSA provenance: source repository, ref
+and builder; the runner (--hosted-runners-only), which the engines cannot read in the
+certificate, is checked there only, and refused without it. The policy opens with a
+comment that says what it admits.`,
 		Example: `  seal policy kyverno --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
-  seal policy policy-controller --gitlab-project acme/platform/app --ref main --protected-ref-only \
-      --attestation slsaprovenance --image 'registry.gitlab.com/acme/platform/app**' -o policy.yaml
-  seal policy policy-controller --key cosign.pub --format legacy --no-tlog --image 'registry.example.com/**'`,
+  seal policy policy-controller --github-repo acme/app --ref main --hosted-runners-only \
+      --attestation slsaprovenance --image 'ghcr.io/acme/app**' -o policy.yaml
+  seal policy policy-controller --key cosign.pub --no-tlog --image 'registry.example.com/**'`,
 		ValidArgs: []string{string(policy.Kyverno), string(policy.PolicyController)},
 		Args:      cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -29,7 +29,7 @@ func (o *Policy) AddFlags(fs *pflag.FlagSet) {
 	o.Identity.AddFlags(fs)
 	fs.StringArrayVar(&o.Images, "image", nil, "glob of the images the policy governs, e.g. 'ghcr.io/acme/app**' (* within a path segment, ** across; repeatable)")
 	fs.StringArrayVar(&o.Attestations, "attestation", nil, "also require an attestation: slsaprovenance (SLSA v1, as Seal writes it), spdx, cyclonedx, vuln or a predicate type URI (repeatable)")
-	fs.StringVar(&o.Format, "format", "bundle", "where the engine looks for signatures: bundle (Sigstore bundles as OCI referrers) or legacy (cosign's .sig/.att tags)")
+	fs.StringVar(&o.Format, "format", "legacy", "where the engine looks for signatures: legacy (cosign's .sig/.att tags, where the engines can check which GitHub repository signed) or bundle (Sigstore bundles as OCI referrers: raw identities and keys only)")
 	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (policy-controller: also writes a TrustRoot)")
 	fs.StringVar(&o.RekorURL, "rekor-url", "", "transparency log to require entries in (default: the trusted root's, else the public instance)")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept signatures without a transparency-log entry, as Seal signs for private repositories (keyless: a timestamp is required)")
