@@ -7,6 +7,12 @@ dir=${1:-${SEAL_PEERS:-$HOME/.cache/seal-peers}}
 bin=$dir/bin
 mkdir -p "$bin" "$dir/src"
 export GOFLAGS=-buildvcs=false CGO_ENABLED=0
+# One build at a time: tests build missing peers on first use (internal/testbed takes this lock
+# and says so in SEAL_PEERS_LOCK_HELD), and two builds of one peer would write the same file.
+if [ "${SEAL_PEERS_LOCK_HELD:-}" != 1 ] && command -v flock >/dev/null 2>&1; then
+  exec 9>"$bin/.build.lock"
+  flock 9
+fi
 
 gi() { # gi NAME MODULE@VERSION [subdir-of-GOBIN]
   local name=$1 mod=$2 sub=${3:-}
