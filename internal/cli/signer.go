@@ -26,6 +26,15 @@ const (
 	publicTSA    = "https://timestamp.sigstore.dev/api/v1/timestamp"
 )
 
+// GitHub's own Sigstore instance, which actions/attest uses for private and
+// internal repositories: its Fulcio and timestamp authority are GitHub's,
+// and it has no transparency log, so nothing about the repository becomes
+// public.
+const (
+	githubFulcio = "https://fulcio.githubapp.com"
+	githubTSA    = "https://timestamp.githubapp.com/api/v1/timestamp"
+)
+
 // buildSigner makes the one signer of this invocation, deciding on the
 // transparency log from the repository's visibility.
 func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadata, tok *oidc.Token) (*signing.Signer, error) {
@@ -46,6 +55,12 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 	case md.Visibility != "public":
 		svc.RekorURL = ""
 		a.log.Info(fmt.Sprintf("not uploading to the public transparency log: the repository is %s (its name and identity would become public; pass --tlog to upload anyway)", md.Visibility))
+		if o.Key == "" && svc.FulcioURL == publicFulcio {
+			// Skipping Rekor is not enough: Fulcio logs every certificate,
+			// whose subject names the repository and workflow, in its
+			// public certificate transparency log.
+			a.log.Warn(fmt.Sprintf("the repository is %s, but the public Fulcio records every certificate it issues, naming the repository and workflow, in its public certificate transparency log: sign with --sigstore github (GitHub's own instance, GitHub Enterprise Cloud), a private instance (--signing-config) or --key to keep them private", md.Visibility))
+		}
 	}
 	// A key needs no proof of when it signed (it does not expire in
 	// minutes like a keyless certificate): no timestamp unless asked for.
@@ -107,6 +122,19 @@ func (a *app) keyPassword() ([]byte, error) {
 // else the public instance.
 func services(o options.Signing) (signing.Services, error) {
 	svc := signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}
+	switch o.Sigstore {
+	case "", "public-good":
+	case "github":
+		if o.SigningConfig != "" {
+			return svc, usagef("--sigstore github and --signing-config both name the instance: give one")
+		}
+		if o.Tlog || o.RekorURL != "" {
+			return svc, usagef("--sigstore github has no transparency log: drop --tlog and --rekor-url")
+		}
+		svc = signing.Services{FulcioURL: githubFulcio, TSAURL: githubTSA}
+	default:
+		return svc, usagef("--sigstore %q: want public-good or github", o.Sigstore)
+	}
 	if o.SigningConfig != "" {
 		sc, err := root.NewSigningConfigFromPath(o.SigningConfig)
 		if err != nil {

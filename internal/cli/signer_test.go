@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	prototrustroot "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/signing"
 )
@@ -51,6 +56,13 @@ func TestServicesRekorVersion(t *testing.T) {
 		{name: "flag version overrides the config's", o: options.Signing{SigningConfig: cfg, RekorVersion: 1},
 			want: signing.Services{FulcioURL: "https://fulcio.example", RekorURL: v2, RekorVersion: 1}},
 		{name: "unknown version", o: options.Signing{RekorVersion: 3}, wantErr: true},
+		{name: "GitHub's instance", o: options.Signing{Sigstore: "github"},
+			want: signing.Services{FulcioURL: "https://fulcio.githubapp.com", TSAURL: "https://timestamp.githubapp.com/api/v1/timestamp"}},
+		{name: "public-good by name", o: options.Signing{Sigstore: "public-good"},
+			want: signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}},
+		{name: "GitHub's instance has no log", o: options.Signing{Sigstore: "github", Tlog: true}, wantErr: true},
+		{name: "GitHub's instance and a signing config", o: options.Signing{Sigstore: "github", SigningConfig: cfg}, wantErr: true},
+		{name: "unknown instance", o: options.Signing{Sigstore: "staging"}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := services(tc.o)
@@ -65,6 +77,33 @@ func TestServicesRekorVersion(t *testing.T) {
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("services() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// A private repository signing keyless with the public Fulcio is told that
+// the certificate, naming the repository, still goes to a public log; with
+// GitHub's instance or a key it is not.
+func TestPrivateRepositoryWarning(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    options.Signing
+		warn bool
+	}{
+		{"public Fulcio", options.Signing{}, true},
+		{"GitHub's instance", options.Signing{Sigstore: "github"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			a := &app{log: slog.New(slog.NewTextHandler(&log, nil)), lookupEnv: func(string) (string, bool) { return "", false }}
+			_, err := a.buildSigner(context.Background(), tc.o, &ci.Metadata{Visibility: "private"}, nil)
+			if err == nil {
+				t.Fatal("buildSigner() without a token succeeded")
+			}
+			got := strings.Contains(log.String(), "certificate transparency log")
+			if got != tc.warn {
+				t.Errorf("warned = %v, want %v; log:\n%s", got, tc.warn, log.String())
 			}
 		})
 	}

@@ -28,6 +28,10 @@ type Signing struct {
 	RekorVersion uint32
 	// SigningConfig is a signing_config.json naming the services instead.
 	SigningConfig string
+	// Sigstore names a known instance: public-good (the default) or github,
+	// GitHub's own instance for private repositories (Fulcio and a timestamp
+	// authority, no transparency log), which actions/attest uses for them.
+	Sigstore string
 	// NoTlog never uploads to a transparency log; Tlog always does (even for
 	// a private repository).
 	NoTlog, Tlog bool
@@ -44,6 +48,7 @@ func (o *Signing) AddFlags(fs *pflag.FlagSet) {
 	fs.Uint32Var(&o.RekorVersion, "rekor-version", 0, "major API version of the Rekor log: 1, or 2 for a tile-backed log (default: the signing config's, else 1)")
 	fs.StringVar(&o.TimestampURL, "timestamp-url", "", "RFC 3161 timestamp authority URL (default: the public instance for keyless signing, none with --key)")
 	fs.StringVar(&o.SigningConfig, "signing-config", "", "signing_config.json naming Fulcio, Rekor and the timestamp authority")
+	fs.StringVar(&o.Sigstore, "sigstore", "", "Sigstore instance: public-good (default), or github: GitHub's own instance for private repositories on GitHub Enterprise Cloud, as actions/attest uses (no transparency log; verify with the trusted root from `gh attestation trusted-root`)")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "never upload to a transparency log")
 	fs.BoolVar(&o.Tlog, "tlog", false, "upload to the transparency log even for a private or internal repository")
 	fs.BoolVar(&o.NoTimestamp, "no-timestamp", false, "do not request RFC 3161 timestamps")
