@@ -218,10 +218,10 @@ func TestGitHubStore(t *testing.T) {
 	}
 }
 
-// TestVerifyCommandsPinTheSource checks that the printed commands pin the repository the job
+// TestActionVerifyCommandsPinSource checks that the printed commands pin the repository the job
 // ran for, not only the certificate's subject, which a reusable workflow (or a CI
 // configuration file run by another project) shares with every caller.
-func TestVerifyCommandsPinTheSource(t *testing.T) {
+func TestActionVerifyCommandsPinSource(t *testing.T) {
 	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
 	const gh = "https://token.actions.githubusercontent.com"
 	for _, tc := range []struct {
@@ -316,8 +316,8 @@ func TestVerifyCommandsPinTheSource(t *testing.T) {
 	}
 }
 
-// TestSummaryKeyFromInput checks that a key given as the input's value is named, never shown.
-func TestSummaryKeyFromInput(t *testing.T) {
+// TestActionSummaryKeyFromInput checks that a key given as the input's value is named, never shown.
+func TestActionSummaryKeyFromInput(t *testing.T) {
 	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
 	r := &Result{Verb: "sign", Image: img, Key: "env://INPUT_KEY", KeyFromInput: true,
 		Items: []publish.Item{{Subject: img, Kind: "signature", Format: "legacy", Ref: "ghcr.io/acme/app:sha256-ab.sig"}}}

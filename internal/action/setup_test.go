@@ -40,8 +40,8 @@ func setupRun(t *testing.T, env map[string]string, args ...string) (map[string]s
 	return parseFileCommand(t, out), string(log), err == nil
 }
 
-// poisoned is a stand-in for a binary an attacker planted in a cache: running it leaves a
-// marker file.
+// plantPoison writes into dir a stand-in for a binary an attacker planted in a cache: running
+// it leaves a marker file, whose path it returns.
 func plantPoison(t *testing.T, dir string) (marker string) {
 	t.Helper()
 	marker = filepath.Join(t.TempDir(), "poisoned-binary-ran")
@@ -60,11 +60,11 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// TestSetupReleaseCachePoisoned plants a binary in the tool cache where setup.sh keeps the
+// TestActionSetupReleaseCachePoisoned plants a binary in the tool cache where setup.sh keeps the
 // pinned release, as a job that ran earlier on a self-hosted runner could: the action must
 // check it against the pin on every use, fetch the pinned binary again, and never run the
 // planted one.
-func TestSetupReleaseCachePoisoned(t *testing.T) {
+func TestActionSetupReleaseCachePoisoned(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("release mode downloads with curl; no curl here")
 	}
@@ -146,10 +146,10 @@ func TestSetupReleaseCachePoisoned(t *testing.T) {
 	})
 }
 
-// TestSetupSourceCachePoisoned plants a binary where a source build of seal is kept (the tool
-// cache, or what actions/cache restores under a key anyone who can run a job of the repository
-// can write): the action must build it again, never run what it found.
-func TestSetupSourceCachePoisoned(t *testing.T) {
+// TestActionSetupSourceCachePoisoned plants a binary where a source build of seal was kept (the
+// tool cache, or what actions/cache restored under a key anyone who can run a job of the
+// repository can write): the action must build it again, never run what it found.
+func TestActionSetupSourceCachePoisoned(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("building seal from source needs go on PATH")
 	}

@@ -171,8 +171,8 @@ func TestActionUnknownStep(t *testing.T) {
 	}
 }
 
-// TestLoggedCommand checks what the step's log shows of the command line it runs.
-func TestLoggedCommand(t *testing.T) {
+// TestActionLoggedCommand checks what the step's log shows of the command line it runs.
+func TestActionLoggedCommand(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
