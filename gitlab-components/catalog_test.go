@@ -115,10 +115,6 @@ func TestCatalogLayout(t *testing.T) {
 					t.Errorf("image regex matches %q = %v, want %v", ref, !ok, ok)
 				}
 			}
-			seal, _ := c.inputs["seal-image"].Default.(string)
-			if !regexp.MustCompile(`^[^\s@]+@sha256:[a-f0-9]{64}$`).MatchString(seal) {
-				t.Errorf("seal-image default %q is not pinned by digest", seal)
-			}
 			for name, in := range c.inputs {
 				if in.Description == "" {
 					t.Errorf("input %s has no description", name)
@@ -168,6 +164,58 @@ func TestCatalogLayout(t *testing.T) {
 						}
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestCatalogSealImage checks the image the components' jobs run in: the seal-image input takes
+// an image pinned by digest (or a variable holding it) and refuses a tag. A release commit
+// (tools/release) pins its own CI image as the default of every component, the one
+// actions/release.sha256 names; at any other commit there is no release image, and the default
+// is Seal's message, which the regex refuses, so that a pipeline without seal-image fails with it.
+func TestCatalogSealImage(t *testing.T) {
+	pins, err := os.ReadFile("../actions/release.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var release string
+	if m := regexp.MustCompile(`(?m)^# image (\S+-ci@sha256:[a-f0-9]{64})$`).FindSubmatch(pins); m != nil {
+		release = string(m[1])
+	}
+	pinsBinaries := regexp.MustCompile(`(?m)^[a-f0-9]{64}  seal_`).Match(pins)
+	if pinsBinaries != (release != "") {
+		t.Fatalf("actions/release.sha256 pins binaries %v but a CI image %q: a release pins both, other commits neither", pinsBinaries, release)
+	}
+	for _, c := range loadComponents(t) {
+		t.Run(c.name, func(t *testing.T) {
+			in := c.inputs["seal-image"]
+			re, err := regexp.Compile(in.Regex)
+			if err != nil || in.Regex == "" {
+				t.Fatalf("seal-image regex %q: %v", in.Regex, err)
+			}
+			for ref, ok := range map[string]bool{
+				"ghcr.io/sealsign/seal@sha256:" + strings.Repeat("0a", 32):          true,
+				"ghcr.io/sealsign/seal:1.2.3-ci@sha256:" + strings.Repeat("0a", 32): true,
+				"$SEAL_CI_IMAGE":                       true,
+				"$CI_REGISTRY_IMAGE/seal@$SEAL_DIGEST": true,
+				"ghcr.io/sealsign/seal:1.2.3-ci":       false,
+				"ghcr.io/sealsign/seal@sha256:0a0a":    false,
+				"":                                     false,
+			} {
+				if re.MatchString(ref) != ok {
+					t.Errorf("seal-image regex matches %q = %v, want %v", ref, !ok, ok)
+				}
+			}
+			def, _ := in.Default.(string)
+			if release != "" {
+				if def != release {
+					t.Errorf("seal-image default %q, want the release's CI image %s", def, release)
+				}
+				return
+			}
+			if !strings.HasPrefix(def, "seal: error: ") || re.MatchString(def) {
+				t.Errorf("seal-image default %q (regex match %v): at a commit that is not a release, want Seal's message, refused by the regex", def, re.MatchString(def))
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package components
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -97,11 +98,43 @@ type project struct {
 	dir, sha string
 }
 
-func newProject(t *testing.T, pipeline string, files map[string]string) *project {
+// testSealImage stands for Seal's CI image in the components' seal-image input: gitlab-ci-local's
+// shell executor runs the jobs on this machine, with the seal built by sealOnPath.
+const testSealImage = "registry.example.com/seal-ci@sha256:5ea15ea15ea15ea15ea15ea15ea15ea15ea15ea15ea15ea15ea15ea15ea15ea1"
+
+// withSealImage is the seal-image input line of an include.
+const withSealImage = "\n      seal-image: " + testSealImage
+
+// pinnedSealImage makes the copied components what a release makes them (tools/release): their
+// seal-image default is the release's CI image.
+func pinnedSealImage(t *testing.T, templates string) {
+	t.Helper()
+	def := regexp.MustCompile(`(?m)^(    seal-image:\n(?:      .*\n)*?      default: ).*$`)
+	paths, _ := filepath.Glob(filepath.Join(templates, "*", "template.yml"))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned := def.ReplaceAll(b, []byte("${1}'ghcr.io/sealsign/seal:1.0.0-ci@sha256:"+strings.Repeat("c1", 32)+"'"))
+		if bytes.Equal(pinned, b) {
+			t.Fatalf("%s: no seal-image default to pin", p)
+		}
+		if err := os.WriteFile(p, pinned, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// newProject makes the project; each edit then changes its copy of templates/.
+func newProject(t *testing.T, pipeline string, files map[string]string, edits ...func(t *testing.T, templates string)) *project {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(filepath.Join(dir, "templates"), os.DirFS("../templates")); err != nil {
 		t.Fatalf("copying templates: %v", err)
+	}
+	for _, edit := range edits {
+		edit(t, filepath.Join(dir, "templates"))
 	}
 	files[".gitlab-ci.yml"] = pipeline
 	for name, content := range files {
@@ -213,7 +246,8 @@ func TestComponents(t *testing.T) {
       fulcio-url: %s
       timestamp-url: %s
       tlog: 'false'
-      insecure-registry: %s`, ful.URL, tsa.TimestampURL(), reg.Host)
+      insecure-registry: %s
+      seal-image: %s`, ful.URL, tsa.TimestampURL(), reg.Host, testSealImage)
 	// The build job stands in for seed 000's kaniko job: it hands the digest it pushed to
 	// later jobs through a dotenv report, and the attest component names the image with it.
 	pipeline := `stages: [build, sign, attest, verify, report]
@@ -248,6 +282,7 @@ include:
       trusted-root: ` + trustedRoot + `
       tlog: 'false'
       insecure-registry: ` + reg.Host + `
+      seal-image: ` + testSealImage + `
   - component: $CI_SERVER_FQDN/sealsign/seal/seal@$CI_COMMIT_SHA
     inputs:
       stage: sign
@@ -259,6 +294,7 @@ include:
       timestamp: false
       tlog: 'false'
       insecure-registry: ` + reg.Host + `
+      seal-image: ` + testSealImage + `
 
 report:
   stage: report
@@ -351,11 +387,19 @@ func TestComponentInputValidation(t *testing.T) {
 		vars         map[string]string
 		want         string
 	}{
-		{"missing image", "stage: test", nil, "`image` input: required value has not been provided"},
-		{"tag", "image: registry.example.com/app:1.0", nil, "`image` input: `registry.example.com/app:1.0` does not match required regex"},
-		{"short digest", "image: registry.example.com/app@sha256:4c9b", nil, "does not match required regex"},
-		{"bad format", "image: $IMAGE\n      format: sigstore", nil, "`format` input: `sigstore` cannot be used because it is not in the list of allowed options"},
-		{"variable holding a tag", "image: $IMAGE", map[string]string{"IMAGE": "registry.example.com/app:1.0"}, `input image "registry.example.com/app:1.0" is not pinned by digest`},
+		{"missing image", "stage: test" + withSealImage, nil, "`image` input: required value has not been provided"},
+		{"tag", "image: registry.example.com/app:1.0" + withSealImage, nil, "`image` input: `registry.example.com/app:1.0` does not match required regex"},
+		{"short digest", "image: registry.example.com/app@sha256:4c9b" + withSealImage, nil, "does not match required regex"},
+		{"bad format", "image: $IMAGE\n      format: sigstore" + withSealImage, nil, "`format` input: `sigstore` cannot be used because it is not in the list of allowed options"},
+		{"variable holding a tag", "image: $IMAGE" + withSealImage, map[string]string{"IMAGE": "registry.example.com/app:1.0"}, `input image "registry.example.com/app:1.0" is not pinned by digest`},
+		// Until a release pins Seal's image, the components have none: the input's default is
+		// Seal's message, which its regex refuses (GitLab itself says "`seal-image` input:
+		// default value does not match required RegEx pattern").
+		{"no seal-image", "image: $IMAGE", nil, "`seal-image` input: `seal: error: the seal-image input is required: this commit of Seal's components is not a release"},
+		{"seal-image by tag", "image: $IMAGE\n      seal-image: registry.example.com/seal:ci", nil, "`seal-image` input: `registry.example.com/seal:ci` does not match required regex"},
+		// An empty image would not fall back to the runner's default: GitLab and gitlab-ci-local
+		// refuse an empty image name; the regex says which input it came from.
+		{"empty seal-image", "image: $IMAGE\n      seal-image: ''", nil, "`seal-image` input: `` does not match required regex"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pipeline := "include:\n  - component: $CI_SERVER_FQDN/sealsign/seal/sign@$CI_COMMIT_SHA\n    inputs:\n      " + tc.inputs + "\n"
@@ -418,8 +462,9 @@ func TestExamplePipelines(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// @1.0.0 is a release, whose components pin Seal's image; this commit's pin none.
 			pipeline := strings.ReplaceAll(string(b), "@1.0.0", "@$CI_COMMIT_SHA")
-			p := newProject(t, pipeline, map[string]string{})
+			p := newProject(t, pipeline, map[string]string{}, pinnedSealImage)
 			out, ok := p.run(t, t.TempDir(), tc.vars, "--list")
 			if !ok {
 				t.Fatalf("gitlab-ci-local --list failed:\n%s", out)
