@@ -57,10 +57,11 @@ sha256() { # sha256 [FILE]: prints the digest of FILE or stdin
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$@" | cut -d' ' -f1; else shasum -a 256 "$@" | cut -d' ' -f1; fi
 }
 
-# pinned_version prints the release version the pins name (seal_v1.2.3_linux_amd64 -> v1.2.3).
+# pinned_version prints the release version the pins name (seal_1.2.3_linux_amd64 -> 1.2.3; releases
+# are tagged with semantic versions without a v, one tag for GitHub and the GitLab CI/CD Catalog).
 pinned_version() {
   [ -f "$pins" ] || return 0
-  awk '!/^#/ && NF == 2 { print $2 }' "$pins" | sed -n 's/^seal_\(v[^_]*\)_.*/\1/p' | sort -u | head -n 1
+  awk '!/^#/ && NF == 2 { print $2 }' "$pins" | sed -n 's/^seal_\([^_][^_]*\)_.*/\1/p' | sort -u | head -n 1
 }
 
 # source_hash identifies the code a source build compiles: it names the build's version.
