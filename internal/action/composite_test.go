@@ -353,8 +353,8 @@ func TestActionKeyless(t *testing.T) {
 	// The summary's commands, as a user copies them, with the testbed's trusted root in place
 	// of the placeholder.
 	cmds := summaryCommands(t, res.Summary)
-	if len(cmds) != 4 {
-		t.Fatalf("summary has %d commands, want 4 (seal verify; cosign verify, verify-attestation x2):\n%s", len(cmds), res.Summary)
+	if len(cmds) != 7 {
+		t.Fatalf("summary has %d commands, want 7 (seal verify; cosign verify, verify-attestation x2, for the bundles and again for the legacy tags):\n%s", len(cmds), res.Summary)
 	}
 	env := []string{"TUF_ROOT=" + t.TempDir()}
 	for _, c := range cmds {
@@ -622,8 +622,8 @@ func TestActionCommandsPinRepository(t *testing.T) {
 	}
 
 	cmds := summaryCommands(t, acme.Summary)
-	if len(cmds) != 3 {
-		t.Fatalf("summary has %d commands, want 3 (seal verify; cosign verify, verify-attestation):\n%s", len(cmds), acme.Summary)
+	if len(cmds) != 5 {
+		t.Fatalf("summary has %d commands, want 5 (seal verify; cosign verify, verify-attestation, for the bundles and again for the legacy tags):\n%s", len(cmds), acme.Summary)
 	}
 	env := append(os.Environ(), "TUF_ROOT="+t.TempDir())
 	try := func(bin string, args []string) error {

@@ -23,6 +23,10 @@ type Commands struct {
 	// `cosign verify-attestation` per predicate type, or `cosign verify-blob-attestation` per
 	// bundle file.
 	Cosign []string
+	// CosignLegacy are the same image commands with --new-bundle-format=false, which check
+	// cosign's .sig/.att tags when the image also has bundles: cosign v2.5 and later check
+	// the bundles then, unless told not to.
+	CosignLegacy []string
 }
 
 // VerifyCommands returns the commands that verify r, pinned to its signer: the keyless
@@ -85,11 +89,19 @@ func (r *Result) VerifyCommands() Commands {
 			args = append(args, "--recursive")
 		}
 		c.Seal = append(c.Seal, shellJoin(args))
+		both := r.hasFormat("bundle") && r.hasFormat("legacy")
+		add := func(cmd ...string) {
+			c.Cosign = append(c.Cosign, shellJoin(slices.Concat(cmd, trust, cosignExtra)))
+			if both {
+				legacy := slices.Insert(slices.Clone(cmd), 2, "--new-bundle-format=false")
+				c.CosignLegacy = append(c.CosignLegacy, shellJoin(slices.Concat(legacy, trust, cosignExtra)))
+			}
+		}
 		if r.signed() {
-			c.Cosign = append(c.Cosign, shellJoin(slices.Concat([]string{"cosign", "verify", r.Image}, trust, cosignExtra)))
+			add("cosign", "verify", r.Image)
 		}
 		for _, t := range types {
-			c.Cosign = append(c.Cosign, shellJoin(slices.Concat([]string{"cosign", "verify-attestation", "--type", cosignType(t), r.Image}, trust, cosignExtra)))
+			add("cosign", "verify-attestation", "--type", cosignType(t), r.Image)
 		}
 	}
 	for _, f := range r.Files {
@@ -187,6 +199,11 @@ func (id *Identity) cosignPinsSource() bool {
 
 func (r *Result) signed() bool {
 	return slices.ContainsFunc(r.Items, func(it publish.Item) bool { return it.Kind == "signature" })
+}
+
+// hasFormat reports whether something was written in format (bundle or legacy).
+func (r *Result) hasFormat(format string) bool {
+	return slices.ContainsFunc(r.Items, func(it publish.Item) bool { return it.Format == format })
 }
 
 func (r *Result) hasPlatforms() bool {
@@ -330,6 +347,9 @@ func (r *Result) Summary() string {
 		}
 		if len(c.Cosign) > 0 {
 			b.WriteString("\nor with cosign:\n\n```sh\n" + strings.Join(c.Cosign, "\n") + "\n```\n")
+			if len(c.CosignLegacy) > 0 {
+				b.WriteString("\ncosign v2.5 and later (v3 included) check the Sigstore bundles when an image has them, as this one does: they then take the Sigstore instance's trusted root from `--trusted-root` (for the public instance, from its TUF repository, online) and refuse `--ca-roots` and `--certificate-chain`. To check cosign's `.sig`/`.att` tags instead, which cosign before 2.5, Kyverno's `Cosign` type and policy-controller read:\n\n```sh\n" + strings.Join(c.CosignLegacy, "\n") + "\n```\n")
+			}
 			if r.Identity != nil && !r.Identity.cosignPinsSource() {
 				fmt.Fprintf(&b, "\ncosign's check pins only the certificate's identity, the CI configuration file or workflow that ran (`%s`), not the repository the job ran for (`%s`): another project's pipeline can run the same file, and cosign has no flag for the certificate's Source Repository URI. `seal verify` above checks both.\n", r.Identity.Subject, r.Identity.Repository)
 			}
