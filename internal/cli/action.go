@@ -352,6 +352,15 @@ func planVerify(p *actionPlan, in action.Inputs, getenv func(string) string, rec
 	} else if !sig {
 		p.args = append(p.args, "--no-signature")
 	}
+	for _, f := range []struct{ input, flag string }{
+		{"protected-ref-only", "--protected-ref-only"}, {"hosted-runners-only", "--hosted-runners-only"},
+	} {
+		if on, err := in.Bool(f.input, false); err != nil {
+			return nil, &usageError{err}
+		} else if on {
+			p.args = append(p.args, f.flag)
+		}
+	}
 	if tlog, err := in.Choice("tlog", "auto", "auto", "true", "false"); err != nil {
 		return nil, &usageError{err}
 	} else if tlog == "false" {

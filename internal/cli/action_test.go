@@ -115,6 +115,18 @@ func TestPlanAction(t *testing.T) {
 		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
 		want:   []string{"verify", img, "--json", "--github-repo", "acme/app", "--attestation", "slsaprovenance1", "--attestation", "spdx", "--no-signature", "--no-tlog"},
 	}, {
+		name: "verify with the provenance and runner checks",
+		verb: "verify",
+		inputs: map[string]string{"IMAGE": img, "GITLAB_PROJECT": "g/p", "REF": "refs/heads/main", "PROTECTED_REF_ONLY": "true", "HOSTED_RUNNERS_ONLY": "true",
+			"BUILDER_ID": "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main", "SOURCE_REPO": "https://gitlab.com/g/p", "SOURCE_REF": "refs/heads/main"},
+		want: []string{"verify", img, "--json", "--gitlab-project", "g/p", "--ref", "refs/heads/main", "--builder-id", "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main",
+			"--source-repo", "https://gitlab.com/g/p", "--source-ref", "refs/heads/main", "--protected-ref-only", "--hosted-runners-only"},
+	}, {
+		name:   "verify with a malformed boolean",
+		verb:   "verify",
+		inputs: map[string]string{"IMAGE": img, "GITHUB_REPO": "acme/app", "HOSTED_RUNNERS_ONLY": "yes please"},
+		err:    "hosted-runners-only",
+	}, {
 		name:   "verify in GitLab defaults to this project",
 		verb:   "verify",
 		inputs: map[string]string{"IMAGE": img, "CERTIFICATE_OIDC_ISSUER": "https://gitlab.example.com"},
