@@ -74,7 +74,14 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 		return signing.NewKeyedAsync(a.loadKey(ctx, o.Key), opts...)
 	}
 	if tok == nil {
-		return nil, fmt.Errorf("keyless signing needs the CI's identity token: %w (or sign with --key)", oidc.ErrNoToken)
+		fix := "sign with --key, or pass a token with --identity-token"
+		switch {
+		case md != nil && md.Provider == "github":
+			fix = "give the job `permissions: id-token: write` (or sign with a key)"
+		case md != nil && md.Provider == "gitlab":
+			fix = "add `id_tokens: { SIGSTORE_ID_TOKEN: { aud: sigstore } }` to the job (or sign with a key)"
+		}
+		return nil, fmt.Errorf("keyless signing needs the CI's identity token: %w: %s", oidc.ErrNoToken, fix)
 	}
 	if err := tok.CheckUsable(time.Now(), o.Audience); err != nil {
 		return nil, err

@@ -108,3 +108,18 @@ func TestPrivateRepositoryWarning(t *testing.T) {
 		})
 	}
 }
+
+// Without a token, the error names the fix for the CI it runs in.
+func TestNoTokenNamesTheFix(t *testing.T) {
+	for provider, want := range map[string]string{
+		"github": "give the job `permissions: id-token: write`",
+		"gitlab": "add `id_tokens: { SIGSTORE_ID_TOKEN: { aud: sigstore } }` to the job",
+		"local":  "sign with --key, or pass a token with --identity-token",
+	} {
+		a := &app{log: slog.New(slog.DiscardHandler), lookupEnv: func(string) (string, bool) { return "", false }}
+		_, err := a.buildSigner(context.Background(), options.Signing{}, &ci.Metadata{Provider: provider, Visibility: "public"}, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: buildSigner() = %v, want an error naming %q", provider, err, want)
+		}
+	}
+}
