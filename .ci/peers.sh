@@ -65,6 +65,11 @@ pcmod() { # pcmod NAME MODULE@VERSION PKG [FILE SED-SCRIPT]
   rm -rf "$t"
 }
 pcmod tester github.com/sigstore/policy-controller@v0.13.1 ./cmd/tester
+# The 0.15 line beside it (the proxy serves v0.15.1, not v0.15.0 or v0.15.2). Its go.mod pins
+# go-containerregistry's k8schain and authn/kubernetes at a pseudo-version the proxy does not serve;
+# the patch takes v0.13.1's, and -mod=mod lets go record their checksums (from the checksum database).
+GOFLAGS="$GOFLAGS -mod=mod" pcmod tester-v15 github.com/sigstore/policy-controller@v0.15.1 ./cmd/tester \
+  go.mod 's/v0.0.0-20260317232201-3888fb8f8738/v0.0.0-20230919002926-dbcd01c402b2/'
 # Kyverno's CLI applies verifyImages rules against a registry offline (about 13 minutes to build).
 pcmod kyverno github.com/kyverno/kyverno@v1.19.1 ./cmd/cli/kubectl-kyverno
 
@@ -78,8 +83,11 @@ crd() { # crd MODULE@VERSION PATH-IN-MODULE
   mkdir -p "$(dirname "$out")" && cp "$src/$2" "$out" && chmod u+w "$out"
 }
 crd github.com/kyverno/kyverno@v1.19.1 config/crds/kyverno/kyverno.io_clusterpolicies.yaml
+crd github.com/kyverno/kyverno@v1.19.1 config/crds/policies.kyverno.io/policies.kyverno.io_imagevalidatingpolicies.yaml
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-clusterimagepolicy.yaml
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
+crd github.com/sigstore/policy-controller@v0.15.1 config/300-clusterimagepolicy.yaml
+crd github.com/sigstore/policy-controller@v0.15.1 config/300-trustroot.yaml
 tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
 # nektos/act runs the repository's workflows and the action itself, in host mode (no Docker).
 gi act github.com/nektos/act@v0.2.89

@@ -17,8 +17,15 @@ func (a *app) newPolicy() *cobra.Command {
 		Short: "Write an admission policy that admits only images Seal signed",
 		Long: `Writes a ready-to-apply admission policy for images signed by Seal in one GitHub
 repository (or by a raw certificate identity, or a key): a Kyverno
-ClusterPolicy, or a sigstore policy-controller ClusterImagePolicy (preceded by its
-TrustRoot for a private Sigstore instance given with --trusted-root).
+ImageValidatingPolicy (--kind, the default) or ClusterPolicy (--kind clusterpolicy),
+or a sigstore policy-controller ClusterImagePolicy (preceded by its TrustRoot for a
+private Sigstore instance given with --trusted-root).
+
+Kyverno's ImageValidatingPolicy (CEL, stable since Kyverno 1.17) checks only a
+certificate's subject and issuer, so it is written for raw identities
+(--certificate-identity) and keys; --github-repo needs --kind clusterpolicy (deprecated
+by Kyverno, removal planned for 1.20). Its verifier reads bundles when an image has
+any, else cosign's tags.
 
 --format picks the storage format the engine reads: legacy (cosign's .sig/.att tags,
 the default) or bundle (Kyverno SigstoreBundle, policy-controller signatureFormat:
@@ -31,7 +38,8 @@ slsaprovenance the policy also checks Seal's SLSA provenance: source repository,
 and builder; the runner (--hosted-runners-only), which the engines cannot read in the
 certificate, is checked there only, and refused without it. The policy opens with a
 comment that says what it admits.`,
-		Example: `  seal policy kyverno --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
+		Example: `  seal policy kyverno --kind clusterpolicy --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
+  seal policy kyverno --key cosign.pub --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy policy-controller --github-repo acme/app --ref main --hosted-runners-only \
       --attestation slsaprovenance --image 'ghcr.io/acme/app**' -o policy.yaml
   seal policy policy-controller --key cosign.pub --no-tlog --image 'registry.example.com/**'`,
@@ -42,7 +50,7 @@ comment that says what it admits.`,
 			if err != nil {
 				return &usageError{err}
 			}
-			spec, err := a.policySpec(cmd, o)
+			spec, err := a.policySpec(cmd, engine, o)
 			if err != nil {
 				return err
 			}
@@ -60,7 +68,7 @@ comment that says what it admits.`,
 }
 
 // policySpec turns the flags into a policy.Spec, refusing contradictions.
-func (a *app) policySpec(cmd *cobra.Command, o *options.Policy) (*policy.Spec, error) {
+func (a *app) policySpec(cmd *cobra.Command, engine policy.Engine, o *options.Policy) (*policy.Spec, error) {
 	format, err := policy.ParseFormat(o.Format)
 	if err != nil {
 		return nil, &usageError{err}
@@ -68,7 +76,16 @@ func (a *app) policySpec(cmd *cobra.Command, o *options.Policy) (*policy.Spec, e
 	if len(o.Images) == 0 {
 		return nil, usagef("--image is required: give the images the policy governs, e.g. --image 'ghcr.io/acme/app**'")
 	}
-	s := &policy.Spec{Name: o.Name, Images: o.Images, Attestations: o.Attestations, Format: format, RekorURL: o.RekorURL, NoTlog: o.NoTlog}
+	s := &policy.Spec{Name: o.Name, Images: o.Images, Attestations: o.Attestations, Format: format, RekorURL: o.RekorURL, NoTlog: o.NoTlog, TUFMirror: o.TUFMirror}
+	if engine == policy.Kyverno {
+		kind, err := policy.ParseKyvernoKind(o.Kind)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		s.KyvernoKind = kind
+	} else if cmd.Flags().Changed("kind") {
+		return nil, usagef("--kind applies to kyverno")
+	}
 	id, pub, err := a.signer(cmd, o.Identity)
 	if err != nil {
 		return nil, err
@@ -76,6 +93,13 @@ func (a *app) policySpec(cmd *cobra.Command, o *options.Policy) (*policy.Spec, e
 	s.Identity = id
 	if pub != nil {
 		s.PublicKey = pub.PEM()
+	}
+	if o.TUFRoot != "" {
+		b, err := os.ReadFile(o.TUFRoot)
+		if err != nil {
+			return nil, fmt.Errorf("reading TUF root: %w", err)
+		}
+		s.TUFRoot = b
 	}
 	if o.TrustedRoot != "" {
 		b, err := os.ReadFile(o.TrustedRoot)

@@ -57,11 +57,27 @@ func TestPolicyFlags(t *testing.T) {
 	}{
 		{
 			name: "github kyverno",
-			args: []string{"kyverno", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "refs/heads/main", "--image", "ghcr.io/acme/app**"},
+			args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "refs/heads/main", "--image", "ghcr.io/acme/app**"},
 			want: func() string {
-				return mustGen(policy.Kyverno, policy.Spec{Identity: &gh, Images: []string{"ghcr.io/acme/app**"}, Format: policy.Legacy})
+				return mustGen(policy.Kyverno, policy.Spec{Identity: &gh, Images: []string{"ghcr.io/acme/app**"}, Format: policy.Legacy, KyvernoKind: policy.ClusterPolicyKind})
 			},
 		},
+		// The default kind, ImageValidatingPolicy, cannot check which
+		// repository signed (internal/policy TestKyvernoIVP).
+		{name: "github kyverno default kind", args: []string{"kyverno", "--github-repo", "acme/app", "--image", "r/**"}, code: 2, inStderr: "use --kind clusterpolicy --format legacy"},
+		{
+			name: "raw identity kyverno",
+			args: []string{"kyverno", "--certificate-identity", "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "--certificate-oidc-issuer", "http://127.0.0.1:9999/github",
+				"--image", "r/**", "--trusted-root", root, "--no-tlog", "--tuf-mirror", "https://tuf.example.com", "--tuf-root", root},
+			want: func() string {
+				id := identity.Identity{Subject: "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", Issuer: "http://127.0.0.1:9999/github"}
+				return mustGen(policy.Kyverno, policy.Spec{Identity: &id, Images: []string{"r/**"}, Format: policy.Legacy, TrustedRoot: rootJSON, NoTlog: true,
+					KyvernoKind: policy.ImageValidatingPolicyKind, TUFMirror: "https://tuf.example.com", TUFRoot: rootJSON})
+			},
+		},
+		{name: "kind for policy-controller", args: []string{"policy-controller", "--kind", "clusterpolicy", "--key", pub, "--image", "r/**"}, code: 2, inStderr: "--kind applies to kyverno"},
+		{name: "bad kind", args: []string{"kyverno", "--kind", "policy", "--key", pub, "--image", "r/**"}, code: 2, inStderr: "unknown kyverno policy kind"},
+		{name: "tuf mirror for a clusterpolicy", args: []string{"kyverno", "--kind", "clusterpolicy", "--key", pub, "--image", "r/**", "--tuf-mirror", "https://tuf.example.com", "--tuf-root", root}, code: 2, inStderr: "ImageValidatingPolicy"},
 		{
 			name: "github with a test issuer",
 			args: []string{"policy-controller", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "main", "--certificate-oidc-issuer", "http://127.0.0.1:9999/github",
@@ -74,10 +90,17 @@ func TestPolicyFlags(t *testing.T) {
 		// TestForeignCaller): refused, naming seal verify with the same flags.
 		{name: "gitlab self-managed", args: []string{"policy-controller", "--gitlab-project", "acme/platform/app", "--gitlab-host", "gitlab.example.com", "--ref", "main", "--protected-ref-only",
 			"--attestation", "slsaprovenance", "--format", "legacy", "--image", "r/**", "--name", "app"}, code: 2, inStderr: "seal verify --gitlab-project acme/platform/app --gitlab-host gitlab.example.com"},
-		{name: "github in bundle format", args: []string{"kyverno", "--github-repo", "acme/app", "--format", "bundle", "--image", "r/**"}, code: 2, inStderr: "use --format legacy"},
+		{name: "github in bundle format", args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "acme/app", "--format", "bundle", "--image", "r/**"}, code: 2, inStderr: "use --format legacy"},
 		{
 			name: "key",
 			args: []string{"kyverno", "--key", pub, "--format", "legacy", "--image", "r/**"},
+			want: func() string {
+				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: policy.Legacy, KyvernoKind: policy.ImageValidatingPolicyKind})
+			},
+		},
+		{
+			name: "key clusterpolicy",
+			args: []string{"kyverno", "--kind", "clusterpolicy", "--key", pub, "--format", "legacy", "--image", "r/**"},
 			want: func() string {
 				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: policy.Legacy})
 			},
@@ -88,7 +111,7 @@ func TestPolicyFlags(t *testing.T) {
 		{name: "no image", args: []string{"kyverno", "--github-repo", "a/b"}, code: 2, inStderr: "--image is required"},
 		{name: "raw without issuer", args: []string{"kyverno", "--certificate-identity", "x", "--image", "r/**"}, code: 2, inStderr: "needs --certificate-oidc-issuer"},
 		{name: "protected on github", args: []string{"kyverno", "--github-repo", "a/b", "--protected-ref-only", "--image", "r/**"}, code: 2, inStderr: "applies to --gitlab-project"},
-		{name: "hosted without provenance", args: []string{"kyverno", "--github-repo", "a/b", "--hosted-runners-only", "--image", "r/**"}, code: 2, inStderr: "--attestation slsaprovenance"},
+		{name: "hosted without provenance", args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "a/b", "--hosted-runners-only", "--image", "r/**"}, code: 2, inStderr: "--attestation slsaprovenance"},
 		{name: "key in bundle format for policy-controller", args: []string{"policy-controller", "--key", pub, "--format", "bundle", "--image", "r/**"}, code: 2, inStderr: "--format legacy"},
 		{name: "bad format", args: []string{"kyverno", "--key", pub, "--image", "r/**", "--format", "both"}, code: 2, inStderr: "unknown signature format"},
 		{name: "missing key file", args: []string{"kyverno", "--key", "nope.pub", "--image", "r/**"}, code: 1, inStderr: "nope.pub"},
@@ -112,7 +135,7 @@ func TestPolicyFlags(t *testing.T) {
 
 func TestPolicyOutputFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "policy.yaml")
-	stdout, stderr, code := sealPolicy(t, "kyverno", "--github-repo", "acme/app", "--image", "ghcr.io/acme/**", "-o", out)
+	stdout, stderr, code := sealPolicy(t, "kyverno", "--kind", "clusterpolicy", "--github-repo", "acme/app", "--image", "ghcr.io/acme/**", "-o", out)
 	if code != 0 {
 		t.Fatalf("exit code %d: %s", code, stderr)
 	}

@@ -107,10 +107,32 @@ var goldenCases = []goldenCase{
 	}},
 }
 
-// TestGolden renders every case for both engines and formats; a refusal
-// is golden too (the file holds "error: ..."), so that what Seal will not
-// write is as reviewed as what it writes.
+// ivpGoldenCases are rendered as Kyverno ImageValidatingPolicies only:
+// the TUF settings are that kind's alone.
+var ivpGoldenCases = []goldenCase{
+	{"raw-identity-private-tuf", func(t *testing.T) Spec {
+		return Spec{Images: []string{"registry.example.com/acme/**"}, Identity: &identity.Identity{
+			Issuer: "https://token.actions.githubusercontent.com", SubjectRegexp: `^https://github\.com/acme/app/\.github/workflows/release\.yml@refs/tags/v.*$`},
+			Attestations: []string{"slsaprovenance", "spdx"}, TrustedRoot: readFile(t, "trusted_root.json"), NoTlog: true,
+			TUFMirror: "https://tuf.example.com", TUFRoot: []byte(`{"signed":{"_type":"root"}}`)}
+	}},
+}
+
+// TestGolden renders every case for both engines and formats, and as a
+// Kyverno ImageValidatingPolicy (NAME.kyverno-ivp.yaml; its verifier picks
+// the format itself); a refusal is golden too (the file holds
+// "error: ..."), so that what Seal will not write is as reviewed as what
+// it writes.
 func TestGolden(t *testing.T) {
+	for _, gc := range append(append([]goldenCase{}, goldenCases...), ivpGoldenCases...) {
+		name := gc.name + ".kyverno-ivp"
+		t.Run(name, func(t *testing.T) {
+			s := gc.spec(t)
+			s.Format = Legacy
+			s.KyvernoKind = ImageValidatingPolicyKind
+			checkGolden(t, name, s, Kyverno)
+		})
+	}
 	for _, gc := range goldenCases {
 		for _, engine := range []Engine{Kyverno, PolicyController} {
 			for _, format := range []Format{Bundle, Legacy} {
@@ -118,26 +140,31 @@ func TestGolden(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					s := gc.spec(t)
 					s.Format = format
-					got, err := Generate(engine, s)
-					if err != nil {
-						got = []byte("error: " + err.Error() + "\n")
-					}
-					path := filepath.Join("testdata", "golden", name+".yaml")
-					if *update {
-						if err := os.WriteFile(path, got, 0o644); err != nil {
-							t.Fatal(err)
-						}
-						return
-					}
-					want, err := os.ReadFile(path)
-					if err != nil {
-						t.Fatalf("reading golden file (run go test -update): %v", err)
-					}
-					if diff := cmp.Diff(string(want), string(got)); diff != "" {
-						t.Errorf("Generate(%s, %s) differs from %s (-want +got):\n%s", engine, format, path, diff)
-					}
+					checkGolden(t, name, s, engine)
 				})
 			}
 		}
+	}
+}
+
+func checkGolden(t *testing.T, name string, s Spec, engine Engine) {
+	t.Helper()
+	got, err := Generate(engine, s)
+	if err != nil {
+		got = []byte("error: " + err.Error() + "\n")
+	}
+	path := filepath.Join("testdata", "golden", name+".yaml")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden file (run go test -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("Generate(%s, %s) differs from %s (-want +got):\n%s", engine, s.Format, path, diff)
 	}
 }

@@ -66,7 +66,11 @@ func (p *prepared) summary() string {
 	default:
 		who = "signed by the keyless identity in this policy"
 	}
-	s := fmt.Sprintf("Admits images matching %s only if %s (%s format)", strings.Join(p.Images, ", "), who, p.Format)
+	format := string(p.Format) + " format"
+	if p.ivp() {
+		format = "bundle or legacy format, as the image has them"
+	}
+	s := fmt.Sprintf("Admits images matching %s only if %s (%s)", strings.Join(p.Images, ", "), who, format)
 	if len(p.Attestations) > 0 {
 		s += " and attested with " + strings.Join(p.Attestations, ", ")
 	}
@@ -104,7 +108,12 @@ func (p *prepared) explain(engine string) []string {
 		l[len(l)-1] += ","
 	}
 	where := "in cosign's .sig/.att tags"
-	if p.Format == Bundle {
+	switch {
+	case p.ivp():
+		// Kyverno's verifier for this kind looks for bundles first.
+		l = append(l, "in Sigstore bundles attached as OCI referrers when the image has any,")
+		where = "else in cosign's .sig/.att tags"
+	case p.Format == Bundle:
 		where = "in Sigstore bundles attached as OCI referrers"
 	}
 	if len(p.Attestations) == 0 {
@@ -131,10 +140,16 @@ func (p *prepared) explain(engine string) []string {
 		}
 	}
 	switch {
-	case p.NoTlog && p.key == nil && p.Format == Legacy:
+	case p.NoTlog && p.key == nil && p.Format == Legacy && !p.ivp():
 		l = append(l, "No transparency log entry is required; the signing time comes from",
 			"an RFC 3161 timestamp. Caveat: in this (legacy) format the engines accept a",
 			"signature without a timestamp while its certificate is still valid (minutes).")
+	case p.NoTlog && p.key == nil && p.ivp():
+		l = append(l, "No transparency log entry is required; the signing time comes from",
+			"an RFC 3161 timestamp. Caveats of Kyverno 1.19 for cosign's tags (an image",
+			"without bundles): it accepts a signature without a timestamp while its",
+			"certificate is still valid (minutes), and refuses every attestation",
+			"without a log entry.")
 	case p.NoTlog && p.key == nil:
 		l = append(l, "No transparency log entry is required; the signing time comes from",
 			"an RFC 3161 timestamp.")
@@ -148,12 +163,23 @@ func (p *prepared) explain(engine string) []string {
 			"only: a subject naming a CI workflow or configuration file is also issued",
 			"to other repositories that run that file.")
 	}
+	if p.ivp() && p.key == nil {
+		l = append(l, "Of the certificate, Kyverno's ImageValidatingPolicy can check only the",
+			"subject and issuer: it ignores certificate extensions, so Seal writes no",
+			"policy here for a repository (`seal policy kyverno --kind clusterpolicy`).")
+	}
+	if p.ivp() && p.TUFMirror != "" {
+		l = append(l, "Kyverno initialises its Sigstore client from the TUF repository "+p.TUFMirror+".")
+	}
 	if p.trust != nil {
 		l = append(l, "Trust: the private Sigstore instance of the given trusted root.")
-	} else if engine == "kyverno" && p.Format == Bundle {
+	} else if engine == "kyverno" && p.Format == Bundle && !p.ivp() {
 		l = append(l, "Trust: the Sigstore trusted root of Kyverno's TUF settings.")
 	} else {
 		l = append(l, "Trust: the public-good Sigstore instance.")
 	}
 	return l
 }
+
+// ivp reports whether p is written as a Kyverno ImageValidatingPolicy.
+func (p *prepared) ivp() bool { return p.KyvernoKind == ImageValidatingPolicyKind }

@@ -20,6 +20,7 @@ import (
 // engines' modules into the peers cache (next to the bin directory).
 var crdFiles = map[string]string{
 	"kyverno.io/v1/ClusterPolicy":                    "github.com/kyverno/kyverno@v1.19.1/config/crds/kyverno/kyverno.io_clusterpolicies.yaml",
+	"policies.kyverno.io/v1/ImageValidatingPolicy":   "github.com/kyverno/kyverno@v1.19.1/config/crds/policies.kyverno.io/policies.kyverno.io_imagevalidatingpolicies.yaml",
 	"policy.sigstore.dev/v1beta1/ClusterImagePolicy": "github.com/sigstore/policy-controller@v0.13.1/config/300-clusterimagepolicy.yaml",
 	"policy.sigstore.dev/v1alpha1/TrustRoot":         "github.com/sigstore/policy-controller@v0.13.1/config/300-trustroot.yaml",
 }
@@ -185,8 +186,9 @@ func decodeAll(t *testing.T, b []byte) []map[string]any {
 }
 
 // TestSchema validates every golden policy against the CRD of its kind:
-// Kyverno's ClusterPolicy, policy-controller's ClusterImagePolicy and
-// TrustRoot, taken from the engines' released modules.
+// Kyverno's ClusterPolicy and ImageValidatingPolicy, policy-controller's
+// ClusterImagePolicy and TrustRoot, taken from the engines' released
+// modules.
 func TestSchema(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("testdata", "golden", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -228,15 +230,18 @@ func TestSchema(t *testing.T) {
 // TestValidateRejects makes sure the validator is not vacuous.
 func TestValidateRejects(t *testing.T) {
 	schema := loadSchema(t, "kyverno.io/v1", "ClusterPolicy")
+	ivp := loadSchema(t, "policies.kyverno.io/v1", "ImageValidatingPolicy")
 	for _, tc := range []struct {
 		name string
 		doc  string
 		want string
+		ivp  bool
 	}{
-		{"unknown field", "spec:\n  rules:\n  - name: r\n    match: {}\n    verifyImages:\n    - typo: 1\n", `unknown field "typo"`},
-		{"bad enum", "spec:\n  rules:\n  - name: r\n    match: {}\n    verifyImages:\n    - type: Cosing\n", "is not one of"},
-		{"missing required", "spec:\n  rules:\n  - match: {}\n", `missing required field "name"`},
-		{"wrong type", "spec:\n  background: \"no\"\n", "want boolean"},
+		{"ivp unknown field", "spec:\n  attestors:\n  - name: seal\n    cosign:\n      keyless:\n        identities: []\n        extensions: {}\n", `unknown field "extensions"`, true},
+		{"unknown field", "spec:\n  rules:\n  - name: r\n    match: {}\n    verifyImages:\n    - typo: 1\n", `unknown field "typo"`, false},
+		{"bad enum", "spec:\n  rules:\n  - name: r\n    match: {}\n    verifyImages:\n    - type: Cosing\n", "is not one of", false},
+		{"missing required", "spec:\n  rules:\n  - match: {}\n", `missing required field "name"`, false},
+		{"wrong type", "spec:\n  background: \"no\"\n", "want boolean", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var doc map[string]any
@@ -244,6 +249,9 @@ func TestValidateRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			errs := validate(doc, schema, "ClusterPolicy")
+			if tc.ivp {
+				errs = validate(doc, ivp, "ImageValidatingPolicy")
+			}
 			if len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), tc.want) {
 				t.Errorf("validate() = %v, want an error containing %q", errs, tc.want)
 			}

@@ -134,6 +134,14 @@ type Spec struct {
 	// writes for private repositories. Keyless signatures then need a
 	// timestamp from a timestamp authority the trust root names.
 	NoTlog bool
+	// KyvernoKind is the kind of Kyverno policy; empty means
+	// ClusterPolicyKind, what Generate wrote before ImageValidatingPolicy.
+	KyvernoKind KyvernoKind
+	// TUFMirror and TUFRoot (its root.json) are the TUF repository a Kyverno
+	// ImageValidatingPolicy initialises its Sigstore client from; empty
+	// means the public instance's. Only that kind names one.
+	TUFMirror string
+	TUFRoot   []byte
 }
 
 // Generate writes the policy for engine as YAML, ready for kubectl apply:
@@ -151,8 +159,20 @@ func Generate(engine Engine, s Spec) ([]byte, error) {
 	}
 	switch engine {
 	case Kyverno:
+		if p.KyvernoKind == ImageValidatingPolicyKind {
+			return kyvernoIVP(p)
+		}
+		if p.TUFMirror != "" {
+			return nil, errors.New("a TUF mirror is written only into a Kyverno ImageValidatingPolicy: a ClusterPolicy's SigstoreBundle verifier takes Kyverno's --tufMirror and --tufRoot")
+		}
 		return kyverno(p)
 	case PolicyController:
+		if p.KyvernoKind != "" && p.KyvernoKind != ClusterPolicyKind {
+			return nil, fmt.Errorf("kyverno policy kind %q given for policy-controller", p.KyvernoKind)
+		}
+		if p.TUFMirror != "" {
+			return nil, errors.New("a TUF mirror is written only into a Kyverno ImageValidatingPolicy; policy-controller takes a private instance's trust from the TrustRoot Seal writes with --trusted-root")
+		}
 		return policyController(p)
 	}
 	return nil, fmt.Errorf("unknown policy engine %q", engine)
@@ -261,6 +281,19 @@ func (s Spec) prepare() (*prepared, error) {
 		}
 	} else if s.RekorURL != "" {
 		return nil, errors.New("--rekor-url and --no-tlog contradict each other")
+	}
+	switch s.KyvernoKind {
+	case "", ClusterPolicyKind, ImageValidatingPolicyKind:
+	default:
+		return nil, fmt.Errorf("unknown kyverno policy kind %q (use imagevalidatingpolicy or clusterpolicy)", s.KyvernoKind)
+	}
+	if (s.TUFMirror == "") != (len(s.TUFRoot) == 0) {
+		return nil, errors.New("give a TUF mirror and its root.json together")
+	}
+	if s.TUFMirror != "" {
+		if err := checkURL(s.TUFMirror); err != nil {
+			return nil, fmt.Errorf("TUF mirror %q: %w", s.TUFMirror, err)
+		}
 	}
 	if s.Identity != nil && s.NoTlog && p.trust != nil && p.trust.tsaChain == "" {
 		return nil, errors.New("keyless signatures without a transparency log need a timestamp authority, and the trusted root names none")

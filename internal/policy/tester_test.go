@@ -36,6 +36,8 @@ type bed struct {
 	reg    *testbed.Registry
 	root   []byte
 	tester string
+	// format is what publish writes: both formats, or Legacy alone.
+	format Format
 }
 
 // push uploads a fresh random image and returns its digest reference.
@@ -81,7 +83,11 @@ func (b *bed) publish(s *signing.Signer, ref string, md *ci.Metadata) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	p, err := publish.New(s, reg, publish.WithFormat(publish.Both))
+	f := publish.Both
+	if b.format == Legacy {
+		f = publish.Legacy
+	}
+	p, err := publish.New(s, reg, publish.WithFormat(f))
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -16,18 +16,19 @@ import (
 
 // Names of the peer binaries that .ci/peers.sh installs, relative to the bin directory.
 const (
-	BinRegistry = "registry"         // CNCF distribution v3.1.2
-	BinOlareg   = "olareg"           // olareg v0.1.2
-	BinCosign   = "cosign"           // cosign v2
-	BinCosignV3 = "v3/cosign"        // cosign v3
-	BinFulcio   = "fulcio"           // Fulcio v1.8.8
-	BinTSA      = "timestamp-server" // sigstore timestamp-authority v1.2.9
-	BinGH       = "gh"               // GitHub CLI
-	BinAct      = "act"              // nektos/act v0.2.89, a third-party GitHub Actions runner
-	BinTester   = "tester"           // sigstore policy-controller's tester
-	BinRekorV2  = "rekor-server-v2"  // Rekor v2 (rekor-tiles v2.3.0, POSIX storage)
-	BinRekorV1  = "rekor-server-v1"  // Rekor v1 (rekor v1.5.3, metrics moved off :2112)
-	BinTrillian = "trillian-memory"  // Trillian v1.7.3 log server + sequencer, in memory (.ci/trillian-memory)
+	BinRegistry  = "registry"         // CNCF distribution v3.1.2
+	BinOlareg    = "olareg"           // olareg v0.1.2
+	BinCosign    = "cosign"           // cosign v2
+	BinCosignV3  = "v3/cosign"        // cosign v3
+	BinFulcio    = "fulcio"           // Fulcio v1.8.8
+	BinTSA       = "timestamp-server" // sigstore timestamp-authority v1.2.9
+	BinGH        = "gh"               // GitHub CLI
+	BinAct       = "act"              // nektos/act v0.2.89, a third-party GitHub Actions runner
+	BinTester    = "tester"           // sigstore policy-controller's tester (v0.13.1)
+	BinTesterV15 = "tester-v15"       // sigstore policy-controller's tester (v0.15.1)
+	BinRekorV2   = "rekor-server-v2"  // Rekor v2 (rekor-tiles v2.3.0, POSIX storage)
+	BinRekorV1   = "rekor-server-v1"  // Rekor v1 (rekor v1.5.3, metrics moved off :2112)
+	BinTrillian  = "trillian-memory"  // Trillian v1.7.3 log server + sequencer, in memory (.ci/trillian-memory)
 )
 
 const (

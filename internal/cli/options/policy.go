@@ -18,6 +18,13 @@ type Policy struct {
 	RekorURL string
 	// NoTlog accepts signatures without a transparency-log entry.
 	NoTlog bool
+	// Kind is the Kyverno policy kind: imagevalidatingpolicy or
+	// clusterpolicy.
+	Kind string
+	// TUFMirror and TUFRoot (a root.json file) are the TUF repository a
+	// Kyverno ImageValidatingPolicy initialises its Sigstore client from.
+	TUFMirror string
+	TUFRoot   string
 	// Name is the policy's metadata.name.
 	Name string
 	// Output is the file to write ("-" or empty: stdout).
@@ -33,6 +40,9 @@ func (o *Policy) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (policy-controller: also writes a TrustRoot)")
 	fs.StringVar(&o.RekorURL, "rekor-url", "", "transparency log to require entries in (default: the trusted root's, else the public instance)")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept signatures without a transparency-log entry, as Seal signs for private repositories (keyless: a timestamp is required)")
+	fs.StringVar(&o.Kind, "kind", "imagevalidatingpolicy", "kyverno: the policy kind, imagevalidatingpolicy (CEL, Kyverno 1.17+: raw identities and keys only, since it cannot check which repository signed) or clusterpolicy (deprecated in Kyverno 1.17; checks GitHub's workflow-repository extension in --format legacy)")
+	fs.StringVar(&o.TUFMirror, "tuf-mirror", "", "kyverno imagevalidatingpolicy: the TUF repository Kyverno initialises Sigstore from, for a private instance (default: the public one)")
+	fs.StringVar(&o.TUFRoot, "tuf-root", "", "kyverno imagevalidatingpolicy: the root.json of --tuf-mirror")
 	fs.StringVar(&o.Name, "name", "", "metadata.name of the policy (default: seal-OWNER-REPO)")
 	fs.StringVarP(&o.Output, "output", "o", "-", "file to write, - for stdout")
 }
