@@ -17,6 +17,7 @@ import (
 	"github.com/sealsign/seal/internal/publish"
 	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/subject"
+	"github.com/sealsign/seal/internal/verify"
 )
 
 func (a *app) newAttest() *cobra.Command {
@@ -28,13 +29,14 @@ func (a *app) newAttest() *cobra.Command {
 case is one command: seal attest --sign --provenance --predicate sbom.spdx.json IMAGE`,
 		Example: `  seal attest --sign --provenance --predicate sbom.spdx.json ghcr.io/acme/app@sha256:4c9b...
   seal attest --predicate trivy.json --type vuln registry.example.com/app:1.2.0
+  seal attest --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...   # what seal verify --vsa wrote
   seal attest --provenance --subject-path 'dist/*.tar.gz' --output-dir attestations/`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(o.Types) > len(o.Predicates) {
 				return usagef("%d --type flags for %d --predicate files: give one --type per --predicate, in order", len(o.Types), len(o.Predicates))
 			}
-			if !o.Provenance && len(o.Predicates) == 0 && !o.Sign {
+			if !o.Provenance && len(o.Predicates) == 0 && !o.Sign && o.VSA == "" {
 				return usagef("nothing to attest: give --provenance and/or --predicate FILE")
 			}
 			ver, err := provenance.ParseVersion(o.SLSAVersion)
@@ -59,7 +61,25 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
 				if d.Detected != "" {
 					a.log.Info("predicate type detected", "file", path, "format", d.Detected, "type", d.Type)
 				}
+				if d.Type == predicate.VSA {
+					if err := checkVSAPredicate(d.JSON); err != nil {
+						return fmt.Errorf("predicate %s: %w", path, err)
+					}
+				}
 				docs = append(docs, publish.Predicate{Type: d.Type, JSON: d.JSON})
+			}
+			if o.VSA != "" {
+				switch {
+				case len(o.SubjectPaths) > 0:
+					return usagef("--vsa attests the summary of the image seal verify checked, not of files")
+				case o.Recursive:
+					return usagef("--vsa attests the summary of the one image seal verify checked: --recursive would attest it about every platform too")
+				}
+				at, err := a.readVSA(o.VSA)
+				if err != nil {
+					return err
+				}
+				docs = append(docs, at)
 			}
 			provFor := func(md *ci.Metadata) []publish.Attestation {
 				if !o.Provenance {
@@ -137,11 +157,56 @@ func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.M
 }
 
 func shortType(t string) string {
-	for k, v := range map[string]string{predicate.SLSAProvenanceV1: "provenance", predicate.SLSAProvenanceV02: "provenance-v0.2", predicate.SPDX: "spdx", predicate.CycloneDX: "cyclonedx", predicate.Vuln: "vuln"} {
+	for k, v := range map[string]string{predicate.SLSAProvenanceV1: "provenance", predicate.SLSAProvenanceV02: "provenance-v0.2", predicate.SPDX: "spdx", predicate.CycloneDX: "cyclonedx", predicate.Vuln: "vuln", predicate.VSA: "vsa"} {
 		if t == k {
 			return v
 		}
 	}
 	t = strings.TrimPrefix(strings.TrimPrefix(t, "https://"), "http://")
 	return strings.NewReplacer("/", "_", ":", "_").Replace(t)
+}
+
+// vsaAttestation is a verification summary that seal verify wrote about
+// one image: it is attested about that image only.
+type vsaAttestation struct{ st *verify.VSAStatement }
+
+func (v vsaAttestation) PredicateType() string { return predicate.VSA }
+
+// Record: each summary records one verification, published beside earlier ones.
+func (v vsaAttestation) Record() {}
+
+func (v vsaAttestation) Statement(s subject.Subject) ([]byte, error) {
+	if !strings.EqualFold(s.Digest["sha256"], v.st.Digest) {
+		return nil, fmt.Errorf("the verification summary is about sha256:%s (%s), not %s: attest it about the image seal verify checked", v.st.Digest, v.st.Summary.GetResourceUri(), s.Name)
+	}
+	return publish.Predicate{Type: predicate.VSA, JSON: v.st.Predicate}.Statement(s)
+}
+
+// readVSA reads the statement `seal verify --vsa` wrote.
+func (a *app) readVSA(path string) (publish.Attestation, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading verification summary: %w", err)
+	}
+	st, err := verify.ReadVSA(b)
+	if err != nil {
+		return nil, fmt.Errorf("verification summary %s: %w", path, err)
+	}
+	if r := st.Summary.GetVerificationResult(); r != verify.ResultPassed {
+		a.log.Warn("attesting a verification summary that records a failure: verifiers will refuse it as evidence", "file", path, "verificationResult", r)
+	}
+	return vsaAttestation{st}, nil
+}
+
+// checkVSAPredicate validates a bare VSA predicate given with --predicate,
+// and points to --vsa for the whole statement seal verify writes.
+func checkVSAPredicate(pred []byte) error {
+	var head struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(pred, &head) == nil && head.PredicateType != "" {
+		return usagef("this is a whole in-toto statement (as seal verify --vsa writes), not a predicate: give it with --vsa FILE")
+	}
+	_, err := verify.ValidateVSA(pred)
+	return err
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/sealsign/seal/internal/subject"
 	"github.com/sealsign/seal/internal/trust"
 	"github.com/sealsign/seal/internal/verify"
+	"github.com/sealsign/seal/internal/version"
 )
 
 func (a *app) newVerify() *cobra.Command {
@@ -44,18 +47,45 @@ ref_protected, but any job of the project can attest provenance calling its own 
 protected); pin the ref with --ref. With --key there is no certificate, and every provenance
 check rests on the signer's claim.
 
+--vsa FILE writes a SLSA Verification Summary Attestation of the run (passed or failed) as an
+unsigned in-toto statement about the image's digest: who verified (Seal), when, against which
+policy (policy.uri spells out these checks as a seal:verify? query; policy.digest is the
+SHA-256 of their canonical JSON), from which signatures and attestations (by the digest of the
+referrer manifest or legacy layer that verified), and the SLSA Build level Seal can vouch for:
+L2 when SLSA provenance verified with a keyless signature from a hosted runner (GitHub- or
+GitLab-hosted, as the Fulcio certificate says), L1 when provenance verified otherwise (a key, a
+self-hosted runner), L0 without provenance; never L3, since Seal signs inside the job, whose own
+steps hold the same token. seal attest --vsa FILE IMAGE signs and publishes it; seal verify
+--attestation vsa then requires a VSA that is PASSED and about this image's digest.
+
 The GitHub preset refuses runs triggered by pull_request_target or workflow_run, which act
 with the repository's token on behalf of code or events from outside it, unless
 --allow-trigger names the event.`,
 		Example: `  seal verify --github-repo acme/app --attestation slsaprovenance1 ghcr.io/acme/app@sha256:4c9b...
   seal verify --gitlab-project acme/platform/app --ref main --protected-ref-only registry.gitlab.com/acme/platform/app:1.2.0
-  seal verify --key cosign.pub --attestation spdx registry.example.com/app:1.2.0`,
+  seal verify --key cosign.pub --attestation spdx registry.example.com/app:1.2.0
+
+  # A promotion job: verify, record the verification, sign and publish the record.
+  seal verify --github-repo acme/app --attestation slsaprovenance1 --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...
+  seal attest --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...
+  # Later, admit on the signed summary alone:
+  seal verify --key promotion.pub --no-signature --attestation vsa ghcr.io/acme/app@sha256:4c9b...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			p, err := a.verifyPolicy(cmd, o)
 			if err != nil {
 				return err
+			}
+			if o.VSA != "" {
+				switch {
+				case len(o.Bundles) > 0:
+					return usagef("--vsa summarizes the verification of an image in a registry, not of files with --bundle")
+				case len(args) != 1:
+					return usagef("--vsa writes the summary of one image: give one IMAGE")
+				case o.VSA == "-" && o.JSON:
+					return usagef("--vsa - and --json both write to stdout: give --vsa a file")
+				}
 			}
 			if len(o.Bundles) > 0 {
 				return a.verifyFiles(cmd, o, p, args)
@@ -71,6 +101,7 @@ with the repository's token on behalf of code or events from outside it, unless
 			// Many images share one registry session and verify in parallel;
 			// reports print in argument order.
 			v := verify.New(reg)
+			start := time.Now()
 			reps := make([]*verify.Report, len(args))
 			errs := make([]error, len(args))
 			sem := make(chan struct{}, max(1, o.Jobs))
@@ -85,6 +116,11 @@ with the repository's token on behalf of code or events from outside it, unless
 				}()
 			}
 			wg.Wait()
+			if o.VSA != "" {
+				if err := a.writeVSA(o, p, reps[0], errs[0], start); err != nil {
+					return err
+				}
+			}
 			type result struct {
 				*verify.Report
 				Verified bool   `json:"verified"`
@@ -335,4 +371,28 @@ func (a *app) verifyFiles(cmd *cobra.Command, o *options.Verify, p *verify.Polic
 		}
 	}
 	return firstErr
+}
+
+// writeVSA writes the verification summary of one image's run: PASSED or
+// FAILED by the policy, nothing when the run could not decide (the image
+// or its registry could not be read).
+func (a *app) writeVSA(o *options.Verify, p *verify.Policy, rep *verify.Report, verr error, start time.Time) error {
+	if rep == nil || (verr != nil && !errors.Is(verr, verify.ErrPolicy)) {
+		fmt.Fprintf(a.stderr, "no verification summary written: the verification did not run to a result\n")
+		return nil
+	}
+	vsa, err := verify.NewVSA(rep, *p, verr == nil, verify.VSAOptions{Time: start, Version: version.Get(), Recursive: o.Recursive})
+	if err != nil {
+		return err
+	}
+	st, err := vsa.Statement()
+	if err != nil {
+		return fmt.Errorf("writing the verification summary: %w", err)
+	}
+	if err := a.writeOutput(o.VSA, st); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "wrote verification summary of %s to %s: %s, %s (unsigned: sign it with seal attest --vsa)\n",
+		rep.Image, o.VSA, vsa.VerificationResult, strings.Join(vsa.VerifiedLevels, ", "))
+	return nil
 }

@@ -20,6 +20,10 @@ const (
 	Custom            = "https://cosign.sigstore.dev/attestation/v1"
 	Link              = "https://in-toto.io/Link/v1"
 	OpenVEX           = "https://openvex.dev/ns"
+	// VSA is a SLSA Verification Summary Attestation v1: a verifier's
+	// signed record of what it checked about an artifact, against which
+	// policy, with which result.
+	VSA = "https://slsa.dev/verification_summary/v1"
 	// CosignSign is the predicate type of a cosign v3 (and Seal) image
 	// signature in bundle format: a DSSE in-toto statement about the digest.
 	CosignSign = "https://sigstore.dev/cosign/sign/v1"
@@ -40,6 +44,7 @@ var cosignNames = map[string]string{
 	"custom":           Custom,
 	"link":             Link,
 	"openvex":          OpenVEX,
+	"vsa":              VSA,
 }
 
 // ResolveType turns a cosign short name or a URI into a predicate type URI.
@@ -49,7 +54,7 @@ func ResolveType(t string) (string, error) {
 	}
 	u, err := url.Parse(t)
 	if err != nil || u.Scheme == "" || (u.Host == "" && u.Opaque == "") {
-		return "", fmt.Errorf("unknown predicate type %q: use a URI or one of slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, custom, link, openvex", t)
+		return "", fmt.Errorf("unknown predicate type %q: use a URI or one of slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, custom, link, openvex, vsa", t)
 	}
 	return t, nil
 }

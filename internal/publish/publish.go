@@ -297,14 +297,31 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		}
 	}
 	for _, a := range req.Attestations {
-		wantBundle := p.o.format&Bundle != 0 && !skip("attestation", a.PredicateType(), "bundle")
-		wantLegacy := p.o.format&Legacy != 0 && !skip("attestation", a.PredicateType(), "legacy")
+		var st []byte
+		exists := func(format string) bool { return skip("attestation", a.PredicateType(), format) }
+		if _, ok := a.(Record); ok {
+			// Another record of the type is not this one: only the same
+			// statement already there is.
+			if st, err = a.Statement(sub); err != nil {
+				return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
+			}
+			exists = func(format string) bool {
+				ref, ok := have[format+"|attestation|"+statementKey(st)]
+				if ok {
+					kept = append(kept, Item{Subject: s.String(), Platform: platform, Kind: "attestation", PredicateType: a.PredicateType(), Format: format, Ref: ref, Existed: true})
+				}
+				return ok
+			}
+		}
+		wantBundle := p.o.format&Bundle != 0 && !exists("bundle")
+		wantLegacy := p.o.format&Legacy != 0 && !exists("legacy")
 		if !wantBundle && !wantLegacy {
 			continue
 		}
-		st, err := a.Statement(sub)
-		if err != nil {
-			return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
+		if st == nil {
+			if st, err = a.Statement(sub); err != nil {
+				return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
+			}
 		}
 		r, err := p.signer.SignDSSE(ctx, predicate.InTotoPayloadType, st)
 		if err != nil {
@@ -440,6 +457,9 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 				kind = "signature"
 			}
 			have["bundle|"+kind+"|"+b.PredicateType] = s.Ref.Context().Digest(b.Descriptor.Digest.String()).String()
+			if st := bundlePayload(b.Bundle); st != nil {
+				have["bundle|attestation|"+statementKey(st)] = s.Ref.Context().Digest(b.Descriptor.Digest.String()).String()
+			}
 		}
 	}
 	if p.o.format&Legacy != 0 {
@@ -463,6 +483,9 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 					have["legacy|signature|"] = s.Ref.Context().Tag(tag).String()
 				} else {
 					have["legacy|attestation|"+l.Annotations[oci.AnnotationPredicateType]] = s.Ref.Context().Tag(tag).String()
+					if st := envelopePayload(l.Payload); st != nil {
+						have["legacy|attestation|"+statementKey(st)] = s.Ref.Context().Tag(tag).String()
+					}
 				}
 			}
 		}

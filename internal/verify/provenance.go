@@ -149,6 +149,9 @@ func (c *checker) statement(f *Finding, digest []byte) error {
 	if err := aboutDigest(f.Statement, digest); err != nil {
 		return err
 	}
+	if st.PredicateType == predicate.VSA {
+		return checkVSA(st.Predicate, digest)
+	}
 	if st.PredicateType != predicate.SLSAProvenanceV1 && st.PredicateType != predicate.SLSAProvenanceV02 {
 		return nil
 	}

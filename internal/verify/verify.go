@@ -51,6 +51,11 @@ type Finding struct {
 	Time time.Time `json:"time,omitzero"`
 	// Statement is the verified in-toto statement (attestations).
 	Statement []byte `json:"-"`
+	// Entry is where it was read (the referrer manifest, or cosign's tag)
+	// and EntryDigest the digest of what verified there (the referrer
+	// manifest, or the tag's layer): a VSA's input attestations.
+	Entry       string `json:"entry,omitempty"`
+	EntryDigest string `json:"entryDigest,omitempty"`
 }
 
 // Report is the outcome for one image.
@@ -188,6 +193,9 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 		} else {
 			f, err = chk.bundle(b.Bundle, digest)
 		}
+		if f != nil {
+			f.Entry, f.EntryDigest = s.Ref.Context().Digest(b.Descriptor.Digest.String()).String(), b.Descriptor.Digest.String()
+		}
 		accept(f, "bundle", shortDigest(b.Descriptor.Digest.String()), err)
 	}
 	// The legacy tags are read only when the bundles leave something unmet:
@@ -211,6 +219,9 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 				err = fmt.Errorf("%s: %w", unreadable, err)
 			} else {
 				f, err = chk.legacy(l, kind, s.Descriptor.Digest.String(), digest)
+			}
+			if tag, terr := oci.LegacyTag(s, kind); f != nil && terr == nil {
+				f.Entry, f.EntryDigest = s.Ref.Context().Tag(tag).String(), l.Digest.String()
 			}
 			accept(f, "legacy", what, err)
 		}

@@ -95,6 +95,9 @@ type Attest struct {
 	Sign bool
 	// SubjectPaths are files to attest instead of an image.
 	SubjectPaths []string
+	// VSA is a verification summary statement written by `seal verify
+	// --vsa`, to sign and publish about the image it names.
+	VSA string
 	Publish
 }
 
@@ -106,5 +109,6 @@ func (o *Attest) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Types, "type", nil, "type of the matching --predicate: a URI or cosign's slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, custom (detected when omitted)")
 	fs.BoolVar(&o.Sign, "sign", false, "also sign the image, in the same run")
 	fs.StringArrayVar(&o.SubjectPaths, "subject-path", nil, "attest files matching this glob instead of an image (writes bundle files)")
+	fs.StringVar(&o.VSA, "vsa", "", "attest the SLSA Verification Summary that seal verify --vsa wrote to FILE; the IMAGE must be the one it verified")
 	o.Publish.AddFlags(fs)
 }

@@ -74,6 +74,9 @@ type Verify struct {
 	Jobs int
 	// Bundles are saved bundle files; the arguments are then files, not images.
 	Bundles []string
+	// VSA is where to write a SLSA Verification Summary of the run, as an
+	// unsigned in-toto statement for `seal attest --vsa` to sign.
+	VSA string
 	Registry
 }
 
@@ -96,5 +99,6 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON on stdout")
 	fs.IntVar(&o.Jobs, "jobs", 8, "how many images to verify at once")
 	fs.StringArrayVar(&o.Bundles, "bundle", nil, "verify FILE arguments against these saved bundle files instead of images in a registry (repeatable; offline)")
+	fs.StringVar(&o.VSA, "vsa", "", "write a SLSA Verification Summary (https://slsa.dev/verification_summary/v1) of this verification, PASSED or FAILED, to FILE as an unsigned in-toto statement; sign and publish it with seal attest --vsa FILE IMAGE")
 	o.Registry.AddFlags(fs)
 }
