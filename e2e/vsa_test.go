@@ -75,12 +75,60 @@ func TestVSA(t *testing.T) {
 		return
 	}
 
+	// A bare predicate with --type vsa is a record too: a later summary is
+	// published beside the first. The whole statement is pointed to --vsa.
+	var st struct {
+		Predicate map[string]any `json:"predicate"`
+	}
+	raw, err := os.ReadFile(passed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	st.Predicate["timeVerified"] = "2030-01-01T00:00:00Z"
+	later, err := json.Marshal(st.Predicate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pred := writeFile(t, dir, "later.vsa-predicate.json", string(later))
+	out, err := run(t, keyEnv, sealBin, "attest", "--predicate", pred, "--type", "vsa", "--format", "legacy", "--key", s.key, "--no-tlog", "--no-timestamp", "--insecure-registry", reg.Host, img)
+	if err != nil || !strings.Contains(out, "wrote legacy attestation "+vsaType) {
+		t.Errorf("seal attest --predicate --type vsa of a later summary: %v, want it written:\n%s", err, out)
+	}
+	out, err = run(t, keyEnv, sealBin, "attest", "--predicate", passed, "--type", "vsa", "--key", s.key, "--no-tlog", "--insecure-registry", reg.Host, img)
+	if err == nil || !strings.Contains(out, "give it with --vsa FILE") {
+		t.Errorf("seal attest --predicate STATEMENT --type vsa: %v, want it pointed to --vsa:\n%s", err, out)
+	}
+
+	// A keyless promotion job: the summary signed with the job's identity.
+	t.Run("keyless", func(t *testing.T) {
+		img := pushImage(t, reg.Host, "promote/keyless")
+		s.keylessSign(t, reg.Host, img, "both", claims)
+		file := filepath.Join(dir, "keyless.vsa.json")
+		mustRun(t, nil, sealBin, s.verifyArgs(reg.Host, "--github-repo", s.githubRepo, "--attestation", "slsaprovenance1", "--vsa", file, img)...)
+		s.keylessRun(t, reg.Host, img, "both", claims, "--vsa", file)
+		for _, v := range []int{2, 3} {
+			out := mustRun(t, nil, cosign[v], append(append([]string{"verify-attestation", "--type", vsaType}, s.cosignArgs(v, true, "bundle")...), img)...)
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, "Verification for") || strings.Contains(l, "Certificate subject") || strings.Contains(l, "Certificate issuer") {
+					t.Logf("cosign v%d (keyless): %s", v, strings.TrimSpace(l))
+				}
+			}
+			if got := attestedTypes(t, out); len(got) != 1 || got[0] != vsaType {
+				t.Errorf("cosign v%d verify-attestation (keyless) verified statements of types %q, want the one %s:\n%s", v, got, vsaType, out)
+			}
+		}
+		expectVerify(t, true, "", s.verifyArgs(reg.Host, "--github-repo", s.githubRepo, "--attestation", "vsa", img)...)
+	})
+
 	// The same checks against another repository fail: the summary says so,
 	// and once signed it is no evidence for the image.
 	other := pushImage(t, reg.Host, "promote/other")
 	s.keylessSign(t, reg.Host, other, "both", claims)
 	failed := filepath.Join(dir, "failed.vsa.json")
-	out, err := run(t, nil, sealBin, s.verifyArgs(reg.Host, "--github-repo", "acme/payment", "--attestation", "slsaprovenance1", "--vsa", failed, other)...)
+	out, err = run(t, nil, sealBin, s.verifyArgs(reg.Host, "--github-repo", "acme/payment", "--attestation", "slsaprovenance1", "--vsa", failed, other)...)
 	if err == nil || !strings.Contains(out, "FAILED, FAILED") {
 		t.Fatalf("seal verify --vsa against another repository: %v, want a failure and a FAILED summary:\n%s", err, out)
 	}

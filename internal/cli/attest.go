@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	vsapb "github.com/in-toto/attestation/go/predicates/vsa/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/ci"
@@ -62,9 +63,13 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
 					a.log.Info("predicate type detected", "file", path, "format", d.Detected, "type", d.Type)
 				}
 				if d.Type == predicate.VSA {
-					if err := checkVSAPredicate(d.JSON); err != nil {
+					sum, err := checkVSAPredicate(d.JSON)
+					if err != nil {
 						return fmt.Errorf("predicate %s: %w", path, err)
 					}
+					a.warnFailedVSA(path, sum.GetVerificationResult())
+					docs = append(docs, vsaAttestation{pred: d.JSON, resourceURI: sum.GetResourceUri()})
+					continue
 				}
 				docs = append(docs, publish.Predicate{Type: d.Type, JSON: d.JSON})
 			}
@@ -166,9 +171,15 @@ func shortType(t string) string {
 	return strings.NewReplacer("/", "_", ":", "_").Replace(t)
 }
 
-// vsaAttestation is a verification summary that seal verify wrote about
-// one image: it is attested about that image only.
-type vsaAttestation struct{ st *verify.VSAStatement }
+// vsaAttestation is a verification summary: one record of one
+// verification, attested only about the image it names.
+type vsaAttestation struct {
+	pred        json.RawMessage
+	resourceURI string
+	// digest is the statement's subject (hex SHA-256); "" for a bare
+	// predicate.
+	digest string
+}
 
 func (v vsaAttestation) PredicateType() string { return predicate.VSA }
 
@@ -176,10 +187,13 @@ func (v vsaAttestation) PredicateType() string { return predicate.VSA }
 func (v vsaAttestation) Record() {}
 
 func (v vsaAttestation) Statement(s subject.Subject) ([]byte, error) {
-	if !strings.EqualFold(s.Digest["sha256"], v.st.Digest) {
-		return nil, fmt.Errorf("the verification summary is about sha256:%s (%s), not %s: attest it about the image seal verify checked", v.st.Digest, v.st.Summary.GetResourceUri(), s.Name)
+	if v.digest != "" && !strings.EqualFold(s.Digest["sha256"], v.digest) {
+		return nil, fmt.Errorf("the verification summary is about sha256:%s (%s), not %s: attest it about the image seal verify checked", v.digest, v.resourceURI, s.Name)
 	}
-	return publish.Predicate{Type: predicate.VSA, JSON: v.st.Predicate}.Statement(s)
+	if err := verify.ResourceDigest(v.resourceURI, s.Digest["sha256"]); err != nil {
+		return nil, fmt.Errorf("%w: attest it about the image seal verify checked", err)
+	}
+	return publish.Predicate{Type: predicate.VSA, JSON: v.pred}.Statement(s)
 }
 
 // readVSA reads the statement `seal verify --vsa` wrote.
@@ -192,21 +206,24 @@ func (a *app) readVSA(path string) (publish.Attestation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verification summary %s: %w", path, err)
 	}
-	if r := st.Summary.GetVerificationResult(); r != verify.ResultPassed {
-		a.log.Warn("attesting a verification summary that records a failure: verifiers will refuse it as evidence", "file", path, "verificationResult", r)
+	a.warnFailedVSA(path, st.Summary.GetVerificationResult())
+	return vsaAttestation{pred: st.Predicate, resourceURI: st.Summary.GetResourceUri(), digest: st.Digest}, nil
+}
+
+func (a *app) warnFailedVSA(path, result string) {
+	if result != verify.ResultPassed {
+		a.log.Warn("attesting a verification summary that records a failure: verifiers will refuse it as evidence", "file", path, "verificationResult", result)
 	}
-	return vsaAttestation{st}, nil
 }
 
 // checkVSAPredicate validates a bare VSA predicate given with --predicate,
 // and points to --vsa for the whole statement seal verify writes.
-func checkVSAPredicate(pred []byte) error {
+func checkVSAPredicate(pred []byte) (*vsapb.VerificationSummary, error) {
 	var head struct {
 		PredicateType string `json:"predicateType"`
 	}
 	if json.Unmarshal(pred, &head) == nil && head.PredicateType != "" {
-		return usagef("this is a whole in-toto statement (as seal verify --vsa writes), not a predicate: give it with --vsa FILE")
+		return nil, usagef("this is a whole in-toto statement (as seal verify --vsa writes), not a predicate: give it with --vsa FILE")
 	}
-	_, err := verify.ValidateVSA(pred)
-	return err
+	return verify.ValidateVSA(pred)
 }

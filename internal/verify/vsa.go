@@ -387,7 +387,7 @@ func ReadVSA(statement []byte) (*VSAStatement, error) {
 		return nil, err
 	}
 	digest := strings.ToLower(st.GetSubject()[0].GetDigest()["sha256"])
-	if err := resourceDigest(sum.GetResourceUri(), digest); err != nil {
+	if err := ResourceDigest(sum.GetResourceUri(), digest); err != nil {
 		return nil, fmt.Errorf("%w: %v", predicate.ErrInvalid, err)
 	}
 	var compact bytes.Buffer
@@ -401,11 +401,11 @@ func ReadVSA(statement []byte) (*VSAStatement, error) {
 // or a purl's percent-encoded sha256%3AHEX.
 var resourceDigests = regexp.MustCompile(`(?i)sha256(?::|%3A)([0-9a-f]{64})`)
 
-// resourceDigest checks that every digest the resource URI names is want.
+// ResourceDigest checks that every digest the resource URI names is want.
 // A URI naming none (a repository, as other verifiers write) is bound to
 // the image by the statement's subject alone. The repository is not
 // compared: promotion copies an image, digest and all, to another one.
-func resourceDigest(uri, want string) error {
+func ResourceDigest(uri, want string) error {
 	for _, m := range resourceDigests.FindAllStringSubmatch(uri, -1) {
 		if !strings.EqualFold(m[1], want) {
 			return fmt.Errorf("resourceUri %q names another artifact than the subject, sha256:%s", uri, want)
@@ -428,5 +428,5 @@ func checkVSA(pred []byte, digest []byte) error {
 	if slices.Contains(v.GetVerifiedLevels(), LevelFailed) {
 		return errors.New("verification summary says PASSED but lists a FAILED level")
 	}
-	return resourceDigest(v.GetResourceUri(), hex.EncodeToString(digest))
+	return ResourceDigest(v.GetResourceUri(), hex.EncodeToString(digest))
 }
