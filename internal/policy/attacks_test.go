@@ -207,14 +207,17 @@ func TestEngineAttacks(t *testing.T) {
 		formats []Format
 		admits  func(t *testing.T, policy []byte, image string) (bool, string)
 	}
-	engines := []engine{
-		{"policy-controller", PolicyController, []Format{Bundle, Legacy}, b.admits},
+	var engines []engine
+	for _, pc := range policyControllers {
+		engines = append(engines, engine{"policy-controller-" + pc.version, PolicyController, []Format{Bundle, Legacy}, b.admitsBy(testbed.Bin(t, pc.bin))})
+	}
+	engines = append(engines, []engine{
 		// Kyverno's SigstoreBundle type takes its trusted root only from
 		// TUF (see TestKyvernoCLI), so only the Cosign type runs here.
 		{"kyverno", Kyverno, []Format{Legacy}, func(t *testing.T, policy []byte, image string) (bool, string) {
 			return kyvernoAdmits(t, kyverno, policy, image)
 		}},
-	}
+	}...)
 	// Why each engine rejects each attack, per format. In bundle format
 	// policy-controller (cosign v2.5.0's
 	// verifyImageAttestationsSigstoreBundle) drops every bundle that fails

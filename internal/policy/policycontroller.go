@@ -126,7 +126,7 @@ const (
 // policyController writes a ClusterImagePolicy, after its TrustRoot for a
 // private instance.
 //
-// policy-controller v0.13 (cosign v2.5 inside) cannot verify an image
+// policy-controller v0.13.1 (cosign v2.5 inside) cannot verify an image
 // signature in bundle format ("not yet implemented"), but it verifies
 // attestations in bundles; Seal's bundle-format signature is a DSSE
 // statement of type CosignSign, so the policy requires it as an
@@ -137,11 +137,13 @@ const (
 // (pinSource refuses the presets it cannot pin). Authorities are
 // alternatives to policy-controller, so when the signature and the
 // attestations need two authorities, the CIP-level policy requires both
-// to have matched.
+// to have matched. v0.15.1 (cosign v3.0 inside) behaves the same in
+// every case Seal's tests run (TestPolicyControllerTester,
+// TestEngineAttacks, TestForeignCaller, TestEnginesRequireRekorV1).
 func policyController(p *prepared) ([]byte, error) {
 	bundle := p.Format == Bundle
 	if bundle && p.key != nil {
-		return nil, errors.New("policy-controller v0.13 verifies Sigstore bundles only for keyless signatures: use --format legacy with --key (Seal writes both formats by default)")
+		return nil, errors.New("policy-controller (v0.13.1, v0.15.1) verifies Sigstore bundles only for keyless signatures: use --format legacy with --key (Seal writes both formats by default)")
 	}
 	// Its TrustRoot conversion stores a log's ID as the hex text instead of
 	// the bytes (pkg/apis/config/sigstore_keys.go,
@@ -150,7 +152,7 @@ func policyController(p *prepared) ([]byte, error) {
 	// (internal/policy/rekorv1_test.go shows it); the legacy path keys logs
 	// by that text and works.
 	if bundle && p.trust != nil && !p.NoTlog {
-		return nil, errors.New("policy-controller v0.13 cannot check the transparency-log entries of bundles against a TrustRoot of its own (it misreads the log's ID and refuses every image): use --format legacy (Seal writes both formats by default), or --no-tlog to rely on the timestamp authority")
+		return nil, errors.New("policy-controller (v0.13.1, v0.15.1) cannot check the transparency-log entries of bundles against a TrustRoot of its own (it misreads the log's ID and refuses every image): use --format legacy (Seal writes both formats by default), or --no-tlog to rely on the timestamp authority")
 	}
 	return policyControllerDocs(p)
 }

@@ -77,11 +77,14 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Generate(PolicyController) = %v", err)
 	}
-	for i, v := range verdicts {
-		t.Run(fmt.Sprintf("policy-controller/%d", i), func(t *testing.T) {
-			got, out := b.admits(t, ppol, v.image)
-			v.check(t, got, out, ppol)
-		})
+	for _, pc := range policyControllers {
+		admits := b.admitsBy(testbed.Bin(t, pc.bin))
+		for i, v := range verdicts {
+			t.Run(fmt.Sprintf("policy-controller-%s/%d", pc.version, i), func(t *testing.T) {
+				got, out := admits(t, ppol, v.image)
+				v.check(t, got, out, ppol)
+			})
+		}
 	}
 
 	// policy-controller's bundle path cannot use a log from its own
@@ -96,8 +99,12 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, out := b.admits(t, bpol, logged); got || !regexp.MustCompile(`not enough verified log entries`).MatchString(out) {
-		t.Errorf("policy-controller's bundle path admitted=%v with the log required; if it now works, drop the refusal:\n%s", got, out)
+	for _, pc := range policyControllers {
+		got, out := b.admitsBy(testbed.Bin(t, pc.bin))(t, bpol, logged)
+		t.Logf("policy-controller %s, bundle format, log required from its TrustRoot: logged image admitted=%v", pc.version, got)
+		if got || !regexp.MustCompile(`not enough verified log entries`).MatchString(out) {
+			t.Errorf("policy-controller %s's bundle path admitted=%v with the log required; if it now works, drop the refusal:\n%s", pc.version, got, out)
+		}
 	}
 	if _, err := Generate(PolicyController, spec(Bundle)); err == nil || !strings.Contains(err.Error(), "--format legacy") {
 		t.Errorf("Generate(PolicyController, bundle, log required) = %v, want the refusal naming --format legacy", err)

@@ -17,22 +17,46 @@ import (
 )
 
 // CRDs the policies must satisfy, as .ci/peers.sh copies them from the
-// engines' modules into the peers cache (next to the bin directory).
-var crdFiles = map[string]string{
-	"kyverno.io/v1/ClusterPolicy":                    "github.com/kyverno/kyverno@v1.19.1/config/crds/kyverno/kyverno.io_clusterpolicies.yaml",
-	"policies.kyverno.io/v1/ImageValidatingPolicy":   "github.com/kyverno/kyverno@v1.19.1/config/crds/policies.kyverno.io/policies.kyverno.io_imagevalidatingpolicies.yaml",
-	"policy.sigstore.dev/v1beta1/ClusterImagePolicy": "github.com/sigstore/policy-controller@v0.13.1/config/300-clusterimagepolicy.yaml",
-	"policy.sigstore.dev/v1alpha1/TrustRoot":         "github.com/sigstore/policy-controller@v0.13.1/config/300-trustroot.yaml",
+// engines' modules into the peers cache (next to the bin directory):
+// every release the tests run, for policy-controller v0.13.1 and v0.15.1.
+var crdFiles = map[string][]string{
+	"kyverno.io/v1/ClusterPolicy":                  {"github.com/kyverno/kyverno@v1.19.1/config/crds/kyverno/kyverno.io_clusterpolicies.yaml"},
+	"policies.kyverno.io/v1/ImageValidatingPolicy": {"github.com/kyverno/kyverno@v1.19.1/config/crds/policies.kyverno.io/policies.kyverno.io_imagevalidatingpolicies.yaml"},
+	"policy.sigstore.dev/v1beta1/ClusterImagePolicy": {
+		"github.com/sigstore/policy-controller@v0.13.1/config/300-clusterimagepolicy.yaml",
+		"github.com/sigstore/policy-controller@v0.15.1/config/300-clusterimagepolicy.yaml",
+	},
+	"policy.sigstore.dev/v1alpha1/TrustRoot": {
+		"github.com/sigstore/policy-controller@v0.13.1/config/300-trustroot.yaml",
+		"github.com/sigstore/policy-controller@v0.15.1/config/300-trustroot.yaml",
+	},
+}
+
+// loadSchemas returns the openAPIV3Schema of every known CRD version that
+// serves apiVersion and kind.
+func loadSchemas(t *testing.T, apiVersion, kind string) []map[string]any {
+	t.Helper()
+	rels, ok := crdFiles[apiVersion+"/"+kind]
+	if !ok {
+		t.Fatalf("no CRD known for %s %s", apiVersion, kind)
+	}
+	var out []map[string]any
+	for _, rel := range rels {
+		out = append(out, loadSchemaFile(t, rel, apiVersion, kind))
+	}
+	return out
 }
 
 // loadSchema returns the openAPIV3Schema of the CRD version that serves
 // apiVersion and kind.
 func loadSchema(t *testing.T, apiVersion, kind string) map[string]any {
 	t.Helper()
-	rel, ok := crdFiles[apiVersion+"/"+kind]
-	if !ok {
-		t.Fatalf("no CRD known for %s %s", apiVersion, kind)
-	}
+	return loadSchemas(t, apiVersion, kind)[0]
+}
+
+// loadSchemaFile reads the CRD at rel in the peers cache.
+func loadSchemaFile(t *testing.T, rel, apiVersion, kind string) map[string]any {
+	t.Helper()
 	path := filepath.Join(filepath.Dir(testbed.BinDir()), "crds", rel)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -194,7 +218,7 @@ func TestSchema(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
-	schemas := map[string]map[string]any{}
+	schemas := map[string][]map[string]any{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -209,18 +233,21 @@ func TestSchema(t *testing.T) {
 				kind, _ := doc["kind"].(string)
 				key := av + "/" + kind
 				if schemas[key] == nil {
-					schemas[key] = loadSchema(t, av, kind)
+					schemas[key] = loadSchemas(t, av, kind)
 				}
-				// The API server knows these at the root whether or not a
-				// CRD's schema declares them (policy-controller's do not).
-				props, _ := schemas[key]["properties"].(map[string]any)
-				for _, k := range []string{"apiVersion", "kind", "metadata"} {
-					if _, ok := props[k]; !ok {
-						delete(doc, k)
+				for i, schema := range schemas[key] {
+					// The API server knows these at the root whether or not a
+					// CRD's schema declares them (policy-controller's do not).
+					d := map[string]any{}
+					props, _ := schema["properties"].(map[string]any)
+					for k, v := range doc {
+						if _, ok := props[k]; ok || (k != "apiVersion" && k != "kind" && k != "metadata") {
+							d[k] = v
+						}
 					}
-				}
-				for _, err := range validate(doc, schemas[key], kind) {
-					t.Error(err)
+					for _, err := range validate(d, schema, kind) {
+						t.Errorf("%s: %v", crdFiles[key][i], err)
+					}
 				}
 			}
 		})

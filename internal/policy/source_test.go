@@ -163,31 +163,33 @@ func TestForeignCaller(t *testing.T) {
 		// repository on every match refuses even acme's own image, since
 		// cosign hands the bundle path's matches over without their
 		// certificates.
-		t.Run("policy-controller", func(t *testing.T) {
-			pc := base
-			pc.TrustedRoot = root
-			p, err := pc.prepare()
-			if err != nil {
-				t.Fatal(err)
-			}
-			written, err := policyControllerDocs(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			docs := bytes.Split(written, []byte("\n---\n"))
-			withPolicy := func(rego string) []byte {
-				var cip cipPolicy
-				if err := yaml.Unmarshal(docs[len(docs)-1], &cip); err != nil {
-					t.Fatal(err)
-				}
-				cip.Spec.Policy = &cipRego{Type: "rego", Data: rego}
-				edited, err := yaml.Marshal(cip)
+		for _, v := range policyControllers {
+			admits := b.admitsBy(testbed.Bin(t, v.bin))
+			t.Run("policy-controller-"+v.version, func(t *testing.T) {
+				pc := base
+				pc.TrustedRoot = root
+				p, err := pc.prepare()
 				if err != nil {
 					t.Fatal(err)
 				}
-				return bytes.Join(append(append([][]byte{}, docs[:len(docs)-1]...), edited), []byte("\n---\n"))
-			}
-			const matched = `package sigstore
+				written, err := policyControllerDocs(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs := bytes.Split(written, []byte("\n---\n"))
+				withPolicy := func(rego string) []byte {
+					var cip cipPolicy
+					if err := yaml.Unmarshal(docs[len(docs)-1], &cip); err != nil {
+						t.Fatal(err)
+					}
+					cip.Spec.Policy = &cipRego{Type: "rego", Data: rego}
+					edited, err := yaml.Marshal(cip)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return bytes.Join(append(append([][]byte{}, docs[:len(docs)-1]...), edited), []byte("\n---\n"))
+				}
+				const matched = `package sigstore
 
 default isCompliant = false
 
@@ -201,19 +203,20 @@ foreign[m] {
   FOREIGN
 }
 `
-			// The control: the same policy with a condition every match
-			// meets admits acme's image.
-			control := withPolicy(strings.Replace(matched, "FOREIGN", `not m.predicateType == "https://sigstore.dev/cosign/sign/v1"`, 1))
-			if got, out := b.admits(t, control, images[identity.CIGitHub][0]); !got {
-				t.Fatalf("the control CIP-level policy refused acme's image:\n%s\n%s", out, control)
-			}
-			policy := withPolicy(strings.Replace(matched, "FOREIGN", `not m.githubWorkflowRepo == "acme/app"`, 1))
-			got, out := b.admits(t, policy, images[identity.CIGitHub][0])
-			t.Logf("policy-controller, bundle, CIP-level policy on githubWorkflowRepo: acme's own image admitted=%v\n%s", got, lastLines(out, 3))
-			if got || strings.Contains(out, "githubWorkflowRepo") {
-				t.Errorf("policy-controller's bundle path now shows certificate extensions to the CIP-level policy: pinSource can write it\n%s", policy)
-			}
-		})
+				// The control: the same policy with a condition every match
+				// meets admits acme's image.
+				control := withPolicy(strings.Replace(matched, "FOREIGN", `not m.predicateType == "https://sigstore.dev/cosign/sign/v1"`, 1))
+				if got, out := admits(t, control, images[identity.CIGitHub][0]); !got {
+					t.Fatalf("the control CIP-level policy refused acme's image:\n%s\n%s", out, control)
+				}
+				policy := withPolicy(strings.Replace(matched, "FOREIGN", `not m.githubWorkflowRepo == "acme/app"`, 1))
+				got, out := admits(t, policy, images[identity.CIGitHub][0])
+				t.Logf("policy-controller "+v.version+", bundle, CIP-level policy on githubWorkflowRepo: acme's own image admitted=%v\n%s", got, lastLines(out, 3))
+				if got || strings.Contains(out, "githubWorkflowRepo") {
+					t.Errorf("policy-controller %s's bundle path now shows certificate extensions to the CIP-level policy: pinSource can write it\n%s", v.version, policy)
+				}
+			})
+		}
 		// Kyverno's SigstoreBundle type: additionalExtensions is accepted
 		// in the policy and ignored.
 		t.Run("kyverno", func(t *testing.T) {
@@ -240,23 +243,27 @@ foreign[m] {
 	})
 
 	type engine struct {
-		kind   Engine
-		format Format
-		admits func(t *testing.T, policy []byte, image string) (bool, string)
+		kind    Engine
+		version string
+		format  Format
+		admits  func(t *testing.T, policy []byte, image string) (bool, string)
 	}
-	for _, e := range []engine{
-		{Kyverno, Bundle, func(t *testing.T, policy []byte, image string) (bool, string) {
+	engines := []engine{
+		{Kyverno, "v1.19.1", Bundle, func(t *testing.T, policy []byte, image string) (bool, string) {
 			return kyvernoAdmitsWith(t, testbed.Bin(t, binKyverno), policy, image, kyvEnv, "-v=4")
 		}},
-		{Kyverno, Legacy, func(t *testing.T, policy []byte, image string) (bool, string) {
+		{Kyverno, "v1.19.1", Legacy, func(t *testing.T, policy []byte, image string) (bool, string) {
 			return kyvernoAdmits(t, testbed.Bin(t, binKyverno), policy, image)
 		}},
-		{PolicyController, Bundle, b.admits},
-		{PolicyController, Legacy, b.admits},
-	} {
+	}
+	for _, v := range policyControllers {
+		admits := b.admitsBy(testbed.Bin(t, v.bin))
+		engines = append(engines, engine{PolicyController, v.version, Bundle, admits}, engine{PolicyController, v.version, Legacy, admits})
+	}
+	for _, e := range engines {
 		for _, ci := range []string{identity.CIGitHub, identity.CIGitLab} {
 			for _, atts := range [][]string{nil, {"slsaprovenance"}} {
-				name := fmt.Sprintf("%s/%s/%s/%d-attestations", e.kind, e.format, ci, len(atts))
+				name := fmt.Sprintf("%s-%s/%s/%s/%d-attestations", e.kind, e.version, e.format, ci, len(atts))
 				t.Run(name, func(t *testing.T) {
 					spec := Spec{Images: []string{b.reg.Host + "/**"}, Identity: ids[ci](), Attestations: atts, Format: e.format, NoTlog: true}
 					if e.kind != Kyverno || e.format != Bundle {

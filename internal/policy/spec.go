@@ -325,9 +325,10 @@ func (s Spec) prepare() (*prepared, error) {
 //   - policy-controller, legacy: issuer and subject in an authority, and
 //     the same GitHub extensions in the CIP-level policy's input
 //     (authorityMatches.NAME.signatures[].githubWorkflowRepo).
-//   - policy-controller v0.13, bundle: issuer and subject; cosign v2.5
-//     hands it each verified bundle as a bare attestation without its
-//     certificate, so the CIP-level policy sees no extension at all.
+//   - policy-controller v0.13.1 and v0.15.1, bundle: issuer and subject;
+//     cosign (v2.5 and v3.0 inside) hands it each verified bundle as a bare
+//     attestation without its certificate, so the CIP-level policy sees no
+//     extension at all.
 //
 // So only GitHub identities in the legacy format can be pinned. Seal's
 // provenance cannot stand in: it is what the signer says, and the
@@ -347,7 +348,7 @@ func (p *prepared) pinSource(engine Engine) error {
 	case engine == Kyverno:
 		reads = "kyverno's Cosign verifier (--format legacy) reads only GitHub's workflow extensions (keyless.additionalExtensions), which a GitLab certificate does not have"
 	case p.Format == Bundle:
-		reads = "policy-controller v0.13 (--format bundle) checks only a bundle's certificate issuer and subject, and hands its policies none of the certificate's extensions"
+		reads = "policy-controller v0.13.1 and v0.15.1 (--format bundle) check only a bundle's certificate issuer and subject, and hands its policies none of the certificate's extensions"
 	default:
 		reads = "policy-controller (--format legacy) hands its policies only GitHub's workflow extensions, which a GitLab certificate does not have"
 	}
