@@ -328,8 +328,20 @@ func printVerifyReport(w io.Writer, r *verify.Report) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "  ! %s\n", n)
 	}
-	for _, rj := range r.Rejected {
-		fmt.Fprintf(w, "  ✗ rejected %s\n", rj)
+	if len(r.Failures) == 0 {
+		// The policy held: what else is attached to the image (other signers'
+		// signatures, older attestations) is not a failure, only not what was
+		// asked for.
+		if len(r.Rejected) > 0 {
+			fmt.Fprintf(w, "  %d other signature(s) or attestation(s) did not match this policy and were ignored:\n", len(r.Rejected))
+		}
+		for _, rj := range r.Rejected {
+			fmt.Fprintf(w, "    - %s\n", rj)
+		}
+	} else {
+		for _, rj := range r.Rejected {
+			fmt.Fprintf(w, "  ✗ rejected %s\n", rj)
+		}
 	}
 	for _, fl := range r.Failures {
 		fmt.Fprintf(w, "  ✗ %s\n", fl)
