@@ -48,6 +48,7 @@ func FuzzGenerate(f *testing.F) {
 		{1, "^a$(b)?", "i", "a/**", "", "https://r\n", "https://example.com/x\n---", false},
 		{0, "\xff\xfe", "\ufeffi", "a/**", "", "", "", false},
 		{0, "- a: b", "? c", "a/**", "", "", "https://x/#y", false},
+		{1, `^https://github\.com/acme/app/.+$`, issuer, "a/**", "", "", "https://1.example.com/v1", true},
 	} {
 		f.Add(seed.mode, seed.subject, seed.issuer, seed.image, seed.name, seed.rekor, seed.attestation, seed.private)
 	}
@@ -73,10 +74,14 @@ func FuzzGenerate(f *testing.F) {
 				return
 			}
 		}
-		for _, engine := range []Engine{Kyverno, PolicyController} {
+		for _, target := range []struct {
+			engine Engine
+			kind   KyvernoKind
+		}{{Kyverno, ""}, {Kyverno, ImageValidatingPolicyKind}, {PolicyController, ""}} {
+			engine := target.engine
 			for _, format := range []Format{Bundle, Legacy} {
 				id := id
-				s := Spec{Name: name, Images: []string{image}, Identity: &id, Format: format, RekorURL: rekor}
+				s := Spec{Name: name, Images: []string{image}, Identity: &id, Format: format, RekorURL: rekor, KyvernoKind: target.kind}
 				if attestation != "" {
 					s.Attestations = []string{attestation}
 				}
@@ -151,8 +156,32 @@ func checkPolicy(engine Engine, out []byte, s Spec) error {
 		want["metadata.name"] = s.Name
 	}
 	var ident map[string]any
-	switch engine {
-	case Kyverno:
+	switch {
+	case engine == Kyverno && s.KyvernoKind == ImageValidatingPolicyKind:
+		spec, _ := d["spec"].(map[string]any)
+		want["image"] = kyvImages(s.Images)[0]
+		c, _ := dig(spec, "attestors", 0, "cosign").(map[string]any)
+		ident, _ = dig(c, "keyless", "identities", 0).(map[string]any)
+		got := map[string]string{"image": str(dig(spec, "matchImageReferences", 0, "glob"))}
+		if s.RekorURL != "" {
+			want["rekor"] = s.RekorURL
+			got["rekor"] = str(dig(c, "ctlog", "url"))
+		}
+		for i, a := range s.Attestations {
+			t, _ := ResolveAttestation(a)
+			want[fmt.Sprint("attestation ", i)] = t
+			got[fmt.Sprint("attestation ", i)] = str(dig(spec, "attestations", i, "intoto", "type"))
+			// The validation refers to the attestation by its name, which
+			// must be a CEL identifier.
+			n := str(dig(spec, "attestations", i, "name"))
+			if !celIdent.MatchString(n) || !strings.Contains(str(dig(spec, "validations", i+1, "expression")), "attestations."+n+",") {
+				return fmt.Errorf("attestation %d is named %q, which validation %d does not refer to as a CEL identifier", i, n, i+1)
+			}
+		}
+		if err := same(want, got, d, ident, "subject", "subjectRegExp", "issuer", "issuerRegExp", id); err != nil {
+			return err
+		}
+	case engine == Kyverno:
 		v, _ := dig(d, "spec", "rules", 0, "verifyImages", 0).(map[string]any)
 		want["image"] = kyvImages(s.Images)[0]
 		ident, _ = dig(v, "attestors", 0, "entries", 0, "keyless").(map[string]any)
@@ -169,7 +198,7 @@ func checkPolicy(engine Engine, out []byte, s Spec) error {
 		if err := same(want, got, d, ident, "subject", "subjectRegExp", "issuer", "issuerRegExp", id); err != nil {
 			return err
 		}
-	case PolicyController:
+	case engine == PolicyController:
 		spec, _ := d["spec"].(map[string]any)
 		want["image"] = s.Images[0]
 		ident, _ = dig(spec, "authorities", 0, "keyless", "identities", 0).(map[string]any)
@@ -181,7 +210,10 @@ func checkPolicy(engine Engine, out []byte, s Spec) error {
 	return nil
 }
 
-var yamlBreaks = regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]")
+var (
+	yamlBreaks = regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]")
+	celIdent   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
 
 // same compares want with got plus the identity's fields read from ident
 // under the engine's names, and metadata.name.

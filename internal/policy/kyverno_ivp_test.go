@@ -47,6 +47,13 @@ func TestKyvernoIVP(t *testing.T) {
 	b.tamperProvenance(im.good, tampered, Bundle)
 	untimestamped := b.push("acme/app")
 	b.signUntimestamped(untimestamped, iss.GitHub, main, githubMD(main))
+	// acme/app's own workflow on another branch.
+	feature := b.push("acme/app")
+	fc := testbed.GitHubClaimsWith("acme/app", map[string]any{
+		"ref": "refs/heads/feature", "job_workflow_ref": "acme/app/.github/workflows/release.yml@refs/heads/feature",
+		"workflow_ref": "acme/app/.github/workflows/release.yml@refs/heads/feature",
+	})
+	b.signKeyless(feature, iss.GitHub, fc, githubMD(fc))
 	// The foreign caller: attacker/x running acme/app's release workflow.
 	attack := b.push("acme/app")
 	ac := testbed.GitHubClaimsWith("attacker/x", map[string]any{
@@ -105,7 +112,7 @@ func TestKyvernoIVP(t *testing.T) {
 	// admitted or refused.
 	names := map[string]string{
 		im.good: "good", im.typo: "typosquat", im.sigOnly: "signature-only", im.unsigned: "unsigned", im.glGood: "gitlab-good",
-		copied: "copied-attestation", tampered: "tampered-payload", untimestamped: "untimestamped",
+		copied: "copied-attestation", tampered: "tampered-payload", untimestamped: "untimestamped", feature: "wrong-ref",
 		legacy.good: "legacy-good", legacy.typo: "legacy-typosquat", legacy.untimestamped: "legacy-untimestamped",
 		keyGood: "key-good", wrongKey: "wrong-key",
 	}
@@ -115,7 +122,7 @@ func TestKyvernoIVP(t *testing.T) {
 		verdicts []verdict
 	}{
 		{"provenance", Spec{Identity: rawOf(gh("")), Attestations: []string{"slsaprovenance"}},
-			[]verdict{{im.good, true, ""}, {im.typo, false, ivpRefused}, {im.sigOnly, false, ivpRefused}, {im.unsigned, false, ivpRefused},
+			[]verdict{{im.good, true, ""}, {im.typo, false, ivpRefused}, {feature, false, ivpRefused}, {im.sigOnly, false, ivpRefused}, {im.unsigned, false, ivpRefused},
 				{copied, false, ivpRefused}, {tampered, false, ivpRefused}, {untimestamped, false, ivpRefused},
 				// Known engine limitation: Kyverno 1.19 refuses every
 				// attestation in cosign's tags without a log entry

@@ -239,9 +239,15 @@ func kyvernoIVP(p *prepared) ([]byte, error) {
 	return render(p, "kyverno", doc)
 }
 
-// ivpName makes an attestation name a CEL identifier, as the validations
-// refer to it (attestations.NAME).
-func ivpName(n string) string { return strings.ReplaceAll(n, "-", "_") }
+// ivpName makes an attestation name (a DNS label) a CEL identifier, as
+// the validations refer to it (attestations.NAME).
+func ivpName(n string) string {
+	n = strings.ReplaceAll(n, "-", "_")
+	if n == "" || (n[0] >= '0' && n[0] <= '9') {
+		n = "t_" + n
+	}
+	return n
+}
 
 // signedBy says who must have signed, for a validation's message.
 func (p *prepared) signedBy() string {
