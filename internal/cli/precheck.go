@@ -18,11 +18,17 @@ func checkImageRef(ref string) error {
 	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
 		repo = repo[:i]
 	}
-	if _, path, ok := strings.Cut(repo, "/"); ok && strings.ToLower(path) != path {
-		return usagef("image %q: a repository name must be lowercase (%s); in GitHub Actions ${{ github.repository }} keeps the owner's capitals: lowercase it first, for example IMAGE=ghcr.io/${GITHUB_REPOSITORY,,}", ref, strings.ToLower(path))
+	_, err := name.ParseReference(ref)
+	// Capitals are the common mistake (GitHub keeps them in the owner's
+	// name): say so when lowercasing the path is all the reference needs.
+	if host, path, ok := strings.Cut(repo, "/"); ok && strings.ToLower(path) != path {
+		lower := host + "/" + strings.ToLower(path) + ref[len(repo):]
+		if _, lerr := name.ParseReference(lower); lerr == nil {
+			return usagef("image %q: a repository name must be lowercase (%s); in GitHub Actions ${{ github.repository }} keeps the owner's capitals: lowercase it first, for example IMAGE=ghcr.io/${GITHUB_REPOSITORY,,}", ref, strings.ToLower(path))
+		}
 	}
-	if _, err := name.ParseReference(ref); err != nil {
-		return usagef("image %q: %v (want NAME:TAG or NAME@sha256:HEX, e.g. ghcr.io/acme/app@sha256:...)", ref, err)
+	if err != nil {
+		return usagef("parsing image reference %q: %v (want NAME:TAG or NAME@sha256:HEX, e.g. ghcr.io/acme/app@sha256:...)", ref, err)
 	}
 	return nil
 }

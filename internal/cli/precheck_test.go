@@ -43,6 +43,7 @@ func TestLocalInputsCheckedFirst(t *testing.T) {
 		{[]string{"sign", "--insecure-registry", host, "--key", "gcpkms://x", host + "/app:v1"}, "gcpkms:// keys are not supported"},
 		{[]string{"sign", "--insecure-registry", host, host + "/Acme/App:v1"}, "a repository name must be lowercase (acme/app); in GitHub Actions ${{ github.repository }} keeps the owner's capitals"},
 		{[]string{"sign", "--insecure-registry", host, host + "/app@sha256:123"}, "want NAME:TAG or NAME@sha256:HEX"},
+		{[]string{"sign", "--insecure-registry", host, "Not/A:Ref!!"}, `parsing image reference "Not/A:Ref!!"`},
 	} {
 		t.Run(strings.Join(tc.args[len(tc.args)-3:], " "), func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
