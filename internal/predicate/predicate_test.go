@@ -101,3 +101,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestResolveType: cosign's short names (and Seal's vsa), URIs as given,
+// and a clear refusal otherwise.
+func TestResolveType(t *testing.T) {
+	for in, want := range map[string]string{
+		"slsaprovenance":                SLSAProvenanceV02,
+		"slsaprovenance1":               SLSAProvenanceV1,
+		"spdxjson":                      SPDX,
+		"cyclonedx":                     CycloneDX,
+		"vuln":                          Vuln,
+		"vsa":                           VSA,
+		"https://example.com/custom/v1": "https://example.com/custom/v1",
+	} {
+		got, err := ResolveType(in)
+		if err != nil || got != want {
+			t.Errorf("ResolveType(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := ResolveType("sbom"); err == nil || !strings.Contains(err.Error(), "vsa") {
+		t.Errorf("ResolveType(sbom) = %v, want an error listing the short names", err)
+	}
+}

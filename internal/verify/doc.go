@@ -4,5 +4,9 @@
 // keyless identity with its Fulcio certificate extensions) and what must
 // be attested. Every signature is checked with sigstore-go or, for the
 // legacy format, against the same rules cosign applies; a statement counts
-// only if its subject is the image's digest.
+// only if its subject is the image's digest. Provenance is cross-checked
+// with the certificate that signed it, field by field. A verification can be
+// summarized as a SLSA Verification Summary Attestation (vsa.go), which a
+// promotion job signs; a required VSA counts only if it PASSED and is about
+// this digest.
 package verify

@@ -106,7 +106,7 @@ func (o *Attest) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Provenance, "provenance", false, "generate and attest SLSA provenance of this CI job")
 	fs.StringVar(&o.SLSAVersion, "slsa-version", "1", "SLSA provenance version: 1 or 0.2")
 	fs.StringArrayVar(&o.Predicates, "predicate", nil, "predicate file to attest: SBOM, scan report, custom JSON (repeatable)")
-	fs.StringArrayVar(&o.Types, "type", nil, "type of the matching --predicate: a URI or cosign's slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, custom (detected when omitted)")
+	fs.StringArrayVar(&o.Types, "type", nil, "type of the matching --predicate: a URI or cosign's slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, custom, or vsa (a SLSA verification summary) (detected when omitted)")
 	fs.BoolVar(&o.Sign, "sign", false, "also sign the image, in the same run")
 	fs.StringArrayVar(&o.SubjectPaths, "subject-path", nil, "attest files matching this glob instead of an image (writes bundle files)")
 	fs.StringVar(&o.VSA, "vsa", "", "attest the SLSA Verification Summary that seal verify --vsa wrote to FILE; the IMAGE must be the one it verified")
