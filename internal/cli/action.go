@@ -163,9 +163,9 @@ func planAction(verb string, in action.Inputs, getenv func(string) string, requi
 		signing = append(signing, "--key", p.key)
 	}
 	for _, f := range []struct{ input, flag string }{
-		{"fulcio-url", "--fulcio-url"}, {"rekor-url", "--rekor-url"}, {"rekor-version", "--rekor-version"}, {"timestamp-url", "--timestamp-url"}, {"signing-config", "--signing-config"},
+		{"fulcio-url", "--fulcio-url"}, {"rekor-url", "--rekor-url"}, {"rekor-version", "--rekor-version"}, {"timestamp-url", "--timestamp-url"}, {"signing-config", "--signing-config"}, {"sigstore", "--sigstore"},
 	} {
-		if v := in.String(f.input); v != "" {
+		if v := in.String(f.input); v != "" && !(f.input == "sigstore" && v == "public-good") {
 			signing = append(signing, f.flag, v)
 			p.custom = true
 		}

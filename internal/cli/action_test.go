@@ -115,6 +115,11 @@ func TestPlanAction(t *testing.T) {
 		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
 		want:   []string{"verify", img, "--json", "--github-repo", "acme/app", "--attestation", "slsaprovenance1", "--attestation", "spdx", "--no-signature", "--no-tlog"},
 	}, {
+		name:   "sign with GitHub's own Sigstore instance",
+		verb:   "sign",
+		inputs: map[string]string{"IMAGE": img, "SIGSTORE": "github"},
+		want:   []string{"sign", "--format", "both", "--sigstore", "github", "--output-dir", "seal", "--json", img},
+	}, {
 		name: "verify with the provenance and runner checks",
 		verb: "verify",
 		inputs: map[string]string{"IMAGE": img, "GITLAB_PROJECT": "g/p", "REF": "refs/heads/main", "PROTECTED_REF_ONLY": "true", "HOSTED_RUNNERS_ONLY": "true",
