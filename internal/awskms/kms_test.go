@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/elliptic"
-	"net/http/httptest"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,40 +14,16 @@ import (
 // The tests in this file run against both clients: the native one of the
 // default build and sigstore's, on the AWS SDK, of -tags seal_awskms.
 
-// awsTestEnv sets the process environment both clients read (the SDK
-// reads nothing else): static keys, a region, and no files or instance
-// metadata to fall back on.
-func awsTestEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", awskmstest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", awskmstest.Secret)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	missing := filepath.Join(t.TempDir(), "missing")
-	t.Setenv("AWS_CONFIG_FILE", missing)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
-	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
-	// The SDK cannot apply a CA bundle to an injected transport; it refuses.
-	t.Setenv("AWS_CA_BUNDLE", "")
-}
-
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
-	awsTestEnv(t)
+	awskmstest.SetEnv(t)
 	fk := awskmstest.New(map[string]crypto.Signer{
 		"alias/seal-p256": mustECDSA(t, elliptic.P256()),
 		"alias/seal-p384": mustECDSA(t, elliptic.P384()),
 		"alias/seal-rsa":  rsa2048(),
 	})
-	srv := httptest.NewServer(fk)
-	t.Cleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	transport := awskms.WithTransport(awskmstest.Redirect{To: u})
+	server := awskmstest.Serve(t, fk)
+	transport := awskms.WithTransport(server)
 
 	signAndVerify := func(t *testing.T, ref, alias string, opts ...awskms.Option) {
 		t.Helper()
@@ -74,11 +47,11 @@ func TestOpen(t *testing.T) {
 		})
 	}
 	t.Run("AWS_ENDPOINT_URL_KMS", func(t *testing.T) {
-		t.Setenv("AWS_ENDPOINT_URL_KMS", srv.URL)
+		t.Setenv("AWS_ENDPOINT_URL_KMS", server.To.String())
 		signAndVerify(t, "awskms:///alias/seal-p256", "alias/seal-p256")
 	})
 	t.Run("AWS_ENDPOINT_URL", func(t *testing.T) {
-		t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+		t.Setenv("AWS_ENDPOINT_URL", server.To.String())
 		signAndVerify(t, "awskms:///"+fk.Key("alias/seal-p256").ARN, "alias/seal-p256")
 	})
 	t.Run("RSA", func(t *testing.T) {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/elliptic"
-	"net/http/httptest"
-	"net/url"
-	"path/filepath"
 	"testing"
 
 	"github.com/sealsign/seal/internal/awskms/awskmstest"
@@ -18,38 +15,14 @@ import (
 // either build: the native client of the default build and the AWS SDK one
 // of -tags seal_awskms.
 
-// awsTestEnv sets the process environment both clients read (the SDK
-// reads nothing else): static keys, a region, and no files or instance
-// metadata to fall back on.
-func awsTestEnv(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", awskmstest.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", awskmstest.Secret)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "eu-west-1")
-	missing := filepath.Join(t.TempDir(), "missing")
-	t.Setenv("AWS_CONFIG_FILE", missing)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_ENDPOINT_URL", "")
-	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
-	t.Setenv("AWS_CA_BUNDLE", "")
-}
-
 func TestAWSKMS(t *testing.T) {
 	ctx := context.Background()
-	awsTestEnv(t)
+	awskmstest.SetEnv(t)
 	fk := awskmstest.New(map[string]crypto.Signer{
 		"alias/seal-p256": mustECDSA(t, elliptic.P256()),
 		"alias/seal-rsa":  rsa2048(),
 	})
-	srv := httptest.NewServer(fk)
-	t.Cleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	transport := keys.WithTransport(awskmstest.Redirect{To: u})
+	transport := keys.WithTransport(awskmstest.Serve(t, fk))
 
 	const ref = "awskms://kms.example.test/alias/seal-p256"
 	kp, err := keys.Load(ctx, ref, transport)

@@ -20,10 +20,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -319,4 +322,35 @@ func (rt Redirect) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	r.URL.Scheme, r.URL.Host = rt.To.Scheme, rt.To.Host
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// SetEnv sets the process environment both AWS clients read (sigstore's, on
+// the SDK, reads nothing else): the static keys of AccessKeyID, a region,
+// and no files, endpoints or instance metadata to fall back on. The SDK
+// cannot apply a CA bundle to an injected transport, so none is set.
+func SetEnv(t testing.TB) {
+	t.Setenv("AWS_ACCESS_KEY_ID", AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", Secret)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	missing := filepath.Join(t.TempDir(), "missing")
+	t.Setenv("AWS_CONFIG_FILE", missing)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", missing)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
+	t.Setenv("AWS_CA_BUNDLE", "")
+}
+
+// Serve runs f on a loopback server until the test ends and returns a
+// transport that sends every request there; its To is the server's URL.
+func Serve(t testing.TB, f *KMS) Redirect {
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Redirect{To: u}
 }
