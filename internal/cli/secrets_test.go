@@ -35,6 +35,30 @@ func fakeJWT(t *testing.T, claims map[string]any) string {
 	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc(b) + ".PLANTEDsignaturePART"
 }
 
+// githubJob sets a GitHub Actions job of acme/app in the environment, with
+// a token endpoint (URL query query) that hands its identity token to
+// requestToken only, and returns the token.
+func githubJob(t *testing.T, requestToken, query string) string {
+	t.Helper()
+	tok := fakeJWT(t, map[string]any{"iss": "https://token.actions.githubusercontent.com", "aud": "sigstore", "repository": "acme/app",
+		"sha": strings.Repeat("a", 40), "ref": "refs/heads/main", "job_workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main",
+		"workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main", "run_id": "1", "run_attempt": "1"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+requestToken {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"value": tok})
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("GITHUB_ACTIONS", "true")
+	t.Setenv("GITHUB_REPOSITORY", "acme/app")
+	t.Setenv("GITHUB_SHA", strings.Repeat("a", 40))
+	t.Setenv("GITHUB_REF", "refs/heads/main")
+	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token"+query)
+	return tok
+}
+
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
@@ -70,23 +94,7 @@ func TestNoSecretsInOutput(t *testing.T) {
 			}
 			switch provider {
 			case "github":
-				tok := fakeJWT(t, map[string]any{"iss": "https://token.actions.githubusercontent.com", "aud": "sigstore", "repository": "acme/app",
-					"sha": strings.Repeat("a", 40), "ref": "refs/heads/main", "job_workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main",
-					"workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main", "run_id": "1", "run_attempt": "1"})
-				secrets = append(secrets, tok)
-				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if r.Header.Get("Authorization") != "Bearer "+planted["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] {
-						w.WriteHeader(http.StatusUnauthorized)
-						return
-					}
-					_ = json.NewEncoder(w).Encode(map[string]string{"value": tok})
-				}))
-				defer srv.Close()
-				t.Setenv("GITHUB_ACTIONS", "true")
-				t.Setenv("GITHUB_REPOSITORY", "acme/app")
-				t.Setenv("GITHUB_SHA", strings.Repeat("a", 40))
-				t.Setenv("GITHUB_REF", "refs/heads/main")
-				t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token?sig=PLANTEDurlSIGNATURE0123")
+				secrets = append(secrets, githubJob(t, planted["ACTIONS_ID_TOKEN_REQUEST_TOKEN"], "?sig=PLANTEDurlSIGNATURE0123"))
 				secrets = append(secrets, "PLANTEDurlSIGNATURE0123")
 			case "gitlab":
 				tok := fakeJWT(t, map[string]any{"iss": "https://gitlab.com", "aud": "sigstore", "project_path": "g/app",
@@ -166,23 +174,7 @@ func TestNoSecretsInActionOutput(t *testing.T) {
 	}
 	const githubToken = "ghs_PLANTEDinputTOKEN0123456789abcdef"
 	secrets = append(secrets, githubToken)
-	tok := fakeJWT(t, map[string]any{"iss": "https://token.actions.githubusercontent.com", "aud": "sigstore", "repository": "acme/app",
-		"sha": strings.Repeat("a", 40), "ref": "refs/heads/main", "job_workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main",
-		"workflow_ref": "acme/app/.github/workflows/r.yml@refs/heads/main", "run_id": "1", "run_attempt": "1"})
-	secrets = append(secrets, tok)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+planted["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"value": tok})
-	}))
-	defer srv.Close()
-	t.Setenv("GITHUB_ACTIONS", "true")
-	t.Setenv("GITHUB_REPOSITORY", "acme/app")
-	t.Setenv("GITHUB_SHA", strings.Repeat("a", 40))
-	t.Setenv("GITHUB_REF", "refs/heads/main")
-	t.Setenv("ACTIONS_ID_TOKEN_REQUEST_URL", srv.URL+"/token")
+	secrets = append(secrets, githubJob(t, planted["ACTIONS_ID_TOKEN_REQUEST_TOKEN"], ""))
 	t.Setenv("COSIGN_PRIVATE_KEY", string(priv))
 
 	for _, tc := range []struct {
