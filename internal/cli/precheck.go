@@ -12,7 +12,7 @@ import (
 // before any network call, and says how to fix the common mistakes.
 func checkImageRef(ref string) error {
 	repo := ref
-	if i := strings.IndexAny(repo, "@"); i >= 0 {
+	if i := strings.Index(repo, "@"); i >= 0 {
 		repo = repo[:i]
 	}
 	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {

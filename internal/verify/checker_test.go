@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
-	"github.com/sealsign/seal/internal/signing"
 )
 
 // TestLegacyChecksSCTs: when the trusted root lists CT logs, a keyless
@@ -73,14 +71,7 @@ func TestLegacyChecksSCTs(t *testing.T) {
 // refused in both formats, even when its payload is a statement about the
 // image and the signature verifies.
 func TestPayloadType(t *testing.T) {
-	kp, err := sign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signing.NewKeyed(kp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, kp := keyedSigner(t)
 	const pt = "https://example.com/predicate/v1"
 	st := statementAbout(testDigest, pt)
 	for _, payloadType := range []string{"application/vnd.in-toto+json", "text/plain", "application/vnd.in-toto+json; charset=utf-8"} {

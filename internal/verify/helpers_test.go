@@ -21,6 +21,9 @@ import (
 
 	"github.com/digitorus/timestamp"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+
+	"github.com/sealsign/seal/internal/signing"
 )
 
 // testCA is a Fulcio-like CA and a timestamp authority made in the test,
@@ -172,4 +175,18 @@ func simpleSigning(digest string) []byte {
 func statementAbout(digest, predicateType string) []byte {
 	return []byte(fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"r.example/app","digest":{"sha256":%q}}],"predicateType":%q,"predicate":{}}`,
 		strings.TrimPrefix(digest, "sha256:"), predicateType))
+}
+
+// keyedSigner signs with a new ephemeral key; kp verifies what it signs.
+func keyedSigner(t *testing.T) (*signing.Signer, sign.Keypair) {
+	t.Helper()
+	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signing.NewKeyed(kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, kp
 }

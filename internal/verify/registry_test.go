@@ -15,10 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/sigstore/sigstore-go/pkg/sign"
 
 	"github.com/sealsign/seal/internal/oci"
-	"github.com/sealsign/seal/internal/signing"
+	"github.com/sealsign/seal/internal/predicate"
 )
 
 // TestMalformedEntriesAreRejected: a referrer or a legacy layer that cannot
@@ -50,16 +49,9 @@ func TestMalformedEntriesAreRejected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			kp, err := sign.NewEphemeralKeypair(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			signer, err := signing.NewKeyed(kp)
-			if err != nil {
-				t.Fatal(err)
-			}
+			signer, kp := keyedSigner(t)
 			attach := func(pt string) (bundleBlob, envelopeBlob string) {
-				res, err := signer.SignDSSE(ctx, "application/vnd.in-toto+json", statementAbout(s.Descriptor.Digest.String(), pt))
+				res, err := signer.SignDSSE(ctx, predicate.InTotoPayloadType, statementAbout(s.Descriptor.Digest.String(), pt))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -24,12 +24,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
-	"github.com/sigstore/sigstore-go/pkg/sign"
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
-	"github.com/sealsign/seal/internal/signing"
 )
 
 var updateVSA = flag.Bool("update-vsa", false, "rewrite testdata/vsa golden files")
@@ -206,14 +204,7 @@ func TestVSARequirement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := sign.NewEphemeralKeypair(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signing.NewKeyed(kp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer, kp := keyedSigner(t)
 	push := func(repo string) oci.Subject {
 		ref, err := name.ParseReference(host+"/"+repo+":v1", name.Insecure)
 		if err != nil {
