@@ -23,6 +23,7 @@ var cosignVerifyFlags = map[string]string{
 	"type":                                   "seal verify requires attestations with --attestation TYPE (repeatable)",
 	"certificate-github-workflow-repository": "use --github-repo OWNER/REPO, which pins the repository through the certificate",
 	"insecure-ignore-tlog":                   "use --no-tlog",
+	"new-bundle-format":                      "seal verify reads both formats itself: drop it",
 }
 
 var unknownFlag = regexp.MustCompile(`^unknown (?:shorthand )?flag: (?:--([A-Za-z0-9-]+)|'([A-Za-z0-9])' in -)`)
