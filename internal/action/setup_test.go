@@ -3,14 +3,13 @@ package action
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sealsign/seal/internal/testbed"
 )
 
 // setupRun runs actions/setup.sh with env on top of a cleaned environment and returns its
@@ -72,18 +71,7 @@ func TestActionSetupReleaseCachePoisoned(t *testing.T) {
 	const asset = "seal_" + version + "_linux_amd64"
 	good := []byte("#!/bin/sh\necho \"seal " + version + " (the pinned release)\"\n")
 	served := good
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/sealsign/seal/releases/download/"+version+"/"+asset {
-			http.NotFound(w, r)
-			return
-		}
-		_, _ = w.Write(served)
-	}))
-	defer srv.Close()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	serverURL, ca := testbed.ReleaseServer(t, version, asset, &served)
 	pins := filepath.Join(t.TempDir(), "release.sha256")
 	if err := os.WriteFile(pins, []byte("# pins\n"+sha256Hex(good)+"  "+asset+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -91,7 +79,7 @@ func TestActionSetupReleaseCachePoisoned(t *testing.T) {
 	env := map[string]string{
 		"SEAL_PINS": pins, "RUNNER_OS": "Linux", "RUNNER_ARCH": "X64",
 		"RUNNER_TOOL_CACHE": t.TempDir(), "RUNNER_TEMP": t.TempDir(),
-		"GITHUB_SERVER_URL": srv.URL, "SEAL_REPOSITORY": "sealsign/seal", "CURL_CA_BUNDLE": ca,
+		"GITHUB_SERVER_URL": serverURL, "SEAL_REPOSITORY": "sealsign/seal", "CURL_CA_BUNDLE": ca,
 	}
 	plan, log, ok := setupRun(t, env, "plan")
 	if !ok || plan["mode"] != "release" || plan["version"] != version {

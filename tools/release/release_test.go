@@ -6,10 +6,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/pem"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,21 +180,10 @@ func TestDryRunRelease(t *testing.T) {
 		asset := platform{"linux", "amd64"}.asset(version)
 		good := built[asset]
 		served := good
-		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/sealsign/seal/releases/download/"+version+"/"+asset {
-				http.NotFound(w, r)
-				return
-			}
-			_, _ = w.Write(served)
-		}))
-		defer srv.Close()
-		ca := filepath.Join(t.TempDir(), "ca.pem")
-		if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		serverURL, ca := testbed.ReleaseServer(t, version, asset, &served)
 		env := map[string]string{
 			"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "RUNNER_TEMP": t.TempDir(),
-			"GITHUB_SERVER_URL": srv.URL, "CURL_CA_BUNDLE": ca,
+			"GITHUB_SERVER_URL": serverURL, "CURL_CA_BUNDLE": ca,
 		}
 		install := func(t *testing.T) (string, string, bool) {
 			t.Helper()
