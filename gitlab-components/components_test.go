@@ -176,7 +176,7 @@ func (p *project) run(t *testing.T, sealDir string, variables map[string]string,
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(),
 		"PATH="+sealDir+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"GCL_IGNORE_PREDEFINED_VARS=GITLAB_CI,CI_JOB_ID,CI_PIPELINE_ID,CI_PROJECT_ID,GITLAB_USER_LOGIN",
+		"GCL_IGNORE_PREDEFINED_VARS=GITLAB_CI,CI_JOB_ID,CI_PIPELINE_ID,CI_PROJECT_ID,GITLAB_USER_LOGIN,CI_REGISTRY_IMAGE",
 		"TUF_ROOT="+t.TempDir(),
 	)
 	out, err := cmd.CombinedOutput()
