@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,116 +37,25 @@ const setupGoPin = "actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5"
 // certificate from the testbed's Fulcio, its timestamps from a real timestamp authority, and
 // it pushes to a real registry (CNCF distribution). Afterwards cosign v3 and v2 and the seal
 // binary the job built check the result with the commands of the job summary.
-//
-// The token's claims describe the job act runs, and what act does not put into the
-// environment (GITHUB_WORKFLOW_REF and the other variables Seal binds to claims) is given to
-// it with --env, as GitHub's runner sets them: Seal's check that the environment agrees with
-// the token stays as it is.
 func TestActWorkflow(t *testing.T) {
-	act := testbed.Bin(t, testbed.BinAct)
-	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
-	cosign2 := testbed.Bin(t, testbed.BinCosign)
-	for _, tool := range []string{"go", "git", "bash"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			// Without Go on PATH the action would run actions/setup-go, which act cannot fetch offline.
-			t.Skipf("the act job builds seal from source and needs %s on PATH", tool)
-		}
-	}
-	iss := testbed.StartIssuer(t)
-	ful := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	reg := testbed.StartRegistry(t, testbed.Distribution)
-	trustedRoot := testbed.TrustedRoot(t, ful, tsa)
-	digest := pushImage(t, reg, "sealsign/app", "v1")
-	image := reg.Repo("sealsign/app") + "@" + digest
-
-	repo, sha := actCheckout(t)
-	workflowRef := actRepository + "/" + actWorkflow + "@" + actRef
-	claims := testbed.GitHubClaimsWith(actRepository, map[string]any{
-		"sub": "repo:" + actRepository + ":ref:" + actRef,
-		"sha": sha, "workflow_sha": sha, "job_workflow_sha": sha,
-		"workflow": "act-selftest", "workflow_ref": workflowRef, "job_workflow_ref": workflowRef,
-		// act runs steps on this machine: a self-hosted runner, as GitHub would call it.
-		"runner_environment": "self-hosted",
-	})
-	s := func(k string) string { v, _ := claims[k].(string); return v }
-	idToken := iss.Mint(iss.GitHub, claims)
-	const requestToken = "PLANTED-act-request-token-0123456789"
-	const githubToken = "ghs_PLANTEDactjobtoken0123456789abcdef"
-	tokens := tokenServer(t, idToken, requestToken)
-	api := startAttestationsAPI(t, actRepository)
-
-	// The push event GitHub would deliver; act takes GITHUB_REF and GITHUB_SHA from it, and
-	// Seal the repository's visibility.
-	event := filepath.Join(t.TempDir(), "event.json")
-	ev, err := json.Marshal(map[string]any{
-		"ref": actRef, "before": strings.Repeat("0", 40), "after": sha, "created": false, "deleted": false, "forced": false,
-		"repository": map[string]any{
-			"full_name": actRepository, "name": "seal", "owner": map[string]any{"login": s("repository_owner")},
-			"private": false, "visibility": s("repository_visibility"), "default_branch": "main",
-		},
-		"pusher": map[string]any{"name": s("actor")}, "sender": map[string]any{"login": s("actor")},
-	})
+	wf, err := os.ReadFile(filepath.Join("testdata", "act-selftest.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(event, ev, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	j := newActJob(t, actWorkflow, "act-selftest", func(*actJob) []byte { return wf })
+	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
+	cosign2 := testbed.Bin(t, testbed.BinCosign)
+	iss, reg, trustedRoot, api := j.iss, j.reg, j.trustedRoot, j.api
+	idToken, requestToken, githubToken := j.idToken, j.requestToken, j.githubToken
+	workflowRef := j.claim("workflow_ref")
+	digest := pushImage(t, reg, "sealsign/app", "v1")
+	image := reg.Repo("sealsign/app") + "@" + digest
 
 	out := t.TempDir() // where the workflow's steps leave what the test checks
-	standIn, setupGoRan := setupGoStandIn(t)
-	args := []string{
-		"push", "-W", actWorkflow, "-e", event,
-		"-P", "ubuntu-latest=-self-hosted", // host mode: steps run on this machine, no Docker
-		"--action-cache-path", t.TempDir(), "--action-offline-mode", "--no-cache-server",
-		"--local-repository", setupGoPin + "=" + standIn,
-		"--actor", s("actor"),
-		"-s", "GITHUB_TOKEN=" + githubToken,
-	}
-	for k, v := range map[string]string{
-		// The runner's OIDC endpoint, as for a job with id-token: write.
-		"ACTIONS_ID_TOKEN_REQUEST_URL":   tokens.URL + "/token?api-version=2.0",
-		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken,
-		"GITHUB_API_URL":                 api.URL,
-		// What GitHub's runner sets and act does not (act sets GITHUB_RUN_* to 1 unless given).
-		"GITHUB_WORKFLOW_REF":        s("workflow_ref"),
-		"GITHUB_WORKFLOW_SHA":        s("workflow_sha"),
-		"GITHUB_REPOSITORY_ID":       s("repository_id"),
-		"GITHUB_REPOSITORY_OWNER_ID": s("repository_owner_id"),
-		"GITHUB_RUN_ID":              s("run_id"),
-		"GITHUB_RUN_NUMBER":          s("run_number"),
-		"GITHUB_RUN_ATTEMPT":         s("run_attempt"),
-		"RUNNER_ENVIRONMENT":         s("runner_environment"),
-	} {
-		args = append(args, "--env", k+"="+v)
-	}
-	for k, v := range map[string]string{
+	log := j.run(t, map[string]string{
 		"IMAGE": reg.Repo("sealsign/app"), "DIGEST": digest, "SBOM": spdxSBOM,
-		"REGISTRY": reg.Host, "FULCIO_URL": ful.URL, "TIMESTAMP_URL": tsa.TimestampURL(),
+		"REGISTRY": reg.Host, "FULCIO_URL": j.ful.URL, "TIMESTAMP_URL": j.tsa.TimestampURL(),
 		"OIDC_ISSUER": iss.GitHub, "TRUSTED_ROOT": trustedRoot, "OUT": out,
-	} {
-		args = append(args, "--var", k+"="+v)
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, act, args...)
-	cmd.Dir = repo
-	cmd.Env = actEnv(t)
-	var logBuf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
-	start := time.Now()
-	err = cmd.Run()
-	log := logBuf.String()
-	t.Logf("act %s in %s: %v", strings.Join(args[:3], " "), time.Since(start).Round(time.Millisecond), err)
-	if err != nil || !strings.Contains(log, "Job succeeded") {
-		t.Fatalf("act: %v\n%s", err, log)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("act's log:\n%s", log)
-		}
 	})
 
 	// No secret in the log: the ID token is masked by Seal (::add-mask::), which act turns into
@@ -159,7 +69,7 @@ func TestActWorkflow(t *testing.T) {
 	}
 
 	// setup-go stayed skipped: Go is on PATH.
-	if _, err := os.Stat(setupGoRan); err == nil {
+	if _, err := os.Stat(j.setupGoRan); err == nil {
 		t.Errorf("actions/setup-go ran although Go was on PATH")
 	}
 
@@ -240,7 +150,7 @@ func TestActWorkflow(t *testing.T) {
 	}
 	// The token said self-hosted, and so does the certificate: a policy for hosted runners
 	// refuses what act signed.
-	cmd = exec.Command(seal, "verify", image, "--github-repo", actRepository, "--hosted-runners-only",
+	cmd := exec.Command(seal, "verify", image, "--github-repo", actRepository, "--hosted-runners-only",
 		"--certificate-oidc-issuer", iss.GitHub, "--trusted-root", trustedRoot, "--no-tlog", "--insecure-registry", reg.Host)
 	cmd.Env = append(os.Environ(), env...)
 	if b, err := cmd.CombinedOutput(); err == nil {
@@ -248,10 +158,156 @@ func TestActWorkflow(t *testing.T) {
 	}
 }
 
+// actJob is a workflow of a copy of this repository, run by act on this machine against the
+// testbed: its registry, Fulcio and timestamp authority, an Actions-shaped OIDC token endpoint
+// (ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN) and GitHub's attestations API.
+//
+// The token's claims describe the job act runs, and what act does not put into the
+// environment (GITHUB_WORKFLOW_REF and the other variables Seal binds to claims) is given to
+// it with --env, as GitHub's runner sets them: Seal's check that the environment agrees with
+// the token stays as it is.
+type actJob struct {
+	act, dir, workflow string
+	iss                *testbed.Issuer
+	ful                *testbed.Fulcio
+	tsa                *testbed.TSA
+	reg                *testbed.Registry
+	trustedRoot        string
+	claims             map[string]any
+	idToken            string
+	requestToken       string
+	githubToken        string
+	tokens             *httptest.Server
+	api                *attestationsAPI
+	// localRepos maps remote actions (OWNER/REPO@REF) to directories act uses instead, offline.
+	localRepos map[string]string
+	// setupGoRan exists once the stand-in for actions/setup-go ran.
+	setupGoRan string
+}
+
+// newActJob starts the testbed and makes the checkout, with the workflow named name at path
+// (.github/workflows/NAME.yml); workflow returns its content, which may name the testbed's
+// peers.
+func newActJob(t *testing.T, path, name string, workflow func(*actJob) []byte) *actJob {
+	t.Helper()
+	j := &actJob{act: testbed.Bin(t, testbed.BinAct), workflow: path}
+	for _, tool := range []string{"go", "git", "bash"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			// Without Go on PATH the action would run actions/setup-go, which act cannot fetch offline.
+			t.Skipf("the act job builds seal from source and needs %s on PATH", tool)
+		}
+	}
+	j.iss = testbed.StartIssuer(t)
+	j.ful = testbed.StartFulcio(t, j.iss)
+	j.tsa = testbed.StartTSA(t)
+	j.reg = testbed.StartRegistry(t, testbed.Distribution)
+	j.trustedRoot = testbed.TrustedRoot(t, j.ful, j.tsa)
+
+	var sha string
+	j.dir, sha = actCheckout(t, path, workflow(j))
+	workflowRef := actRepository + "/" + path + "@" + actRef
+	j.claims = testbed.GitHubClaimsWith(actRepository, map[string]any{
+		"sub": "repo:" + actRepository + ":ref:" + actRef,
+		"sha": sha, "workflow_sha": sha, "job_workflow_sha": sha,
+		"workflow": name, "workflow_ref": workflowRef, "job_workflow_ref": workflowRef,
+		// act runs steps on this machine: a self-hosted runner, as GitHub would call it.
+		"runner_environment": "self-hosted",
+	})
+	j.idToken = j.iss.Mint(j.iss.GitHub, j.claims)
+	j.requestToken = "PLANTED-act-request-token-0123456789"
+	j.githubToken = "ghs_PLANTEDactjobtoken0123456789abcdef"
+	j.tokens = tokenServer(t, j.idToken, j.requestToken)
+	j.api = startAttestationsAPI(t, actRepository)
+	standIn, setupGoRan := setupGoStandIn(t)
+	j.localRepos = map[string]string{setupGoPin: standIn}
+	j.setupGoRan = setupGoRan
+	return j
+}
+
+func (j *actJob) claim(k string) string { v, _ := j.claims[k].(string); return v }
+
+// sha is the commit of the checkout.
+func (j *actJob) sha() string { return j.claim("sha") }
+
+// run runs the workflow's push event with vars as its vars.* and returns act's log; the test
+// fails unless the job succeeded.
+func (j *actJob) run(t *testing.T, vars map[string]string) string {
+	t.Helper()
+	// The push event GitHub would deliver; act takes GITHUB_REF and GITHUB_SHA from it, and
+	// Seal the repository's visibility.
+	event := filepath.Join(t.TempDir(), "event.json")
+	ev, err := json.Marshal(map[string]any{
+		"ref": actRef, "before": strings.Repeat("0", 40), "after": j.sha(), "created": false, "deleted": false, "forced": false,
+		"repository": map[string]any{
+			"full_name": actRepository, "name": "seal", "owner": map[string]any{"login": j.claim("repository_owner")},
+			"private": false, "visibility": j.claim("repository_visibility"), "default_branch": "main",
+		},
+		"pusher": map[string]any{"name": j.claim("actor")}, "sender": map[string]any{"login": j.claim("actor")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(event, ev, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	args := []string{
+		"push", "-W", j.workflow, "-e", event,
+		"-P", "ubuntu-latest=-self-hosted", // host mode: steps run on this machine, no Docker
+		"--action-cache-path", t.TempDir(), "--action-offline-mode", "--no-cache-server",
+		"--actor", j.claim("actor"),
+		"-s", "GITHUB_TOKEN=" + j.githubToken,
+	}
+	for uses, dir := range j.localRepos {
+		args = append(args, "--local-repository", uses+"="+dir)
+	}
+	for k, v := range map[string]string{
+		// The runner's OIDC endpoint, as for a job with id-token: write.
+		"ACTIONS_ID_TOKEN_REQUEST_URL":   j.tokens.URL + "/token?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": j.requestToken,
+		"GITHUB_API_URL":                 j.api.URL,
+		// What GitHub's runner sets and act does not (act sets GITHUB_RUN_* to 1 unless given).
+		"GITHUB_WORKFLOW_REF":        j.claim("workflow_ref"),
+		"GITHUB_WORKFLOW_SHA":        j.claim("workflow_sha"),
+		"GITHUB_REPOSITORY_ID":       j.claim("repository_id"),
+		"GITHUB_REPOSITORY_OWNER_ID": j.claim("repository_owner_id"),
+		"GITHUB_RUN_ID":              j.claim("run_id"),
+		"GITHUB_RUN_NUMBER":          j.claim("run_number"),
+		"GITHUB_RUN_ATTEMPT":         j.claim("run_attempt"),
+		"RUNNER_ENVIRONMENT":         j.claim("runner_environment"),
+	} {
+		args = append(args, "--env", k+"="+v)
+	}
+	for k, v := range vars {
+		args = append(args, "--var", k+"="+v)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, j.act, args...)
+	cmd.Dir = j.dir
+	cmd.Env = actEnv(t)
+	var logBuf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logBuf, &logBuf
+	start := time.Now()
+	err = cmd.Run()
+	log := logBuf.String()
+	t.Logf("act %s in %s: %v", strings.Join(args[:3], " "), time.Since(start).Round(time.Millisecond), err)
+	if err != nil || !strings.Contains(log, "Job succeeded") {
+		t.Fatalf("act: %v\n%s", err, log)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("act's log:\n%s", log)
+		}
+	})
+	return log
+}
+
 // actCheckout copies this repository's files (tracked and untracked, not ignored) into a new
-// git repository whose origin is github.com/sealsign/seal, adds the workflow, commits on main
-// and returns the directory and the commit.
-func actCheckout(t *testing.T) (string, string) {
+// git repository whose origin is github.com/sealsign/seal, adds the workflow at path, commits
+// on main and returns the directory and the commit.
+func actCheckout(t *testing.T, path string, workflow []byte) (string, string) {
 	t.Helper()
 	root := repoRoot(t)
 	list, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
@@ -276,14 +332,10 @@ func actCheckout(t *testing.T) (string, string) {
 			t.Fatal(err)
 		}
 	}
-	wf, err := os.ReadFile(filepath.Join("testdata", "act-selftest.yml"))
-	if err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(path)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(actWorkflow)), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, actWorkflow), wf, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, path), workflow, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	git := func(args ...string) string {
