@@ -49,7 +49,11 @@ echo "packaging: tools ready in $(($(date +%s) - start))s" >&2
 # actionlint reads action.yml files through the workflows that use them (self-test.yml uses
 # the root action and every sub-action); the examples are workflows users copy.
 "$bin/actionlint" -color=false .github/workflows/*.yml actions/examples/*/*.yml
+# So is the README's workflow (internal/action/readme_test.go runs it with act).
+readme_workflow=$(awk '/^<!-- snippet: github-actions /{m=1; next} m && /^```/{if (b) exit; b=1; next} b' README.md)
+[ -n "$readme_workflow" ] || { echo "packaging: README.md marks no github-actions snippet" >&2; exit 1; }
+"$bin/actionlint" -color=false -stdin-filename README.md - <<<"$readme_workflow"
 shellcheck actions/setup.sh .ci/packaging.sh
 
-go test -count=1 -timeout 10m ./internal/action/... ./gitlab-components/... ./internal/cli/ -run 'Action|Expressions|Inputs|Image|Outputs|ShellJoin|Dotenv|GitHubStore|Component|Catalog|PlanAction'
+go test -count=1 -timeout 10m ./internal/action/... ./gitlab-components/... ./internal/cli/ -run 'Action|Expressions|Inputs|Image|Outputs|ShellJoin|Dotenv|GitHubStore|Component|Catalog|PlanAction|Readme'
 echo "packaging: done in $(($(date +%s) - start))s" >&2
