@@ -399,9 +399,8 @@ func actEnv(t *testing.T) []string {
 // The stand-in fails the job and leaves a marker if it ever runs.
 func setupGoStandIn(t *testing.T) (dir, marker string) {
 	t.Helper()
-	dir = t.TempDir()
 	marker = filepath.Join(t.TempDir(), "setup-go-ran")
-	action := fmt.Sprintf(`name: setup-go stand-in
+	return standInAction(t, fmt.Sprintf(`name: setup-go stand-in
 description: Fails if it runs; the action skips setup-go when Go is on PATH.
 inputs:
   go-version-file:
@@ -413,11 +412,7 @@ runs:
   steps:
     - shell: bash
       run: touch %q; echo "::error::actions/setup-go ran"; exit 1
-`, marker)
-	if err := os.WriteFile(filepath.Join(dir, "action.yml"), []byte(action), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir, marker
+`, marker), nil), marker
 }
 
 // actSummaries returns the step summaries act logs ("⚙  Summary - ", then the content's
