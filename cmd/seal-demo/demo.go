@@ -112,7 +112,7 @@ func printDemo(w io.Writer, r *demo.Result) {
 func printVerified(w io.Writer, v *verify.Report) {
 	counts := map[string]int{}
 	for _, f := range v.Findings {
-		counts[f.Format+" "+f.Kind]++
+		counts[f.Format.String()+" "+f.Kind]++
 	}
 	fmt.Fprintf(w, "  %s: %d bundle signature(s), %d bundle attestation(s), %d legacy signature(s), %d legacy attestation(s)\n",
 		shortRef(v.Image), counts["bundle signature"], counts["bundle attestation"], counts["legacy signature"], counts["legacy attestation"])

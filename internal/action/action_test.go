@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/publish"
 )
 
@@ -101,10 +102,10 @@ func TestOutputs(t *testing.T) {
 		Verb:  "all",
 		Image: img,
 		Items: []publish.Item{
-			{Subject: img, Kind: "signature", Format: "bundle", Ref: "ghcr.io/acme/app@sha256:01", BundlePath: "/o/sig.json"},
-			{Subject: img, Kind: "signature", Format: "legacy", Ref: "ghcr.io/acme/app:sha256-ab.sig"},
-			{Subject: img, Kind: "attestation", PredicateType: "https://spdx.dev/Document", Format: "bundle", Ref: "ghcr.io/acme/app@sha256:02", BundlePath: "/o/spdx.json"},
-			{Subject: img, Kind: "attestation", PredicateType: "https://slsa.dev/provenance/v1", Format: "bundle", Ref: "ghcr.io/acme/app@sha256:03", BundlePath: "/o/prov.json"},
+			{Subject: img, Kind: "signature", Format: oci.Bundle, Ref: "ghcr.io/acme/app@sha256:01", BundlePath: "/o/sig.json"},
+			{Subject: img, Kind: "signature", Format: oci.Legacy, Ref: "ghcr.io/acme/app:sha256-ab.sig"},
+			{Subject: img, Kind: "attestation", PredicateType: "https://spdx.dev/Document", Format: oci.Bundle, Ref: "ghcr.io/acme/app@sha256:02", BundlePath: "/o/spdx.json"},
+			{Subject: img, Kind: "attestation", PredicateType: "https://slsa.dev/provenance/v1", Format: oci.Bundle, Ref: "ghcr.io/acme/app@sha256:03", BundlePath: "/o/prov.json"},
 		},
 		Identity: &Identity{Subject: "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1", Issuer: "https://token.actions.githubusercontent.com", SCT: true},
 		Tlog:     true,
@@ -280,8 +281,8 @@ func TestActionVerifyCommandsPinSource(t *testing.T) {
 			id := tc.id
 			id.SCT = true
 			r := &Result{Verb: "all", Image: img, Tlog: true, Identity: &id, Items: []publish.Item{
-				{Subject: img, Kind: "signature", Format: "bundle", BundlePath: "/o/sig.json"},
-				{Subject: img, Kind: "attestation", PredicateType: "https://slsa.dev/provenance/v1", Format: "bundle", BundlePath: "/o/prov.json"},
+				{Subject: img, Kind: "signature", Format: oci.Bundle, BundlePath: "/o/sig.json"},
+				{Subject: img, Kind: "attestation", PredicateType: "https://slsa.dev/provenance/v1", Format: oci.Bundle, BundlePath: "/o/prov.json"},
 			}}
 			c := r.VerifyCommands()
 			want := Commands{
@@ -320,7 +321,7 @@ func TestActionVerifyCommandsPinSource(t *testing.T) {
 func TestActionSummaryKeyFromInput(t *testing.T) {
 	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
 	r := &Result{Verb: "sign", Image: img, Key: "env://INPUT_KEY", KeyFromInput: true,
-		Items: []publish.Item{{Subject: img, Kind: "signature", Format: "legacy", Ref: "ghcr.io/acme/app:sha256-ab.sig"}}}
+		Items: []publish.Item{{Subject: img, Kind: "signature", Format: oci.Legacy, Ref: "ghcr.io/acme/app:sha256-ab.sig"}}}
 	s := r.Summary()
 	for _, want := range []string{"Signed with the key given in the `key` input.", "cosign verify " + img + " --key cosign.pub"} {
 		if !strings.Contains(s, want) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/publish"
 )
@@ -89,7 +90,7 @@ func (r *Result) VerifyCommands() Commands {
 			args = append(args, "--recursive")
 		}
 		c.Seal = append(c.Seal, shellJoin(args))
-		both := r.hasFormat("bundle") && r.hasFormat("legacy")
+		both := r.hasFormat(oci.Bundle) && r.hasFormat(oci.Legacy)
 		add := func(cmd ...string) {
 			c.Cosign = append(c.Cosign, shellJoin(slices.Concat(cmd, trust, cosignExtra)))
 			if both {
@@ -202,7 +203,7 @@ func (r *Result) signed() bool {
 }
 
 // hasFormat reports whether something was written in format (bundle or legacy).
-func (r *Result) hasFormat(format string) bool {
+func (r *Result) hasFormat(format oci.Format) bool {
 	return slices.ContainsFunc(r.Items, func(it publish.Item) bool { return it.Format == format })
 }
 
@@ -299,7 +300,7 @@ func (r *Result) Summary() string {
 			if _, ok := where[k]; !ok {
 				rows = append(rows, k)
 			}
-			w := it.Format + ": `" + it.Ref + "`"
+			w := it.Format.String() + ": `" + it.Ref + "`"
 			if it.Existed {
 				w += " (already there)"
 			}

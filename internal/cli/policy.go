@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/policy"
 )
 
@@ -69,7 +70,10 @@ comment that says what it admits.`,
 
 // policySpec turns the flags into a policy.Spec, refusing contradictions.
 func (a *app) policySpec(cmd *cobra.Command, engine policy.Engine, o *options.Policy) (*policy.Spec, error) {
-	format, err := policy.ParseFormat(o.Format)
+	format, err := oci.ParseFormat(o.Format)
+	if err == nil && format == oci.Both {
+		err = fmt.Errorf("signature format %q: a policy reads one format (use bundle or legacy)", o.Format)
+	}
 	if err != nil {
 		return nil, &usageError{err}
 	}

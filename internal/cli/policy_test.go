@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/policy"
 )
 
@@ -59,7 +60,7 @@ func TestPolicyFlags(t *testing.T) {
 			name: "github kyverno",
 			args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "refs/heads/main", "--image", "ghcr.io/acme/app**"},
 			want: func() string {
-				return mustGen(policy.Kyverno, policy.Spec{Identity: &gh, Images: []string{"ghcr.io/acme/app**"}, Format: policy.Legacy, KyvernoKind: policy.ClusterPolicyKind})
+				return mustGen(policy.Kyverno, policy.Spec{Identity: &gh, Images: []string{"ghcr.io/acme/app**"}, Format: oci.Legacy, KyvernoKind: policy.ClusterPolicyKind})
 			},
 		},
 		// The default kind, ImageValidatingPolicy, cannot check which
@@ -71,7 +72,7 @@ func TestPolicyFlags(t *testing.T) {
 				"--image", "r/**", "--trusted-root", root, "--no-tlog", "--tuf-mirror", "https://tuf.example.com", "--tuf-root", root},
 			want: func() string {
 				id := identity.Identity{Subject: "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", Issuer: "http://127.0.0.1:9999/github"}
-				return mustGen(policy.Kyverno, policy.Spec{Identity: &id, Images: []string{"r/**"}, Format: policy.Legacy, TrustedRoot: rootJSON, NoTlog: true,
+				return mustGen(policy.Kyverno, policy.Spec{Identity: &id, Images: []string{"r/**"}, Format: oci.Legacy, TrustedRoot: rootJSON, NoTlog: true,
 					KyvernoKind: policy.ImageValidatingPolicyKind, TUFMirror: "https://tuf.example.com", TUFRoot: rootJSON})
 			},
 		},
@@ -83,7 +84,7 @@ func TestPolicyFlags(t *testing.T) {
 			args: []string{"policy-controller", "--github-repo", "acme/app", "--github-workflow", "release.yml", "--ref", "main", "--certificate-oidc-issuer", "http://127.0.0.1:9999/github",
 				"--image", "r/**", "--trusted-root", root, "--no-tlog", "--attestation", "slsaprovenance"},
 			want: func() string {
-				return mustGen(policy.PolicyController, policy.Spec{Identity: &ghTest, Images: []string{"r/**"}, Format: policy.Legacy, TrustedRoot: rootJSON, NoTlog: true, Attestations: []string{policy.SLSAProvenanceV1}})
+				return mustGen(policy.PolicyController, policy.Spec{Identity: &ghTest, Images: []string{"r/**"}, Format: oci.Legacy, TrustedRoot: rootJSON, NoTlog: true, Attestations: []string{policy.SLSAProvenanceV1}})
 			},
 		},
 		// No engine can tell which GitLab project signed (internal/policy
@@ -95,14 +96,14 @@ func TestPolicyFlags(t *testing.T) {
 			name: "key",
 			args: []string{"kyverno", "--key", pub, "--format", "legacy", "--image", "r/**"},
 			want: func() string {
-				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: policy.Legacy, KyvernoKind: policy.ImageValidatingPolicyKind})
+				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: oci.Legacy, KyvernoKind: policy.ImageValidatingPolicyKind})
 			},
 		},
 		{
 			name: "key clusterpolicy",
 			args: []string{"kyverno", "--kind", "clusterpolicy", "--key", pub, "--format", "legacy", "--image", "r/**"},
 			want: func() string {
-				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: policy.Legacy})
+				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: oci.Legacy})
 			},
 		},
 		{name: "unknown engine", args: []string{"gatekeeper", "--key", pub, "--image", "r/**"}, code: 2, inStderr: "unknown policy engine"},
@@ -113,7 +114,7 @@ func TestPolicyFlags(t *testing.T) {
 		{name: "protected on github", args: []string{"kyverno", "--github-repo", "a/b", "--protected-ref-only", "--image", "r/**"}, code: 2, inStderr: "applies to --gitlab-project"},
 		{name: "hosted without provenance", args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "a/b", "--hosted-runners-only", "--image", "r/**"}, code: 2, inStderr: "--attestation slsaprovenance"},
 		{name: "key in bundle format for policy-controller", args: []string{"policy-controller", "--key", pub, "--format", "bundle", "--image", "r/**"}, code: 2, inStderr: "--format legacy"},
-		{name: "bad format", args: []string{"kyverno", "--key", pub, "--image", "r/**", "--format", "both"}, code: 2, inStderr: "unknown signature format"},
+		{name: "bad format", args: []string{"kyverno", "--key", pub, "--image", "r/**", "--format", "both"}, code: 2, inStderr: "a policy reads one format"},
 		{name: "missing key file", args: []string{"kyverno", "--key", "nope.pub", "--image", "r/**"}, code: 1, inStderr: "nope.pub"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

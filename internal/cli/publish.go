@@ -11,6 +11,7 @@ import (
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/publish"
 	"github.com/sealsign/seal/internal/signing"
 )
@@ -43,7 +44,7 @@ func (a *app) job(cmd *cobra.Command, o options.Signing, withProvenance bool) (c
 // publish is the run behind `seal sign` and `seal attest IMAGE`.
 func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign, withProvenance bool, atts func(*ci.Metadata) []publish.Attestation) error {
 	ctx := cmd.Context()
-	format, err := publish.ParseFormat(o.Format)
+	format, err := oci.ParseFormat(o.Format)
 	if err != nil {
 		return &usageError{err}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/verify"
 )
 
@@ -13,7 +14,7 @@ import (
 func TestVerifyReportMarks(t *testing.T) {
 	rejected := []string{"bundle sha256:aa: signed by someone else"}
 	var pass bytes.Buffer
-	printVerifyReport(&pass, &verify.Report{Image: "r/app@sha256:1", Findings: []verify.Finding{{Kind: "signature", Format: "bundle", Subject: "r/app@sha256:1", Signer: "key"}}, Rejected: rejected})
+	printVerifyReport(&pass, &verify.Report{Image: "r/app@sha256:1", Findings: []verify.Finding{{Kind: "signature", Format: oci.Bundle, Subject: "r/app@sha256:1", Signer: "key"}}, Rejected: rejected})
 	if strings.Contains(pass.String(), "✗") {
 		t.Errorf("a passing report prints failure marks:\n%s", pass.String())
 	}

@@ -118,7 +118,7 @@ func (d *Demo) Run(ctx context.Context, dir string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publish.New(signer, reg, publish.WithFormat(publish.Both))
+	pub, err := publish.New(signer, reg, publish.WithFormat(oci.Both))
 	if err != nil {
 		return nil, err
 	}

@@ -41,12 +41,12 @@ func (b *bed) resolve(c *oci.Client, ref string) oci.Subject {
 
 // copyProvenance attaches from's provenance attestation, untouched, to
 // to: a valid statement whose subject is from's digest.
-func (b *bed) copyProvenance(from, to string, f Format) {
+func (b *bed) copyProvenance(from, to string, f oci.Format) {
 	b.t.Helper()
 	ctx := context.Background()
 	c := b.ociClient()
 	src, dst := b.resolve(c, from), b.resolve(c, to)
-	if f == Bundle {
+	if f == oci.Bundle {
 		bs, err := c.Bundles(ctx, src, oci.BundleFilter{PredicateType: slsaV1})
 		if err != nil || len(bs) == 0 {
 			b.t.Fatalf("Bundles() = %d, %v", len(bs), err)
@@ -68,7 +68,7 @@ func (b *bed) copyProvenance(from, to string, f Format) {
 // tamperProvenance takes from's provenance attestation, edits its DSSE
 // payload to name to's digest (keeping the signature), and attaches it
 // to to.
-func (b *bed) tamperProvenance(from, to string, f Format) {
+func (b *bed) tamperProvenance(from, to string, f oci.Format) {
 	b.t.Helper()
 	ctx := context.Background()
 	c := b.ociClient()
@@ -84,7 +84,7 @@ func (b *bed) tamperProvenance(from, to string, f Format) {
 		}
 		return base64.StdEncoding.EncodeToString(edited)
 	}
-	if f == Bundle {
+	if f == oci.Bundle {
 		bs, err := c.Bundles(ctx, src, oci.BundleFilter{PredicateType: slsaV1})
 		if err != nil || len(bs) == 0 {
 			b.t.Fatalf("Bundles() = %d, %v", len(bs), err)
@@ -161,16 +161,16 @@ func TestEngineAttacks(t *testing.T) {
 	// One victim per attack and format, so that an attestation planted
 	// for one format cannot be what the other format's check finds.
 	victims := map[string]string{}
-	for _, f := range []Format{Bundle, Legacy} {
+	for _, f := range []oci.Format{oci.Bundle, oci.Legacy} {
 		copied := b.push("acme/app")
 		b.signKeyless(copied, iss.GitHub, main, nil)
 		b.copyProvenance(good, copied, f)
-		victims["copied-"+string(f)] = copied
+		victims["copied-"+f.String()] = copied
 
 		tampered := b.push("acme/app")
 		b.signKeyless(tampered, iss.GitHub, main, nil)
 		b.tamperProvenance(good, tampered, f)
-		victims["tampered-"+string(f)] = tampered
+		victims["tampered-"+f.String()] = tampered
 	}
 	// The planted attestations must be where the engines look, or a
 	// rejection would only mean they found no provenance at all.
@@ -179,7 +179,7 @@ func TestEngineAttacks(t *testing.T) {
 		s := b.resolve(c, ref)
 		var n int
 		var err error
-		if strings.HasSuffix(key, string(Bundle)) {
+		if strings.HasSuffix(key, oci.Bundle.String()) {
 			var bs []oci.FoundBundle
 			bs, err = c.Bundles(context.Background(), s, oci.BundleFilter{PredicateType: slsaV1})
 			n = len(bs)
@@ -204,17 +204,17 @@ func TestEngineAttacks(t *testing.T) {
 	type engine struct {
 		name    string
 		kind    Engine
-		formats []Format
+		formats []oci.Format
 		admits  func(t *testing.T, policy []byte, image string) (bool, string)
 	}
 	var engines []engine
 	for _, pc := range policyControllers {
-		engines = append(engines, engine{"policy-controller-" + pc.version, PolicyController, []Format{Bundle, Legacy}, b.admitsBy(testbed.Bin(t, pc.bin))})
+		engines = append(engines, engine{"policy-controller-" + pc.version, PolicyController, []oci.Format{oci.Bundle, oci.Legacy}, b.admitsBy(testbed.Bin(t, pc.bin))})
 	}
 	engines = append(engines, []engine{
 		// Kyverno's SigstoreBundle type takes its trusted root only from
 		// TUF (see TestKyvernoCLI), so only the Cosign type runs here.
-		{"kyverno", Kyverno, []Format{Legacy}, func(t *testing.T, policy []byte, image string) (bool, string) {
+		{"kyverno", Kyverno, []oci.Format{oci.Legacy}, func(t *testing.T, policy []byte, image string) (bool, string) {
 			return kyvernoAdmits(t, kyverno, policy, image)
 		}},
 	}...)
@@ -232,7 +232,7 @@ func TestEngineAttacks(t *testing.T) {
 		for _, f := range e.formats {
 			copied, tampered := `no matching subject digest found`, `unable to verify RFC3161 timestamp bundle: hashed messages don't match`
 			untimestamped := verdict{untimestamped, false, noTimestamp}
-			if f == Bundle {
+			if f == oci.Bundle {
 				copied, tampered = droppedBundle, droppedBundle
 			} else {
 				// Known engine limitation, not a policy bug: both engines
@@ -255,8 +255,8 @@ func TestEngineAttacks(t *testing.T) {
 				v    verdict
 			}{
 				{"good", []string{"slsaprovenance"}, verdict{good, true, ""}},
-				{"copied", []string{"slsaprovenance"}, verdict{victims["copied-"+string(f)], false, copied}},
-				{"tampered", []string{"slsaprovenance"}, verdict{victims["tampered-"+string(f)], false, tampered}},
+				{"copied", []string{"slsaprovenance"}, verdict{victims["copied-"+f.String()], false, copied}},
+				{"tampered", []string{"slsaprovenance"}, verdict{victims["tampered-"+f.String()], false, tampered}},
 				{"untimestamped-provenance", []string{"slsaprovenance"}, untimestamped},
 				{"untimestamped-signature", nil, untimestamped},
 			} {
@@ -265,7 +265,7 @@ func TestEngineAttacks(t *testing.T) {
 				// (TestForeignCaller), the preset's subject and issuer
 				// stand alone.
 				signer := &id
-				if f == Bundle {
+				if f == oci.Bundle {
 					signer = rawOf(&id)
 				}
 				spec := Spec{Images: []string{b.reg.Host + "/**"}, Identity: signer, Attestations: tc.atts, Format: f, TrustedRoot: root, NoTlog: true}

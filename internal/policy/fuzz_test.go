@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // FuzzGenerate feeds arbitrary identities, image globs, names, log URLs
@@ -79,7 +80,7 @@ func FuzzGenerate(f *testing.F) {
 			kind   KyvernoKind
 		}{{Kyverno, ""}, {Kyverno, ImageValidatingPolicyKind}, {PolicyController, ""}} {
 			engine := target.engine
-			for _, format := range []Format{Bundle, Legacy} {
+			for _, format := range []oci.Format{oci.Bundle, oci.Legacy} {
 				id := id
 				s := Spec{Name: name, Images: []string{image}, Identity: &id, Format: format, RekorURL: rekor, KyvernoKind: target.kind}
 				if attestation != "" {

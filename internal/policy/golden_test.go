@@ -3,6 +3,7 @@ package policy
 import (
 	"flag"
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"os"
 	"path/filepath"
 	"testing"
@@ -128,15 +129,15 @@ func TestGolden(t *testing.T) {
 		name := gc.name + ".kyverno-ivp"
 		t.Run(name, func(t *testing.T) {
 			s := gc.spec(t)
-			s.Format = Legacy
+			s.Format = oci.Legacy
 			s.KyvernoKind = ImageValidatingPolicyKind
 			checkGolden(t, name, s, Kyverno)
 		})
 	}
 	for _, gc := range goldenCases {
 		for _, engine := range []Engine{Kyverno, PolicyController} {
-			for _, format := range []Format{Bundle, Legacy} {
-				name := gc.name + "." + string(engine) + "." + string(format)
+			for _, format := range []oci.Format{oci.Bundle, oci.Legacy} {
+				name := gc.name + "." + string(engine) + "." + format.String()
 				t.Run(name, func(t *testing.T) {
 					s := gc.spec(t)
 					s.Format = format

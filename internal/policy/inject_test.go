@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // countDocs decodes out as a YAML stream and counts its documents that
@@ -49,8 +50,8 @@ func TestIdentityInjection(t *testing.T) {
 		{"issuer line separator", identity.Identity{Subject: "s", Issuer: "i\u2028---\u2028kind: x"}},
 	} {
 		for _, engine := range []Engine{Kyverno, PolicyController} {
-			for _, f := range []Format{Bundle, Legacy} {
-				t.Run(tc.name+"/"+string(engine)+"/"+string(f), func(t *testing.T) {
+			for _, f := range []oci.Format{oci.Bundle, oci.Legacy} {
+				t.Run(tc.name+"/"+string(engine)+"/"+f.String(), func(t *testing.T) {
 					id := tc.id
 					out, err := Generate(engine, Spec{Images: []string{"ghcr.io/acme/app**"}, Identity: &id, Format: f})
 					if err != nil {

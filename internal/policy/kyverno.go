@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // Kyverno's ClusterPolicy (kyverno.io/v1), the fields Seal writes. Field
@@ -135,7 +136,7 @@ type kyvCondition struct {
 // way Kyverno can check which repository signed, so pinSource refuses
 // GitLab presets, and GitHub presets in the bundle format.
 func kyverno(p *prepared) ([]byte, error) {
-	bundle := p.Format == Bundle
+	bundle := p.Format == oci.Bundle
 	// A key without a log needs no Sigstore root at all; anything else in
 	// SigstoreBundle mode is checked against Kyverno's TUF root.
 	if bundle && p.trust != nil && (p.key == nil || !p.NoTlog) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -71,7 +72,7 @@ func TestKyvernoCLIBundle(t *testing.T) {
 					[]verdict{{im.glGood, true, ""}, {im.good, false, kyvWrongIssuer}}},
 			} {
 				tc.spec.Images = []string{b.reg.Host + "/**"}
-				tc.spec.Format = Bundle
+				tc.spec.Format = oci.Bundle
 				tc.spec.NoTlog = true
 				policy, err := Generate(Kyverno, tc.spec)
 				if err != nil {
@@ -91,7 +92,7 @@ func TestKyvernoCLIBundle(t *testing.T) {
 			// The verdicts above come from the trusted root in Kyverno's TUF
 			// repository: the same policy and image, with a TUF repository
 			// whose root lacks Fulcio's CA or the TSA, are refused.
-			policy, err := Generate(Kyverno, Spec{Images: []string{b.reg.Host + "/**"}, Identity: gh(""), Format: Bundle, NoTlog: true})
+			policy, err := Generate(Kyverno, Spec{Images: []string{b.reg.Host + "/**"}, Identity: gh(""), Format: oci.Bundle, NoTlog: true})
 			if err != nil {
 				t.Fatal(err)
 			}

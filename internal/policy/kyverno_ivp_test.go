@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -41,10 +42,10 @@ func TestKyvernoIVP(t *testing.T) {
 	// bundles, since Seal published both.
 	copied := b.push("acme/app")
 	b.signKeyless(copied, iss.GitHub, main, nil)
-	b.copyProvenance(im.good, copied, Bundle)
+	b.copyProvenance(im.good, copied, oci.Bundle)
 	tampered := b.push("acme/app")
 	b.signKeyless(tampered, iss.GitHub, main, nil)
-	b.tamperProvenance(im.good, tampered, Bundle)
+	b.tamperProvenance(im.good, tampered, oci.Bundle)
 	untimestamped := b.push("acme/app")
 	b.signUntimestamped(untimestamped, iss.GitHub, main, githubMD(main))
 	// acme/app's own workflow on another branch.
@@ -87,7 +88,7 @@ func TestKyvernoIVP(t *testing.T) {
 	// signed. The refusal says why and what to use instead.
 	t.Run("presets-refused", func(t *testing.T) {
 		for _, id := range []*identity.Identity{gh(""), &gl} {
-			for _, f := range []Format{Legacy, Bundle} {
+			for _, f := range []oci.Format{oci.Legacy, oci.Bundle} {
 				_, err := Generate(Kyverno, Spec{Images: []string{b.reg.Host + "/**"}, Identity: id, Format: f, KyvernoKind: ImageValidatingPolicyKind, TrustedRoot: root, NoTlog: true})
 				if err == nil {
 					t.Fatalf("Generate(%s, %s) wrote an ImageValidatingPolicy for a preset", id.Source.Repository, f)
@@ -143,7 +144,7 @@ func TestKyvernoIVP(t *testing.T) {
 			[]verdict{{keyGood, true, ""}, {wrongKey, false, ivpRefused}, {im.unsigned, false, ivpRefused}}},
 	} {
 		tc.spec.Images = []string{b.reg.Host + "/**"}
-		tc.spec.Format = Legacy
+		tc.spec.Format = oci.Legacy
 		tc.spec.KyvernoKind = ImageValidatingPolicyKind
 		tc.spec.NoTlog = true
 		if tc.spec.PublicKey == nil {
@@ -169,7 +170,7 @@ func TestKyvernoIVP(t *testing.T) {
 	// attacker/x's image is admitted. If Kyverno starts checking it, this
 	// fails, and pinIVP can write presets.
 	t.Run("engine-limits", func(t *testing.T) {
-		p, err := Generate(Kyverno, Spec{Images: []string{b.reg.Host + "/**"}, Identity: rawOf(gh("")), Format: Legacy, KyvernoKind: ImageValidatingPolicyKind,
+		p, err := Generate(Kyverno, Spec{Images: []string{b.reg.Host + "/**"}, Identity: rawOf(gh("")), Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind,
 			TrustedRoot: root, NoTlog: true, TUFMirror: tuf.URL, TUFRoot: tuf.RootJSON})
 		if err != nil {
 			t.Fatal(err)
@@ -231,8 +232,8 @@ type legacyImageSet struct {
 
 func (b *bed) legacyImages(main map[string]any) legacyImageSet {
 	b.t.Helper()
-	b.format = Legacy
-	defer func() { b.format = "" }()
+	b.format = oci.Legacy
+	defer func() { b.format = 0 }()
 	var l legacyImageSet
 	sign := func(claims map[string]any, withProvenance bool) string {
 		ref := b.push("acme/app")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -113,7 +114,7 @@ func TestKyvernoCLI(t *testing.T) {
 			[]verdict{{im.reusable, true, ""}, {im.stranger, false, `extension mismatch|the provenance must say`}}},
 	} {
 		tc.spec.Images = []string{b.reg.Host + "/**"}
-		tc.spec.Format = Legacy
+		tc.spec.Format = oci.Legacy
 		tc.spec.TrustedRoot = root
 		tc.spec.NoTlog = true
 		policy, err := Generate(Kyverno, tc.spec)

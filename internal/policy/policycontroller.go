@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"sort"
 	"strings"
 )
@@ -141,7 +142,7 @@ const (
 // every case Seal's tests run (TestPolicyControllerTester,
 // TestEngineAttacks, TestForeignCaller, TestEnginesRequireRekorV1).
 func policyController(p *prepared) ([]byte, error) {
-	bundle := p.Format == Bundle
+	bundle := p.Format == oci.Bundle
 	if bundle && p.key != nil {
 		return nil, errors.New("policy-controller (v0.13.1, v0.15.1) verifies Sigstore bundles only for keyless signatures: use --format legacy with --key (Seal writes both formats by default)")
 	}
@@ -159,7 +160,7 @@ func policyController(p *prepared) ([]byte, error) {
 
 // policyControllerDocs writes the policy policyController has checked p for.
 func policyControllerDocs(p *prepared) ([]byte, error) {
-	bundle := p.Format == Bundle
+	bundle := p.Format == oci.Bundle
 	if err := p.pinSource(PolicyController); err != nil {
 		return nil, err
 	}
@@ -246,7 +247,7 @@ func (p *prepared) cipAuthority(trName string) (cipAuthority, error) {
 		// A Fulcio certificate lives ten minutes; the signing time must
 		// come from the timestamp authority. This also turns the log off.
 		a.RFC3161Timestamp = &cipTimestamp{TrustRootRef: trName}
-		if trName == "" && p.Format == Legacy {
+		if trName == "" && p.Format == oci.Legacy {
 			return a, errors.New("policy-controller checks legacy-format timestamps only against a TrustRoot: pass --trusted-root (the public trusted_root.json names the public timestamp authority)")
 		}
 	} else if p.trust != nil {

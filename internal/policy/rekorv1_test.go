@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/oidc"
 	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/testbed"
@@ -51,9 +52,9 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	id.Issuer = iss.GitHub
-	spec := func(f Format) Spec {
+	spec := func(f oci.Format) Spec {
 		signer := &id
-		if f == Bundle {
+		if f == oci.Bundle {
 			// Generate refuses presets in the bundle format
 			// (TestForeignCaller); the log check is the same for a raw
 			// identity.
@@ -63,7 +64,7 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 	}
 	verdicts := []verdict{{logged, true, ""}, {unlogged, false, `tlog|transparency|rekor|bundle|no signatures found|no matching`}}
 
-	kpol, err := Generate(Kyverno, spec(Legacy))
+	kpol, err := Generate(Kyverno, spec(oci.Legacy))
 	if err != nil {
 		t.Fatalf("Generate(Kyverno) = %v", err)
 	}
@@ -73,7 +74,7 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 			v.check(t, got, out, kpol)
 		})
 	}
-	ppol, err := Generate(PolicyController, spec(Legacy))
+	ppol, err := Generate(PolicyController, spec(oci.Legacy))
 	if err != nil {
 		t.Fatalf("Generate(PolicyController) = %v", err)
 	}
@@ -91,7 +92,7 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 	// TrustRoot: the policy Generate refuses to write, the tester refuses
 	// even for the logged image (drop the refusal in policyController once
 	// this admits it).
-	p, err := spec(Bundle).prepare()
+	p, err := spec(oci.Bundle).prepare()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestEnginesRequireRekorV1(t *testing.T) {
 			t.Errorf("policy-controller %s's bundle path admitted=%v with the log required; if it now works, drop the refusal:\n%s", pc.version, got, out)
 		}
 	}
-	if _, err := Generate(PolicyController, spec(Bundle)); err == nil || !strings.Contains(err.Error(), "--format legacy") {
+	if _, err := Generate(PolicyController, spec(oci.Bundle)); err == nil || !strings.Contains(err.Error(), "--format legacy") {
 		t.Errorf("Generate(PolicyController, bundle, log required) = %v, want the refusal naming --format legacy", err)
 	}
 }

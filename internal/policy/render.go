@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // render writes docs as one YAML stream under a comment that says, in
@@ -66,7 +68,7 @@ func (p *prepared) summary() string {
 	default:
 		who = "signed by the keyless identity in this policy"
 	}
-	format := string(p.Format) + " format"
+	format := p.Format.String() + " format"
 	if p.ivp() {
 		format = "bundle or legacy format, as the image has them"
 	}
@@ -113,7 +115,7 @@ func (p *prepared) explain(engine string) []string {
 		// Kyverno's verifier for this kind looks for bundles first.
 		l = append(l, "in Sigstore bundles attached as OCI referrers when the image has any,")
 		where = "else in cosign's .sig/.att tags"
-	case p.Format == Bundle:
+	case p.Format == oci.Bundle:
 		where = "in Sigstore bundles attached as OCI referrers"
 	}
 	if len(p.Attestations) == 0 {
@@ -140,7 +142,7 @@ func (p *prepared) explain(engine string) []string {
 		}
 	}
 	switch {
-	case p.NoTlog && p.key == nil && p.Format == Legacy && !p.ivp():
+	case p.NoTlog && p.key == nil && p.Format == oci.Legacy && !p.ivp():
 		l = append(l, "No transparency log entry is required; the signing time comes from",
 			"an RFC 3161 timestamp. Caveat: in this (legacy) format the engines accept a",
 			"signature without a timestamp while its certificate is still valid (minutes).")
@@ -173,7 +175,7 @@ func (p *prepared) explain(engine string) []string {
 	}
 	if p.trust != nil {
 		l = append(l, "Trust: the private Sigstore instance of the given trusted root.")
-	} else if engine == "kyverno" && p.Format == Bundle && !p.ivp() {
+	} else if engine == "kyverno" && p.Format == oci.Bundle && !p.ivp() {
 		l = append(l, "Trust: the Sigstore trusted root of Kyverno's TUF settings.")
 	} else {
 		l = append(l, "Trust: the public-good Sigstore instance.")

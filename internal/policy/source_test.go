@@ -157,7 +157,7 @@ func TestForeignCaller(t *testing.T) {
 	// have to write, built by hand; if an engine changes, this notices.
 	t.Run("engine-limits", func(t *testing.T) {
 		gh := ids[identity.CIGitHub]()
-		base := Spec{Images: []string{b.reg.Host + "/**"}, Identity: rawOf(gh), Format: Bundle, NoTlog: true}
+		base := Spec{Images: []string{b.reg.Host + "/**"}, Identity: rawOf(gh), Format: oci.Bundle, NoTlog: true}
 
 		// policy-controller: a CIP-level policy requiring the workflow
 		// repository on every match refuses even acme's own image, since
@@ -245,20 +245,20 @@ foreign[m] {
 	type engine struct {
 		kind    Engine
 		version string
-		format  Format
+		format  oci.Format
 		admits  func(t *testing.T, policy []byte, image string) (bool, string)
 	}
 	engines := []engine{
-		{Kyverno, "v1.19.1", Bundle, func(t *testing.T, policy []byte, image string) (bool, string) {
+		{Kyverno, "v1.19.1", oci.Bundle, func(t *testing.T, policy []byte, image string) (bool, string) {
 			return kyvernoAdmitsWith(t, testbed.Bin(t, binKyverno), policy, image, kyvEnv, "-v=4")
 		}},
-		{Kyverno, "v1.19.1", Legacy, func(t *testing.T, policy []byte, image string) (bool, string) {
+		{Kyverno, "v1.19.1", oci.Legacy, func(t *testing.T, policy []byte, image string) (bool, string) {
 			return kyvernoAdmits(t, testbed.Bin(t, binKyverno), policy, image)
 		}},
 	}
 	for _, v := range policyControllers {
 		admits := b.admitsBy(testbed.Bin(t, v.bin))
-		engines = append(engines, engine{PolicyController, v.version, Bundle, admits}, engine{PolicyController, v.version, Legacy, admits})
+		engines = append(engines, engine{PolicyController, v.version, oci.Bundle, admits}, engine{PolicyController, v.version, oci.Legacy, admits})
 	}
 	for _, e := range engines {
 		for _, ci := range []string{identity.CIGitHub, identity.CIGitLab} {
@@ -266,7 +266,7 @@ foreign[m] {
 				name := fmt.Sprintf("%s-%s/%s/%s/%d-attestations", e.kind, e.version, e.format, ci, len(atts))
 				t.Run(name, func(t *testing.T) {
 					spec := Spec{Images: []string{b.reg.Host + "/**"}, Identity: ids[ci](), Attestations: atts, Format: e.format, NoTlog: true}
-					if e.kind != Kyverno || e.format != Bundle {
+					if e.kind != Kyverno || e.format != oci.Bundle {
 						spec.TrustedRoot = root // Kyverno's SigstoreBundle type reads it from TUF
 					}
 					policy, err := Generate(e.kind, spec)
@@ -274,7 +274,7 @@ foreign[m] {
 						t.Logf("%s: Generate refused: %v", name, err)
 						// The refusal names the engine and the format, says
 						// why, and what to use instead.
-						for _, want := range []string{string(e.kind), string(e.format), "Source Repository URI", "seal verify"} {
+						for _, want := range []string{string(e.kind), e.format.String(), "Source Repository URI", "seal verify"} {
 							if !strings.Contains(err.Error(), want) {
 								t.Errorf("Generate() = %v, want it to mention %q", err, want)
 							}

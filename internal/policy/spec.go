@@ -19,6 +19,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
 )
 
@@ -41,29 +42,6 @@ func ParseEngine(s string) (Engine, error) {
 		return e, nil
 	}
 	return "", fmt.Errorf("unknown policy engine %q (use kyverno or policy-controller)", s)
-}
-
-// Format is where the engine looks for signatures: the storage format
-// Seal published them in.
-type Format string
-
-// Formats.
-const (
-	// Bundle: Sigstore bundles attached as OCI referrers (Kyverno's
-	// SigstoreBundle type, policy-controller's signatureFormat: bundle).
-	Bundle Format = "bundle"
-	// Legacy: cosign's sha256-HEX.sig and .att tags (Kyverno's Cosign type,
-	// policy-controller's default).
-	Legacy Format = "legacy"
-)
-
-// ParseFormat reads "bundle" or "legacy".
-func ParseFormat(s string) (Format, error) {
-	switch f := Format(s); f {
-	case Bundle, Legacy:
-		return f, nil
-	}
-	return "", fmt.Errorf("unknown signature format %q (use bundle or legacy)", s)
 }
 
 // Predicate types the short attestation names stand for.
@@ -123,7 +101,7 @@ type Spec struct {
 	// builder, and the preset's ref, runner and protection requirements.
 	Attestations []string
 	// Format is where signatures are looked for.
-	Format Format
+	Format oci.Format
 	// TrustedRoot is a trusted_root.json for a private Sigstore instance;
 	// empty means the public-good instance.
 	TrustedRoot []byte
@@ -207,9 +185,9 @@ func (s Spec) prepare() (*prepared, error) {
 		}
 	}
 	switch s.Format {
-	case Bundle, Legacy:
+	case oci.Bundle, oci.Legacy:
 	default:
-		return nil, fmt.Errorf("unknown signature format %q (use bundle or legacy)", s.Format)
+		return nil, fmt.Errorf("signature format %q: a policy reads one format (use bundle or legacy)", s.Format)
 	}
 	switch {
 	case s.Identity != nil && len(s.PublicKey) > 0:
@@ -338,16 +316,16 @@ func (p *prepared) pinSource(engine Engine) error {
 		return nil
 	}
 	src := p.Identity.Source
-	if src.CI == identity.CIGitHub && p.Format == Legacy {
+	if src.CI == identity.CIGitHub && p.Format == oci.Legacy {
 		return nil
 	}
 	var reads string
 	switch {
-	case engine == Kyverno && p.Format == Bundle:
+	case engine == Kyverno && p.Format == oci.Bundle:
 		reads = "kyverno's SigstoreBundle verifier (--format bundle) checks only a certificate's issuer and subject: it ignores keyless.additionalExtensions, and its attestation conditions see no certificate field"
 	case engine == Kyverno:
 		reads = "kyverno's Cosign verifier (--format legacy) reads only GitHub's workflow extensions (keyless.additionalExtensions), which a GitLab certificate does not have"
-	case p.Format == Bundle:
+	case p.Format == oci.Bundle:
 		reads = "policy-controller v0.13.1 and v0.15.1 (--format bundle) check only a bundle's certificate issuer and subject, and hands its policies none of the certificate's extensions"
 	default:
 		reads = "policy-controller (--format legacy) hands its policies only GitHub's workflow extensions, which a GitLab certificate does not have"

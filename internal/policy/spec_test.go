@@ -2,6 +2,7 @@ package policy
 
 import (
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"strings"
 	"testing"
 
@@ -16,78 +17,78 @@ func TestGenerateRefuses(t *testing.T) {
 		spec   func(t *testing.T) Spec
 		want   string
 	}{
-		{"no images", Kyverno, func(t *testing.T) Spec { return Spec{Identity: gh(t), Format: Bundle} }, "no images"},
+		{"no images", Kyverno, func(t *testing.T) Spec { return Spec{Identity: gh(t), Format: oci.Bundle} }, "no images"},
 		{"bad glob", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a b"}, Format: Bundle}
+			return Spec{Identity: gh(t), Images: []string{"a b"}, Format: oci.Bundle}
 		}, "image glob"},
 		{"no format", Kyverno, func(t *testing.T) Spec { return Spec{Identity: gh(t), Images: []string{"a/**"}} }, "format"},
-		{"no signer", Kyverno, func(t *testing.T) Spec { return Spec{Images: []string{"a/**"}, Format: Bundle} }, "no signer"},
+		{"no signer", Kyverno, func(t *testing.T) Spec { return Spec{Images: []string{"a/**"}, Format: oci.Bundle} }, "no signer"},
 		{"two signers", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: Bundle}
+			return Spec{Identity: gh(t), PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: oci.Bundle}
 		}, "not both"},
 		{"bad key", Kyverno, func(t *testing.T) Spec {
-			return Spec{PublicKey: []byte("not a key"), Images: []string{"a/**"}, Format: Legacy}
+			return Spec{PublicKey: []byte("not a key"), Images: []string{"a/**"}, Format: oci.Legacy}
 		}, "public key"},
 		{"signature as attestation", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{CosignSign}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle, Attestations: []string{CosignSign}}
 		}, "image signature"},
 		{"unknown attestation", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"sbom"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle, Attestations: []string{"sbom"}}
 		}, "unknown predicate type"},
 		{"log and no log", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, NoTlog: true, RekorURL: "https://rekor.example.com"}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle, NoTlog: true, RekorURL: "https://rekor.example.com"}
 		}, "contradict"},
 		{"bad name", PolicyController, func(t *testing.T) Spec {
-			return Spec{Name: "Seal_Policy", Identity: gh(t), Images: []string{"a/**"}, Format: Bundle}
+			return Spec{Name: "Seal_Policy", Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle}
 		}, "policy name"},
 		{"raw identity with extensions", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: &identity.Identity{Subject: "s", Issuer: "i", Extensions: certificate.Extensions{RunnerEnvironment: "github-hosted"}}, Images: []string{"a/**"}, Format: Bundle}
+			return Spec{Identity: &identity.Identity{Subject: "s", Issuer: "i", Extensions: certificate.Extensions{RunnerEnvironment: "github-hosted"}}, Images: []string{"a/**"}, Format: oci.Bundle}
 		}, "preset"},
 		{"bad trusted root", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, TrustedRoot: []byte("{}")}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle, TrustedRoot: []byte("{}")}
 		}, "trusted root"},
 		{"github preset, kyverno bundle", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"slsaprovenance"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle, Attestations: []string{"slsaprovenance"}}
 		}, "kyverno cannot tell signatures of https://github.com/acme/app from another repository's in the bundle format"},
 		{"github preset, policy-controller bundle", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Bundle, Attestations: []string{"slsaprovenance"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Bundle, Attestations: []string{"slsaprovenance"}}
 		}, "use --format legacy"},
 		{"gitlab preset, kyverno legacy", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: mustGitLab(t, "acme/app", "", "", false), Images: []string{"a/**"}, Format: Legacy, Attestations: []string{"slsaprovenance"}}
+			return Spec{Identity: mustGitLab(t, "acme/app", "", "", false), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"slsaprovenance"}}
 		}, "seal verify --gitlab-project acme/app"},
 		{"gitlab preset, policy-controller legacy", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: mustGitLab(t, "acme/app", "", "", false), Images: []string{"a/**"}, Format: Legacy, Attestations: []string{"slsaprovenance"}}
+			return Spec{Identity: mustGitLab(t, "acme/app", "", "", false), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"slsaprovenance"}}
 		}, "policy-controller cannot tell signatures of https://gitlab.com/acme/app"},
 		{"GHES preset names the host to seal verify", PolicyController, func(t *testing.T) Spec {
 			id, err := identity.FromGitHubHost("github.example.com", "acme/app", "", "", false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return Spec{Identity: &id, Images: []string{"a/**"}, Format: Bundle}
+			return Spec{Identity: &id, Images: []string{"a/**"}, Format: oci.Bundle}
 		}, "seal verify --github-repo acme/app --github-host github.example.com"},
 		{"newline in subject", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: &identity.Identity{Subject: "s\n---\nkind: x", Issuer: "i"}, Images: []string{"a/**"}, Format: Legacy}
+			return Spec{Identity: &identity.Identity{Subject: "s\n---\nkind: x", Issuer: "i"}, Images: []string{"a/**"}, Format: oci.Legacy}
 		}, "control character U+000A"},
 		{"newline in log URL", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, RekorURL: "https://rekor.example.com\n---"}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, RekorURL: "https://rekor.example.com\n---"}
 		}, "control character"},
 		{"log URL not https", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, RekorURL: "rekor.example.com"}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, RekorURL: "rekor.example.com"}
 		}, "https:// URL"},
 		{"control character in attestation type", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, Attestations: []string{"https://example.com/x\u2029"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"https://example.com/x\u2029"}}
 		}, "not printable"},
 		{"kyverno variable in subject", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: &identity.Identity{Subject: "{{ request.object.metadata.annotations.signer }}", Issuer: "i"}, Images: []string{"a/**"}, Format: Legacy}
+			return Spec{Identity: &identity.Identity{Subject: "{{ request.object.metadata.annotations.signer }}", Issuer: "i"}, Images: []string{"a/**"}, Format: oci.Legacy}
 		}, "as variables"},
 		{"kyverno reference in subject regexp", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: &identity.Identity{SubjectRegexp: "^a$(b)?", Issuer: "i"}, Images: []string{"a/**"}, Format: Bundle}
+			return Spec{Identity: &identity.Identity{SubjectRegexp: "^a$(b)?", Issuer: "i"}, Images: []string{"a/**"}, Format: oci.Bundle}
 		}, "as variables"},
 		{"legacy keyless without log needs a TSA chain (kyverno)", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, NoTlog: true}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, NoTlog: true}
 		}, "--trusted-root"},
 		{"legacy keyless without log needs a TSA chain (policy-controller)", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, NoTlog: true}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, NoTlog: true}
 		}, "--trusted-root"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

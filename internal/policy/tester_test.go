@@ -37,7 +37,7 @@ type bed struct {
 	root   []byte
 	tester string
 	// format is what publish writes: both formats, or Legacy alone.
-	format Format
+	format oci.Format
 }
 
 // push uploads a fresh random image and returns its digest reference.
@@ -83,9 +83,9 @@ func (b *bed) publish(s *signing.Signer, ref string, md *ci.Metadata) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	f := publish.Both
-	if b.format == Legacy {
-		f = publish.Legacy
+	f := oci.Both
+	if b.format == oci.Legacy {
+		f = oci.Legacy
 	}
 	p, err := publish.New(s, reg, publish.WithFormat(f))
 	if err != nil {
@@ -326,24 +326,24 @@ func TestPolicyControllerTester(t *testing.T) {
 					// policy checks the certificate's workflow-repository extension,
 					// which alone tells the stranger apart.
 					cases := []tc{
-						{"github-provenance-main", Spec{Identity: github("", "refs/heads/main"), Attestations: []string{"slsaprovenance"}, Format: Legacy},
+						{"github-provenance-main", Spec{Identity: github("", "refs/heads/main"), Attestations: []string{"slsaprovenance"}, Format: oci.Legacy},
 							[]verdict{{good, true, ""}, {typo, false, wrongSigner}, {feature, false, wrongSigner}, {sigOnly, false, noProvenance}, {unsigned, false, notSigned}, {stranger, false, wrongSigner}}},
-						{"github-signature", Spec{Identity: github("release.yml", ""), Format: Legacy},
+						{"github-signature", Spec{Identity: github("release.yml", ""), Format: oci.Legacy},
 							[]verdict{{good, true, ""}, {sigOnly, true, ""}, {feature, true, ""}, {typo, false, wrongSigner}, {unsigned, false, notSigned}}},
-						{"github-hosted", Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}, Format: Legacy},
+						{"github-hosted", Spec{Identity: &hosted, Attestations: []string{"slsaprovenance"}, Format: oci.Legacy},
 							[]verdict{{good, true, ""}, {selfHosted, false, badClaim}}},
-						{"github-reusable-provenance", Spec{Identity: github("acme/shared/.github/workflows/build.yml", ""), Attestations: []string{"slsaprovenance"}, Format: Legacy},
+						{"github-reusable-provenance", Spec{Identity: github("acme/shared/.github/workflows/build.yml", ""), Attestations: []string{"slsaprovenance"}, Format: oci.Legacy},
 							[]verdict{{reusable, true, ""}, {stranger, false, badClaim}, {good, false, wrongSigner}}},
-						{"github-reusable-extension", Spec{Identity: github(shared, ""), Format: Legacy},
+						{"github-reusable-extension", Spec{Identity: github(shared, ""), Format: oci.Legacy},
 							[]verdict{{reusable, true, ""}, {stranger, false, badClaim}}},
 					}
 					// Raw identities in both formats: the subject and issuer
 					// alone, as --certificate-identity-regexp asks.
-					for _, f := range []Format{Bundle, Legacy} {
+					for _, f := range []oci.Format{oci.Bundle, oci.Legacy} {
 						cases = append(cases,
-							tc{"raw-provenance-main-" + string(f), Spec{Identity: rawOf(github("", "refs/heads/main")), Attestations: []string{"slsaprovenance"}, Format: f},
+							tc{"raw-provenance-main-" + f.String(), Spec{Identity: rawOf(github("", "refs/heads/main")), Attestations: []string{"slsaprovenance"}, Format: f},
 								[]verdict{{good, true, ""}, {typo, false, wrongSigner}, {feature, false, wrongSigner}, {sigOnly, false, noProvenance}, {unsigned, false, notSigned}}},
-							tc{"raw-signature-" + string(f), Spec{Identity: rawOf(github("release.yml", "")), Format: f},
+							tc{"raw-signature-" + f.String(), Spec{Identity: rawOf(github("release.yml", "")), Format: f},
 								[]verdict{{good, true, ""}, {sigOnly, true, ""}, {feature, true, ""}, {typo, false, wrongSigner}, {unsigned, false, notSigned}}},
 						)
 					}
@@ -388,7 +388,7 @@ func TestPolicyControllerTester(t *testing.T) {
 					t.Fatal(err)
 				}
 				id.Issuer = iss.GitLab
-				for _, f := range []Format{Bundle, Legacy} {
+				for _, f := range []oci.Format{oci.Bundle, oci.Legacy} {
 					policy, err := Generate(PolicyController, Spec{Images: []string{b.reg.Host + "/**"}, Identity: rawOf(&id), Attestations: []string{"slsaprovenance"},
 						Format: f, TrustedRoot: root, NoTlog: true})
 					if err != nil {
@@ -413,7 +413,7 @@ func TestPolicyControllerTester(t *testing.T) {
 				b.publish(other, wrongKey, githubMD(testbed.GitHubClaims("acme/app")))
 				unsigned := b.push("acme/app")
 				for _, atts := range [][]string{nil, {"slsaprovenance"}} {
-					policy, err := Generate(PolicyController, Spec{Images: []string{b.reg.Host + "/**"}, PublicKey: pub, Attestations: atts, Format: Legacy, NoTlog: true})
+					policy, err := Generate(PolicyController, Spec{Images: []string{b.reg.Host + "/**"}, PublicKey: pub, Attestations: atts, Format: oci.Legacy, NoTlog: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -439,7 +439,7 @@ func rawOf(id *identity.Identity) *identity.Identity {
 // cover the image is not mistaken for one that admits it.
 func TestPolicyControllerTesterUncovered(t *testing.T) {
 	pub := readFile(t, "cosign.pub")
-	policy, err := Generate(PolicyController, Spec{Images: []string{"registry.example.com/other/**"}, PublicKey: pub, Format: Legacy, NoTlog: true})
+	policy, err := Generate(PolicyController, Spec{Images: []string{"registry.example.com/other/**"}, PublicKey: pub, Format: oci.Legacy, NoTlog: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,41 +14,6 @@ import (
 	"github.com/sealsign/seal/internal/subject"
 )
 
-// Format selects where signatures and attestations are written.
-type Format int
-
-// Formats.
-const (
-	Bundle Format = 1 << iota // Sigstore bundles as OCI referrers (cosign v3, gh, Kyverno SigstoreBundle)
-	Legacy                    // cosign's .sig/.att tags (cosign v2, Kyverno Cosign, Tekton-era tools)
-	Both   = Bundle | Legacy
-)
-
-// ParseFormat reads "bundle", "legacy" or "both".
-func ParseFormat(s string) (Format, error) {
-	switch s {
-	case "bundle":
-		return Bundle, nil
-	case "legacy":
-		return Legacy, nil
-	case "both", "":
-		return Both, nil
-	}
-	return 0, fmt.Errorf("unknown format %q (use bundle, legacy or both)", s)
-}
-
-func (f Format) String() string {
-	switch f {
-	case Bundle:
-		return "bundle"
-	case Legacy:
-		return "legacy"
-	case Both:
-		return "both"
-	}
-	return fmt.Sprintf("Format(%d)", int(f))
-}
-
 // Registry is what the publisher needs of package oci.
 type Registry interface {
 	Resolve(ctx context.Context, ref string) (oci.Subject, error)
@@ -60,7 +25,7 @@ type Registry interface {
 }
 
 type options struct {
-	format Format
+	format oci.Format
 	jobs   int
 	log    *slog.Logger
 	now    func() time.Time
@@ -69,10 +34,10 @@ type options struct {
 // Option configures a Publisher.
 type Option func(*options) error
 
-// WithFormat selects the storage formats (default Both).
-func WithFormat(f Format) Option {
+// WithFormat selects the storage formats (default oci.Both).
+func WithFormat(f oci.Format) Option {
 	return func(o *options) error {
-		if f&Both == 0 || f&^Both != 0 {
+		if !f.Valid() {
 			return fmt.Errorf("invalid format %d", f)
 		}
 		o.format = f
@@ -111,7 +76,7 @@ func New(signer *signing.Signer, reg Registry, opts ...Option) (*Publisher, erro
 	if signer == nil || reg == nil {
 		return nil, errors.New("publisher needs a signer and a registry")
 	}
-	o := &options{format: Both, jobs: 8, log: slog.New(slog.DiscardHandler), now: time.Now}
+	o := &options{format: oci.Both, jobs: 8, log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -122,7 +87,7 @@ func New(signer *signing.Signer, reg Registry, opts ...Option) (*Publisher, erro
 	// v2 entry would publish signatures that verifiers accept only with
 	// tlog checks switched off; cosign itself signs for a v2 log in the
 	// bundle format only.
-	if svc := signer.Services(); o.format&Legacy != 0 && svc.RekorURL != "" && svc.RekorVersion == 2 {
+	if svc := signer.Services(); o.format.Has(oci.Legacy) && svc.RekorURL != "" && svc.RekorVersion == 2 {
 		return nil, errors.New("cosign's legacy .sig/.att tags cannot record a Rekor v2 log entry (they carry Rekor v1 entries only): publish bundles only, use a Rekor v1 log, or sign without the log")
 	}
 	return &Publisher{signer: signer, reg: reg, o: o}, nil
@@ -158,14 +123,14 @@ type Report struct {
 
 // Item is one published signature or attestation.
 type Item struct {
-	Subject       string `json:"subject"` // repo@digest
-	Platform      string `json:"platform,omitempty"`
-	Kind          string `json:"kind"` // signature, attestation
-	PredicateType string `json:"predicateType,omitempty"`
-	Format        string `json:"format"` // bundle, legacy
-	Ref           string `json:"ref"`    // referrer repo@digest, or repo:tag
-	Existed       bool   `json:"existed,omitempty"`
-	Fallback      bool   `json:"fallbackTag,omitempty"`
+	Subject       string     `json:"subject"` // repo@digest
+	Platform      string     `json:"platform,omitempty"`
+	Kind          string     `json:"kind"` // signature, attestation
+	PredicateType string     `json:"predicateType,omitempty"`
+	Format        oci.Format `json:"format"` // bundle, legacy
+	Ref           string     `json:"ref"`    // referrer repo@digest, or repo:tag
+	Existed       bool       `json:"existed,omitempty"`
+	Fallback      bool       `json:"fallbackTag,omitempty"`
 	// Bundle is the bundle JSON (bundle format only), for --output-dir.
 	Bundle []byte `json:"-"`
 	// BundlePath is where the CLI saved Bundle, if it did.
@@ -245,7 +210,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		atts    []oci.LegacyLayer
 		items   []Item
 	)
-	add := func(kind, pt, format string, r *signing.Result, b []byte) {
+	add := func(kind, pt string, format oci.Format, r *signing.Result, b []byte) {
 		items = append(items, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Bundle: b, Tlog: r.Tlog()})
 	}
 	// A re-run publishes nothing twice: what this signer already put there
@@ -255,15 +220,15 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		return nil, err
 	}
 	var kept []Item
-	skip := func(kind, pt, format string) bool {
-		ref, ok := have[format+"|"+kind+"|"+pt]
+	skip := func(kind, pt string, format oci.Format) bool {
+		ref, ok := have[format.String()+"|"+kind+"|"+pt]
 		if ok {
 			kept = append(kept, Item{Subject: s.String(), Platform: platform, Kind: kind, PredicateType: pt, Format: format, Ref: ref, Existed: true})
 		}
 		return ok
 	}
 	if req.Sign {
-		if p.o.format&Bundle != 0 && !skip("signature", predicate.CosignSign, "bundle") {
+		if p.o.format.Has(oci.Bundle) && !skip("signature", predicate.CosignSign, oci.Bundle) {
 			st, err := signStatement(sub)
 			if err != nil {
 				return nil, err
@@ -273,9 +238,9 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 				return nil, fmt.Errorf("signing %s: %w", s, err)
 			}
 			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: predicate.CosignSign, Created: now})
-			add("signature", predicate.CosignSign, "bundle", r, r.JSON)
+			add("signature", predicate.CosignSign, oci.Bundle, r, r.JSON)
 		}
-		if p.o.format&Legacy != 0 && !skip("signature", "", "legacy") {
+		if p.o.format.Has(oci.Legacy) && !skip("signature", "", oci.Legacy) {
 			payload, err := simpleSigning(sub.Name, s.Descriptor.Digest.String())
 			if err != nil {
 				return nil, err
@@ -293,28 +258,28 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 				return nil, err
 			}
 			sigs = append(sigs, l)
-			add("signature", "", "legacy", r, nil)
+			add("signature", "", oci.Legacy, r, nil)
 		}
 	}
 	for _, a := range req.Attestations {
 		var st []byte
-		exists := func(format string) bool { return skip("attestation", a.PredicateType(), format) }
+		exists := func(format oci.Format) bool { return skip("attestation", a.PredicateType(), format) }
 		if _, ok := a.(Record); ok {
 			// Another record of the type is not this one: only the same
 			// statement already there is.
 			if st, err = a.Statement(sub); err != nil {
 				return nil, fmt.Errorf("attestation %s for %s: %w", a.PredicateType(), s, err)
 			}
-			exists = func(format string) bool {
-				ref, ok := have[format+"|attestation|"+statementKey(st)]
+			exists = func(format oci.Format) bool {
+				ref, ok := have[format.String()+"|attestation|"+statementKey(st)]
 				if ok {
 					kept = append(kept, Item{Subject: s.String(), Platform: platform, Kind: "attestation", PredicateType: a.PredicateType(), Format: format, Ref: ref, Existed: true})
 				}
 				return ok
 			}
 		}
-		wantBundle := p.o.format&Bundle != 0 && !exists("bundle")
-		wantLegacy := p.o.format&Legacy != 0 && !exists("legacy")
+		wantBundle := p.o.format.Has(oci.Bundle) && !exists(oci.Bundle)
+		wantLegacy := p.o.format.Has(oci.Legacy) && !exists(oci.Legacy)
 		if !wantBundle && !wantLegacy {
 			continue
 		}
@@ -329,7 +294,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		}
 		if wantBundle {
 			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: a.PredicateType(), Created: now})
-			add("attestation", a.PredicateType(), "bundle", r, r.JSON)
+			add("attestation", a.PredicateType(), oci.Bundle, r, r.JSON)
 		}
 		if wantLegacy {
 			// cosign timestamps a legacy attestation's whole envelope.
@@ -346,7 +311,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 				return nil, err
 			}
 			atts = append(atts, l)
-			add("attestation", a.PredicateType(), "legacy", r, nil)
+			add("attestation", a.PredicateType(), oci.Legacy, r, nil)
 		}
 	}
 
@@ -361,7 +326,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 	var bundleIdx []int
 	legacyIdx := map[string][]int{}
 	for i, it := range items {
-		if it.Format == "bundle" {
+		if it.Format == oci.Bundle {
 			bundleIdx = append(bundleIdx, i)
 		} else {
 			legacyIdx[it.Kind] = append(legacyIdx[it.Kind], i)
@@ -431,10 +396,10 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 		errs   [3]error
 	)
 	wg.Go(func() { me, meErr = p.signer.Identity(ctx) })
-	if p.o.format&Bundle != 0 {
+	if p.o.format.Has(oci.Bundle) {
 		wg.Go(func() { bs, errs[0] = p.reg.Bundles(ctx, s, oci.BundleFilter{}) })
 	}
-	if p.o.format&Legacy != 0 {
+	if p.o.format.Has(oci.Legacy) {
 		for i, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
 			wg.Go(func() { layers[i], errs[1+i] = p.reg.Legacy(ctx, s, kind) })
 		}
@@ -447,7 +412,7 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 		return nil, fmt.Errorf("reading existing signatures of %s: %w", s, err)
 	}
 	have := map[string]string{}
-	if p.o.format&Bundle != 0 {
+	if p.o.format.Has(oci.Bundle) {
 		for _, b := range bs {
 			if signing.BundleIdentity(b.Bundle) != me {
 				continue
@@ -462,7 +427,7 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 			}
 		}
 	}
-	if p.o.format&Legacy != 0 {
+	if p.o.format.Has(oci.Legacy) {
 		for i, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
 			ls := layers[i]
 			tag, _ := oci.LegacyTag(s, kind)

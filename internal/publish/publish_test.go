@@ -69,7 +69,7 @@ func TestPublishBothFormatsThenRerun(t *testing.T) {
 		if it.Ref == "" {
 			t.Errorf("%s %s has no ref", it.Format, it.Kind)
 		}
-		got[it.Format+" "+it.Kind]++
+		got[it.Format.String()+" "+it.Kind]++
 	}
 	for _, k := range []string{"bundle signature", "legacy signature", "bundle attestation", "legacy attestation"} {
 		if got[k] != 1 {
@@ -92,7 +92,7 @@ func TestPublishBothFormatsThenRerun(t *testing.T) {
 
 func TestPublishErrors(t *testing.T) {
 	signer, reg, ref := setup(t)
-	p, _ := New(signer, reg, WithFormat(Bundle))
+	p, _ := New(signer, reg, WithFormat(oci.Bundle))
 	if _, err := p.Publish(context.Background(), Request{Ref: ref}); err == nil || !strings.Contains(err.Error(), "nothing to publish") {
 		t.Errorf("Publish(nothing) = %v", err)
 	}
@@ -102,14 +102,6 @@ func TestPublishErrors(t *testing.T) {
 	bad := Predicate{Type: "https://example.com/x", JSON: []byte(`{not json`)}
 	if _, err := p.Publish(context.Background(), Request{Ref: ref, Attestations: []Attestation{bad}}); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 		t.Errorf("Publish(bad predicate) = %v", err)
-	}
-	for _, f := range []string{"bundle", "legacy", "both"} {
-		if _, err := ParseFormat(f); err != nil {
-			t.Errorf("ParseFormat(%q) = %v", f, err)
-		}
-	}
-	if _, err := ParseFormat("sig"); err == nil {
-		t.Error("ParseFormat(sig) succeeded")
 	}
 	if _, err := New(signer, reg, WithJobs(0)); err == nil {
 		t.Error("WithJobs(0) accepted")

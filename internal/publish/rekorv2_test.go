@@ -6,6 +6,7 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/sign"
 
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/signing"
 )
 
@@ -24,15 +25,15 @@ func TestNewRefusesLegacyWithRekorV2(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		svc     signing.Services
-		format  Format
+		format  oci.Format
 		wantErr bool
 	}{
-		{name: "v2 bundle", svc: signing.Services{RekorURL: log, RekorVersion: 2}, format: Bundle},
-		{name: "v2 legacy", svc: signing.Services{RekorURL: log, RekorVersion: 2}, format: Legacy, wantErr: true},
-		{name: "v2 both", svc: signing.Services{RekorURL: log, RekorVersion: 2}, format: Both, wantErr: true},
-		{name: "v1 both", svc: signing.Services{RekorURL: log, RekorVersion: 1}, format: Both},
-		{name: "default version both", svc: signing.Services{RekorURL: log}, format: Both},
-		{name: "no upload both", svc: signing.Services{RekorVersion: 2}, format: Both},
+		{name: "v2 bundle", svc: signing.Services{RekorURL: log, RekorVersion: 2}, format: oci.Bundle},
+		{name: "v2 legacy", svc: signing.Services{RekorURL: log, RekorVersion: 2}, format: oci.Legacy, wantErr: true},
+		{name: "v2 both", svc: signing.Services{RekorURL: log, RekorVersion: 2}, format: oci.Both, wantErr: true},
+		{name: "v1 both", svc: signing.Services{RekorURL: log, RekorVersion: 1}, format: oci.Both},
+		{name: "default version both", svc: signing.Services{RekorURL: log}, format: oci.Both},
+		{name: "no upload both", svc: signing.Services{RekorVersion: 2}, format: oci.Both},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := signing.NewKeyed(kp, signing.WithServices(tc.svc))

@@ -108,11 +108,11 @@ func TestMalformedEntriesAreRejected(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify() = %v, want the readable entries to satisfy the policy", err)
 			}
-			formats := map[string]bool{}
+			formats := map[oci.Format]bool{}
 			for _, f := range rep.Findings {
 				formats[f.Format] = true
 			}
-			if !formats["bundle"] || !formats["legacy"] {
+			if !formats[oci.Bundle] || !formats[oci.Legacy] {
 				t.Errorf("findings %+v: want the good attestation in both formats", rep.Findings)
 			}
 			var bundleRejected, layerRejected, tagRejected bool

@@ -38,10 +38,10 @@ func New(reg Registry) *Verifier { return &Verifier{reg: reg, now: time.Now} }
 
 // Finding is one verified signature or attestation.
 type Finding struct {
-	Subject       string `json:"subject"`
-	Kind          string `json:"kind"` // signature, attestation
-	PredicateType string `json:"predicateType,omitempty"`
-	Format        string `json:"format"` // bundle, legacy
+	Subject       string     `json:"subject"`
+	Kind          string     `json:"kind"` // signature, attestation
+	PredicateType string     `json:"predicateType,omitempty"`
+	Format        oci.Format `json:"format"` // bundle, legacy
 	// Signer is the key fingerprint, or the certificate's subject.
 	Signer string `json:"signer"`
 	// Issuer and the certificate's CI facts, for keyless signatures.
@@ -170,7 +170,7 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 	}
 	var found []Finding
 	var rejected []string
-	accept := func(f *Finding, format, what string, err error) {
+	accept := func(f *Finding, format oci.Format, what string, err error) {
 		if err == nil {
 			err = chk.statement(f, digest)
 		}
@@ -196,7 +196,7 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 		if f != nil {
 			f.Entry, f.EntryDigest = s.Ref.Context().Digest(b.Descriptor.Digest.String()).String(), b.Descriptor.Digest.String()
 		}
-		accept(f, "bundle", shortDigest(b.Descriptor.Digest.String()), err)
+		accept(f, oci.Bundle, shortDigest(b.Descriptor.Digest.String()), err)
 	}
 	// The legacy tags are read only when the bundles leave something unmet:
 	// most images need two fewer round trips that way.
@@ -223,7 +223,7 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 			if tag, terr := oci.LegacyTag(s, kind); f != nil && terr == nil {
 				f.Entry, f.EntryDigest = s.Ref.Context().Tag(tag).String(), l.Digest.String()
 			}
-			accept(f, "legacy", what, err)
+			accept(f, oci.Legacy, what, err)
 		}
 	}
 	sort.SliceStable(found, func(i, j int) bool { return found[i].Kind > found[j].Kind })
@@ -262,7 +262,7 @@ func VerifyBundles(name string, digest []byte, bundles [][]byte, p Policy) (*Rep
 			rep.Rejected = append(rep.Rejected, fmt.Sprintf("bundle %d: %v", i+1, err))
 			continue
 		}
-		f.Subject, f.Format = name, "bundle"
+		f.Subject, f.Format = name, oci.Bundle
 		found = append(found, *f)
 	}
 	rep.Findings = found

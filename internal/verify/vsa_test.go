@@ -41,11 +41,11 @@ func vsaReport(runner string) *Report {
 	cert := &certificate.Summary{SubjectAlternativeName: "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"}
 	cert.RunnerEnvironment = runner
 	return &Report{Image: vsaImage, Findings: []Finding{
-		{Subject: vsaImage, Kind: "signature", Format: "bundle", PredicateType: predicate.CosignSign, Certificate: cert,
+		{Subject: vsaImage, Kind: "signature", Format: oci.Bundle, PredicateType: predicate.CosignSign, Certificate: cert,
 			Entry: "ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64), EntryDigest: "sha256:" + strings.Repeat("a", 64)},
-		{Subject: vsaImage, Kind: "attestation", Format: "bundle", PredicateType: predicate.SLSAProvenanceV1, Certificate: cert,
+		{Subject: vsaImage, Kind: "attestation", Format: oci.Bundle, PredicateType: predicate.SLSAProvenanceV1, Certificate: cert,
 			Entry: "ghcr.io/acme/app@sha256:" + strings.Repeat("b", 64), EntryDigest: "sha256:" + strings.Repeat("b", 64)},
-		{Subject: vsaImage, Kind: "attestation", Format: "legacy", PredicateType: predicate.SLSAProvenanceV1, Certificate: cert,
+		{Subject: vsaImage, Kind: "attestation", Format: oci.Legacy, PredicateType: predicate.SLSAProvenanceV1, Certificate: cert,
 			Entry: "ghcr.io/acme/app:sha256-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.att", EntryDigest: "sha256:" + strings.Repeat("c", 64)},
 	}}
 }
