@@ -696,7 +696,7 @@ func (a *app) attestOffline(cmd *cobra.Command, p *actionPlan) ([]action.FileBun
 		if err != nil {
 			return nil, err
 		}
-		r, err := signer.SignDSSE(ctx, "application/vnd.in-toto+json", st)
+		r, err := signer.SignDSSE(ctx, predicate.InTotoPayloadType, st)
 		if err != nil {
 			return nil, err
 		}

@@ -31,7 +31,7 @@ import (
 )
 
 // SBOMType is the predicate type of the demo's SPDX SBOM.
-const SBOMType = "https://spdx.dev/Document"
+const SBOMType = predicate.SPDX
 
 // Result is what the demo did.
 type Result struct {

@@ -52,7 +52,7 @@ const (
 	Vuln             = predicate.Vuln
 	// CosignSign is the predicate type of a cosign v3 (and Seal) image
 	// signature in bundle format: a DSSE in-toto statement about the digest.
-	CosignSign = "https://sigstore.dev/cosign/sign/v1"
+	CosignSign = predicate.CosignSign
 )
 
 // ResolveAttestation turns a name or a predicate type URI into a predicate

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	intoto "github.com/in-toto/attestation/go/v1"
+
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/provenance"
@@ -36,7 +38,7 @@ func (p Predicate) Statement(s subject.Subject) ([]byte, error) {
 		return nil, fmt.Errorf("predicate of type %s is not valid JSON", p.Type)
 	}
 	return json.Marshal(statement{
-		Type:          "https://in-toto.io/Statement/v1",
+		Type:          intoto.StatementTypeUri,
 		Subject:       []resource{{Name: s.Name, Digest: s.Digest}},
 		PredicateType: p.Type,
 		Predicate:     p.JSON,
@@ -87,7 +89,7 @@ func (p Provenance) Statement(s subject.Subject) ([]byte, error) {
 // format: an in-toto statement about the digest with an empty predicate.
 func signStatement(s subject.Subject) ([]byte, error) {
 	return json.Marshal(statement{
-		Type:          "https://in-toto.io/Statement/v1",
+		Type:          intoto.StatementTypeUri,
 		Subject:       []resource{{Digest: s.Digest}},
 		PredicateType: predicate.CosignSign,
 		Predicate:     json.RawMessage(`{}`),
