@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -26,15 +28,15 @@ func TestRerunIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bs, err := client.Bundles(context.Background(), sub, oci.BundleFilter{})
+		bs, err := bundle.List(context.Background(), client, sub, bundle.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ss, err := client.Legacy(context.Background(), sub, oci.Signature)
+		ss, err := legacy.Read(context.Background(), client, sub, legacy.Signature)
 		if err != nil {
 			t.Fatal(err)
 		}
-		as, err := client.Legacy(context.Background(), sub, oci.Attestation)
+		as, err := legacy.Read(context.Background(), client, sub, legacy.Attestation)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/sealsign/seal/internal/oci"
+	ocilegacy "github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -107,8 +108,8 @@ func TestRekorV1(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
-			layers, err := client.Legacy(t.Context(), sub, kind)
+		for _, kind := range []ocilegacy.Kind{ocilegacy.Signature, ocilegacy.Attestation} {
+			layers, err := ocilegacy.Read(t.Context(), client, sub, kind)
 			if err != nil || len(layers) == 0 {
 				t.Fatalf("Legacy(%s) = %d layers, %v", kind, len(layers), err)
 			}
@@ -121,8 +122,8 @@ func TestRekorV1(t *testing.T) {
 						LogID          string `json:"logID"`
 					}
 				}
-				if err := json.Unmarshal([]byte(l.Annotations[oci.AnnotationRekorBundle]), &rb); err != nil {
-					t.Fatalf("%s layer: bundle annotation %q: %v", kind, l.Annotations[oci.AnnotationRekorBundle], err)
+				if err := json.Unmarshal([]byte(l.Annotations[ocilegacy.AnnotationRekorBundle]), &rb); err != nil {
+					t.Fatalf("%s layer: bundle annotation %q: %v", kind, l.Annotations[ocilegacy.AnnotationRekorBundle], err)
 				}
 				if len(rb.SignedEntryTimestamp) == 0 || rb.Payload.Body == "" || rb.Payload.IntegratedTime == 0 || rb.Payload.LogID == "" {
 					t.Errorf("%s layer: incomplete Rekor bundle: %+v", kind, rb)

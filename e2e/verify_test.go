@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -218,20 +220,20 @@ func TestAttacks(t *testing.T) {
 func copyAttestations(t *testing.T, c *oci.Client, from, to oci.Subject, format string) {
 	ctx := context.Background()
 	if format == "bundle" {
-		bs, err := c.Bundles(ctx, from, oci.BundleFilter{PredicateType: "https://slsa.dev/provenance/v1"})
+		bs, err := bundle.List(ctx, c, from, bundle.Filter{PredicateType: "https://slsa.dev/provenance/v1"})
 		if err != nil || len(bs) == 0 {
 			t.Fatalf("Bundles() = %d, %v", len(bs), err)
 		}
-		if _, err := c.PutBundle(ctx, to, oci.BundleArtifact{Bundle: bs[0].Bundle, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
+		if _, err := bundle.Put(ctx, c, to, bundle.Artifact{Bundle: bs[0].Bundle, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	ls, err := c.Legacy(ctx, from, oci.Attestation)
+	ls, err := legacy.Read(ctx, c, from, legacy.Attestation)
 	if err != nil || len(ls) == 0 {
 		t.Fatalf("Legacy() = %d, %v", len(ls), err)
 	}
-	if _, err := c.AppendLegacy(ctx, to, oci.Attestation, ls); err != nil {
+	if _, err := legacy.Append(ctx, c, to, legacy.Attestation, ls); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -249,7 +251,7 @@ func tamper(t *testing.T, c *oci.Client, from, to oci.Subject, format string) {
 		return base64.StdEncoding.EncodeToString(st)
 	}
 	if format == "bundle" {
-		bs, err := c.Bundles(ctx, from, oci.BundleFilter{PredicateType: "https://slsa.dev/provenance/v1"})
+		bs, err := bundle.List(ctx, c, from, bundle.Filter{PredicateType: "https://slsa.dev/provenance/v1"})
 		if err != nil || len(bs) == 0 {
 			t.Fatalf("Bundles() = %d, %v", len(bs), err)
 		}
@@ -260,12 +262,12 @@ func tamper(t *testing.T, c *oci.Client, from, to oci.Subject, format string) {
 		env := b["dsseEnvelope"].(map[string]any)
 		env["payload"] = alter(env["payload"].(string))
 		raw, _ := json.Marshal(b)
-		if _, err := c.PutBundle(ctx, to, oci.BundleArtifact{Bundle: raw, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
+		if _, err := bundle.Put(ctx, c, to, bundle.Artifact{Bundle: raw, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	ls, err := c.Legacy(ctx, from, oci.Attestation)
+	ls, err := legacy.Read(ctx, c, from, legacy.Attestation)
 	if err != nil || len(ls) == 0 {
 		t.Fatalf("Legacy() = %d, %v", len(ls), err)
 	}
@@ -275,8 +277,8 @@ func tamper(t *testing.T, c *oci.Client, from, to oci.Subject, format string) {
 	}
 	env["payload"] = alter(env["payload"].(string))
 	raw, _ := json.Marshal(env)
-	l := oci.LegacyLayer{MediaType: ls[0].MediaType, Payload: raw, Annotations: ls[0].Annotations}
-	if _, err := c.AppendLegacy(ctx, to, oci.Attestation, []oci.LegacyLayer{l}); err != nil {
+	l := legacy.Layer{MediaType: ls[0].MediaType, Payload: raw, Annotations: ls[0].Annotations}
+	if _, err := legacy.Append(ctx, c, to, legacy.Attestation, []legacy.Layer{l}); err != nil {
 		t.Fatal(err)
 	}
 }

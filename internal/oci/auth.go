@@ -12,6 +12,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
+// Why not go-containerregistry's transport.Ping or transport.NewWithContext
+// (which pings, then exchanges a token): for a host its heuristic calls
+// insecure (loopback, RFC 1918, *.local) Ping races HTTPS against plain HTTP,
+// which costs an extra request on every registry named in WithInsecureHosts
+// and would speak plain HTTP to a loopback registry that was not named there;
+// and its ping is not retried. Its challenge parser is internal to it, hence
+// the one below. From the ping on, the token exchange and the authenticating
+// transports are its own (Exchange, FromToken).
+
 // challenge is one parsed WWW-Authenticate challenge.
 type challenge struct {
 	scheme string // lower case

@@ -1,4 +1,4 @@
-package oci
+package oci_test
 
 import (
 	"bytes"
@@ -22,6 +22,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/ocitest"
 )
 
 const (
@@ -114,24 +118,24 @@ func repoOf(path string) string {
 func TestCredentials(t *testing.T) {
 	for _, basic := range []bool{false, true} {
 		t.Run(fmt.Sprintf("basic=%v", basic), func(t *testing.T) {
-			ctx := testContext(t)
+			ctx := ocitest.Context(t)
 			host, a := startAuthRegistry(t, basic)
 			// Push a subject with a separate client, then publish and verify as a
 			// CI job would: resolve, publish, read back.
-			s := pushViaClient(t, testClient(t, host, WithCredentials(host, testUser, testPassword)), host)
+			s := pushViaClient(t, ocitest.Client(t, host, oci.WithCredentials(host, testUser, testPassword)), host)
 			a.mu.Lock()
 			a.scopes = nil
 			a.mu.Unlock()
 			var logs bytes.Buffer
-			c := testClient(t, host, WithCredentials(host, testUser, testPassword),
-				WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			c := ocitest.Client(t, host, oci.WithCredentials(host, testUser, testPassword),
+				oci.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 			if _, err := c.Resolve(ctx, s.Ref.String()); err != nil {
 				t.Fatalf("Resolve() = %v", err)
 			}
-			if _, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(1), Content: ContentDSSE}); err != nil {
+			if _, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(1), Content: bundle.ContentDSSE}); err != nil {
 				t.Fatalf("PutBundle() = %v", err)
 			}
-			if got, err := c.Bundles(ctx, s, BundleFilter{}); err != nil || len(got) != 1 {
+			if got, err := bundle.List(ctx, c, s, bundle.Filter{}); err != nil || len(got) != 1 {
 				t.Fatalf("Bundles() = %d, %v", len(got), err)
 			}
 			if !basic {
@@ -150,18 +154,18 @@ func TestCredentials(t *testing.T) {
 			}
 
 			// Wrong password: a clear, sentinel-matching error without the password.
-			bad := testClient(t, host, WithCredentials(host, testUser, "wrong-"+testPassword))
+			bad := ocitest.Client(t, host, oci.WithCredentials(host, testUser, "wrong-"+testPassword))
 			_, err := bad.Resolve(ctx, s.Ref.String())
-			if !errors.Is(err, ErrDenied) {
-				t.Errorf("Resolve(wrong password) = %v, want ErrDenied", err)
+			if !errors.Is(err, oci.ErrDenied) {
+				t.Errorf("Resolve(wrong password) = %v, want oci.ErrDenied", err)
 			}
 			if err != nil && (strings.Contains(err.Error(), testPassword) || strings.Contains(err.Error(), "scope=")) {
 				t.Errorf("error leaks the password: %v", err)
 			}
 			// Anonymous: denied as well.
-			anon := testClient(t, host, WithKeychain(authn.NewMultiKeychain()))
-			if _, err := anon.Resolve(ctx, s.Ref.String()); !errors.Is(err, ErrDenied) {
-				t.Errorf("Resolve(anonymous) = %v, want ErrDenied", err)
+			anon := ocitest.Client(t, host, oci.WithKeychain(authn.NewMultiKeychain()))
+			if _, err := anon.Resolve(ctx, s.Ref.String()); !errors.Is(err, oci.ErrDenied) {
+				t.Errorf("Resolve(anonymous) = %v, want oci.ErrDenied", err)
 			}
 		})
 	}
@@ -169,27 +173,15 @@ func TestCredentials(t *testing.T) {
 
 // pushViaClient publishes a subject with the authenticated client: an empty
 // OCI artifact is enough to sign.
-func pushViaClient(t *testing.T, c *Client, host string) Subject {
+func pushViaClient(t *testing.T, c *oci.Client, host string) oci.Subject {
 	t.Helper()
-	ctx := testContext(t)
 	repo, err := name.NewRepository(host + "/app")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := c.repo(ctx, repo, true)
+	s, err := oci.PushEmptyArtifact(ocitest.Context(t), c, repo, "v1")
 	if err != nil {
-		t.Fatalf("repo() = %v", err)
-	}
-	if err := c.ensureEmptyConfig(ctx, rc); err != nil {
-		t.Fatal(err)
-	}
-	m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":"` + emptyDigest.String() + `"},"layers":[]}`)
-	if _, err := c.putManifest(ctx, rc, "v1", "application/vnd.oci.image.manifest.v1+json", m, ""); err != nil {
-		t.Fatalf("putManifest() = %v", err)
-	}
-	s, err := c.Resolve(ctx, host+"/app:v1")
-	if err != nil {
-		t.Fatalf("Resolve() = %v", err)
+		t.Fatalf("PushEmptyArtifact() = %v", err)
 	}
 	return s
 }
@@ -202,16 +194,16 @@ func TestDockerConfigCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("DOCKER_CONFIG", dir)
-	c := testClient(t, host, WithWriteAccess())
+	c := ocitest.Client(t, host, oci.WithWriteAccess())
 	pushViaClient(t, c, host)
 }
 
 func TestWriteAccessNeedsOneToken(t *testing.T) {
-	ctx := testContext(t)
+	ctx := ocitest.Context(t)
 	host, a := startAuthRegistry(t, false)
-	c := testClient(t, host, WithCredentials(host, testUser, testPassword), WithWriteAccess())
+	c := ocitest.Client(t, host, oci.WithCredentials(host, testUser, testPassword), oci.WithWriteAccess())
 	s := pushViaClient(t, c, host)
-	if _, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(1), Content: ContentDSSE}); err != nil {
+	if _, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(1), Content: bundle.ContentDSSE}); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"repository:app:push,pull"}, a.scopes); diff != "" {
@@ -222,22 +214,22 @@ func TestWriteAccessNeedsOneToken(t *testing.T) {
 // TestHTTPOnlyForInsecureHosts: without WithInsecureHosts, a loopback registry
 // is spoken to over HTTPS only, and the failure is not retried.
 func TestHTTPOnlyForInsecureHosts(t *testing.T) {
-	ctx := testContext(t)
-	host := startGGCR(t, false)
-	pushImage(t, host, "app")
-	ct := &CountingTransport{}
-	c, err := New(WithTransport(ct), WithRetry(5, 0))
+	ctx := ocitest.Context(t)
+	host := ocitest.StartGGCR(t, false)
+	ocitest.PushImage(t, host, "app")
+	ct := &oci.CountingTransport{}
+	c, err := oci.New(oci.WithTransport(ct), oci.WithRetry(5, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Resolve(ctx, host+"/app:latest")
 	if err == nil || !strings.Contains(err.Error(), "https://") {
-		t.Fatalf("Resolve() over plain HTTP without WithInsecureHosts = %v, want an HTTPS error", err)
+		t.Fatalf("Resolve() over plain HTTP without oci.WithInsecureHosts = %v, want an HTTPS error", err)
 	}
 	if n := ct.Total(); n != 1 {
 		t.Errorf("%d requests, want 1 (TLS failures are not retried)", n)
 	}
-	other, err := New(WithInsecureHosts("127.0.0.1:1"), WithTransport(ct))
+	other, err := oci.New(oci.WithInsecureHosts("127.0.0.1:1"), oci.WithTransport(ct))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,20 +239,20 @@ func TestHTTPOnlyForInsecureHosts(t *testing.T) {
 }
 
 func TestOptionsValidation(t *testing.T) {
-	for name, opt := range map[string]Option{
-		"empty password": WithCredentials("ghcr.io", "u", ""),
-		"bad host":       WithCredentials("Not A Host/x", "u", "p"),
-		"jobs":           WithJobs(0),
-		"retry":          WithRetry(0, 0),
-		"nil transport":  WithTransport(nil),
-		"nil keychain":   WithKeychain(nil),
-		"nil logger":     WithLogger(nil),
-		"settle":         WithSettleDelay(-1),
-		"insecure":       WithInsecureHosts("a b"),
+	for name, opt := range map[string]oci.Option{
+		"empty password": oci.WithCredentials("ghcr.io", "u", ""),
+		"bad host":       oci.WithCredentials("Not A Host/x", "u", "p"),
+		"jobs":           oci.WithJobs(0),
+		"retry":          oci.WithRetry(0, 0),
+		"nil transport":  oci.WithTransport(nil),
+		"nil keychain":   oci.WithKeychain(nil),
+		"nil logger":     oci.WithLogger(nil),
+		"settle":         oci.WithSettleDelay(-1),
+		"insecure":       oci.WithInsecureHosts("a b"),
 	} {
-		_, err := New(opt)
+		_, err := oci.New(opt)
 		if err == nil {
-			t.Errorf("%s: New() succeeded", name)
+			t.Errorf("%s: oci.New() succeeded", name)
 		}
 		if err != nil && strings.Contains(err.Error(), "p\"") {
 			t.Errorf("%s: error %v", name, err)
@@ -271,20 +263,20 @@ func TestOptionsValidation(t *testing.T) {
 // TestExpiredTokenReplaysBody: when a token expires mid-run the bearer
 // transport fetches a new one and repeats the request, body included.
 func TestExpiredTokenReplaysBody(t *testing.T) {
-	ctx := testContext(t)
+	ctx := ocitest.Context(t)
 	host, a := startAuthRegistry(t, false)
-	c := testClient(t, host, WithCredentials(host, testUser, testPassword), WithWriteAccess())
+	c := ocitest.Client(t, host, oci.WithCredentials(host, testUser, testPassword), oci.WithWriteAccess())
 	s := pushViaClient(t, c, host)
 	for i := range 2 {
 		a.expire.Store(1)
-		if _, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(i), Content: ContentDSSE}); err != nil {
+		if _, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(i), Content: bundle.ContentDSSE}); err != nil {
 			t.Fatalf("PutBundle() after token expiry = %v", err)
 		}
 		if n := a.expire.Load(); n >= 0 {
 			t.Errorf("the expiry was not hit")
 		}
 	}
-	if got, err := c.Bundles(ctx, s, BundleFilter{}); err != nil || len(got) != 2 {
+	if got, err := bundle.List(ctx, c, s, bundle.Filter{}); err != nil || len(got) != 2 {
 		t.Fatalf("Bundles() = %d, %v", len(got), err)
 	}
 }

@@ -213,24 +213,24 @@ type Client struct {
 	// from it instead of reading again. The update's check before writing
 	// catches a tag that moved since.
 	lastReadMu sync.Mutex
-	lastRead   map[string]*fetched
+	lastRead   map[string]*Manifest
 }
 
 // noteRead remembers what a read of a shared tag found (f nil: missing).
-func (c *Client) noteRead(repo name.Repository, tag string, f *fetched) {
+func (c *Client) noteRead(repo name.Repository, tag string, f *Manifest) {
 	if !c.o.writeAccess {
 		return
 	}
 	c.lastReadMu.Lock()
 	defer c.lastReadMu.Unlock()
 	if c.lastRead == nil {
-		c.lastRead = map[string]*fetched{}
+		c.lastRead = map[string]*Manifest{}
 	}
 	c.lastRead[repo.Name()+":"+tag] = f
 }
 
 // takeRead returns and forgets the remembered read of a shared tag.
-func (c *Client) takeRead(repo name.Repository, tag string) (*fetched, bool) {
+func (c *Client) takeRead(repo name.Repository, tag string) (*Manifest, bool) {
 	c.lastReadMu.Lock()
 	defer c.lastReadMu.Unlock()
 	key := repo.Name() + ":" + tag
@@ -481,7 +481,11 @@ func retryAfter(resp *http.Response) time.Duration {
 }
 
 // retry runs f until it succeeds, says not to retry, or the attempts run out,
-// sleeping with jittered exponential backoff in between.
+// sleeping with jittered exponential backoff in between. It is not
+// go-containerregistry's transport.NewRetry, which would cost no more
+// requests but replays the same *http.Request (an upload body already read),
+// leaves the bodies of the responses it retries open, and ignores a 429's
+// Retry-After.
 func (c *Client) retry(ctx context.Context, f func() (again bool, err error)) error {
 	delay := c.o.backoff
 	for attempt := 1; ; attempt++ {

@@ -1,4 +1,4 @@
-package oci
+package oci_test
 
 import (
 	"bufio"
@@ -20,6 +20,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
+	"github.com/sealsign/seal/internal/oci/ocitest"
+	"github.com/sealsign/seal/internal/testbed"
 )
 
 // testCertPEM returns a self-signed certificate in PEM, as cosign wants to parse one.
@@ -53,12 +58,12 @@ func runCosign(t *testing.T, bin string, args ...string) string {
 // signatures, attestations and bundles Seal publishes, and cosign's own append
 // to the .sig tag keeps Seal's signature (and the other way round).
 func TestCosignReadsWhatSealWrites(t *testing.T) {
-	v2 := peerBin(t, "cosign")
-	v3 := peerBin(t, "v3/cosign")
-	ctx := testContext(t)
-	host := startDistribution(t)
-	img := pushImage(t, host, "app")
-	c := testClient(t, host)
+	v2 := testbed.Bin(t, testbed.BinCosign)
+	v3 := testbed.Bin(t, testbed.BinCosignV3)
+	ctx := ocitest.Context(t)
+	host := ocitest.StartDistribution(t)
+	img := ocitest.PushImage(t, host, "app")
+	c := ocitest.Client(t, host)
 	s, err := c.Resolve(ctx, img.String())
 	if err != nil {
 		t.Fatal(err)
@@ -66,22 +71,22 @@ func TestCosignReadsWhatSealWrites(t *testing.T) {
 	cert := testCertPEM(t)
 	payload := []byte(`{"critical":{"identity":{"docker-reference":"` + img.Context().String() + `"},"image":{"docker-manifest-digest":"` +
 		s.Descriptor.Digest.String() + `"},"type":"cosign container image signature"},"optional":null}`)
-	sig, err := SignatureLayer(payload, []byte("seal-signature"), LegacyMaterial{Certificate: cert, RFC3161Timestamp: []byte{1, 2, 3}})
+	sig, err := legacy.SignatureLayer(payload, []byte("seal-signature"), legacy.Material{Certificate: cert, RFC3161Timestamp: []byte{1, 2, 3}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{sig}); err != nil {
+	if _, err := legacy.Append(ctx, c, s, legacy.Signature, []legacy.Layer{sig}); err != nil {
 		t.Fatal(err)
 	}
 	env := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"AA=="}]}`)
-	att, err := AttestationLayer(env, "https://slsa.dev/provenance/v1", LegacyMaterial{Certificate: cert})
+	att, err := legacy.AttestationLayer(env, "https://slsa.dev/provenance/v1", legacy.Material{Certificate: cert})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.AppendLegacy(ctx, s, Attestation, []LegacyLayer{att}); err != nil {
+	if _, err := legacy.Append(ctx, c, s, legacy.Attestation, []legacy.Layer{att}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(7), Content: ContentDSSE, PredicateType: "https://slsa.dev/provenance/v1"})
+	r, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(7), Content: bundle.ContentDSSE, PredicateType: "https://slsa.dev/provenance/v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,8 +102,8 @@ func TestCosignReadsWhatSealWrites(t *testing.T) {
 	}
 	runCosign(t, v2, "attach", "signature", "--payload", pf, "--signature", sf, img.String())
 	// And Seal appends after cosign, keeping cosign's.
-	third, _ := SignatureLayer(payload, []byte("seal-again"), LegacyMaterial{})
-	if _, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{third}); err != nil {
+	third, _ := legacy.SignatureLayer(payload, []byte("seal-again"), legacy.Material{})
+	if _, err := legacy.Append(ctx, c, s, legacy.Signature, []legacy.Layer{third}); err != nil {
 		t.Fatal(err)
 	}
 

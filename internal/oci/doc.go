@@ -1,13 +1,13 @@
-// Package oci is every conversation Seal has with an OCI registry.
-//
-// The signing code hands this package finished bytes — Sigstore bundles, DSSE
-// envelopes, simple-signing payloads and their signatures — and oci stores them
-// where verifiers look: a Sigstore bundle becomes an OCI 1.1 referrer of the
-// image (what cosign v3 and GitHub's attest action write, found through the
-// referrers API or the Referrers Tag Schema fallback index `sha256-<hex>`), and
-// classic cosign signatures and attestations become layers of the image
-// manifests tagged `sha256-<hex>.sig` and `sha256-<hex>.att`. The same formats
-// are read back for verification.
+// Package oci is Seal's registry client: every conversation Seal has with
+// an OCI registry goes through a Client. It pins images to digests (Resolve,
+// Platforms), moves manifests and blobs, attaches OCI 1.1 referrers and lists
+// them (through the referrers API, or the Referrers Tag Schema fallback index
+// `sha256-<hex>` where a registry has none), and appends to tags that several
+// writers share (AppendTag). What is stored in those places is the business
+// of the two storage formats, each a package of its own: bundle (Sigstore
+// bundles as referrers, what cosign v3 and GitHub's attest action write) and
+// legacy (cosign's classic sha256-<hex>.sig and .att tags). Format names the
+// two, for the packages that choose between them.
 //
 // Two concerns shape the code. First, tags that several CI jobs append to (the
 // cosign tags and the fallback index) are read-modify-write documents with no
@@ -24,5 +24,8 @@
 // Transport security is explicit: plain HTTP is used only for hosts named in
 // WithInsecureHosts, loopback included. Credentials come from the Docker
 // configuration (DOCKER_CONFIG, credential stores and helpers) and from static
-// CI credentials given with WithCredentials; they never appear in errors or logs.
+// CI credentials given with WithCredentials; they never appear in errors or
+// logs. Token exchange and the authenticating transports are
+// go-containerregistry's (transport.Exchange, transport.FromToken); the ping
+// and the retries are this package's own, for the reasons their comments give.
 package oci

@@ -1,4 +1,4 @@
-package oci
+package oci_test
 
 import (
 	"bytes"
@@ -15,6 +15,11 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
+	"github.com/sealsign/seal/internal/oci/ocitest"
 )
 
 // faultProxy forwards to a registry and fails a share of the requests the ways
@@ -110,31 +115,31 @@ func drop(w http.ResponseWriter) {
 // failed ones again without faults completes them, without duplicates.
 func TestFaultInjection(t *testing.T) {
 	for _, tc := range []struct {
-		rk       registryKind
+		rk       ocitest.RegistryKind
 		rate     float64
 		attempts int
 	}{
-		{registryKind{name: "distribution", start: startDistribution}, 0.2, 6},
-		{registryKind{name: "olareg", start: startOlareg}, 0.2, 6},
+		{ocitest.RegistryKind{Name: "distribution", Start: ocitest.StartDistribution}, 0.2, 6},
+		{ocitest.RegistryKind{Name: "olareg", Start: ocitest.StartOlareg}, 0.2, 6},
 		// Harsher, so that some publishes fail and the re-run path runs.
-		{registryKind{name: "distribution", start: startDistribution}, 0.5, 2},
+		{ocitest.RegistryKind{Name: "distribution", Start: ocitest.StartDistribution}, 0.5, 2},
 	} {
-		t.Run(fmt.Sprintf("%s/%v", tc.rk.name, tc.rate), func(t *testing.T) {
-			ctx := testContext(t)
-			upstream := tc.rk.start(t)
+		t.Run(fmt.Sprintf("%s/%v", tc.rk.Name, tc.rate), func(t *testing.T) {
+			ctx := ocitest.Context(t)
+			upstream := tc.rk.Start(t)
 			proxy, fp := startFaultProxy(t, upstream, tc.rate, 42)
-			direct := testClient(t, upstream)
-			c := testClient(t, proxy, WithRetry(tc.attempts, time.Millisecond), WithSettleDelay(5*time.Millisecond))
+			direct := ocitest.Client(t, upstream)
+			c := ocitest.Client(t, proxy, oci.WithRetry(tc.attempts, time.Millisecond), oci.WithSettleDelay(5*time.Millisecond))
 
 			type op struct {
 				name string
-				run  func(*Client) error
+				run  func(*oci.Client) error
 			}
 			const images = 8
-			subjects := make([]Subject, images)
+			subjects := make([]oci.Subject, images)
 			var ops []op
 			for i := range images {
-				d := pushImage(t, upstream, fmt.Sprintf("app%d", i))
+				d := ocitest.PushImage(t, upstream, fmt.Sprintf("app%d", i))
 				s, err := direct.Resolve(ctx, d.String())
 				if err != nil {
 					t.Fatal(err)
@@ -143,19 +148,19 @@ func TestFaultInjection(t *testing.T) {
 				// The publisher addresses the same subject through the proxy.
 				ps := s
 				ps.Ref = mustDigest(t, strings.Replace(s.Ref.String(), upstream, proxy, 1))
-				sig, _ := SignatureLayer([]byte(fmt.Sprintf(`{"n":%d}`, i)), []byte(fmt.Sprintf("sig-%d", i)), LegacyMaterial{})
-				att, _ := AttestationLayer([]byte(fmt.Sprintf(`{"payload":"%d"}`, i)), "https://slsa.dev/provenance/v1", LegacyMaterial{})
+				sig, _ := legacy.SignatureLayer([]byte(fmt.Sprintf(`{"n":%d}`, i)), []byte(fmt.Sprintf("sig-%d", i)), legacy.Material{})
+				att, _ := legacy.AttestationLayer([]byte(fmt.Sprintf(`{"payload":"%d"}`, i)), "https://slsa.dev/provenance/v1", legacy.Material{})
 				ops = append(ops,
-					op{fmt.Sprintf("bundle %d", i), func(c *Client) error {
-						_, err := c.PutBundle(ctx, ps, BundleArtifact{Bundle: testBundle(i), Content: ContentDSSE})
+					op{fmt.Sprintf("bundle %d", i), func(c *oci.Client) error {
+						_, err := bundle.Put(ctx, c, ps, bundle.Artifact{Bundle: ocitest.Bundle(i), Content: bundle.ContentDSSE})
 						return err
 					}},
-					op{fmt.Sprintf("sig %d", i), func(c *Client) error {
-						_, err := c.AppendLegacy(ctx, ps, Signature, []LegacyLayer{sig})
+					op{fmt.Sprintf("sig %d", i), func(c *oci.Client) error {
+						_, err := legacy.Append(ctx, c, ps, legacy.Signature, []legacy.Layer{sig})
 						return err
 					}},
-					op{fmt.Sprintf("att %d", i), func(c *Client) error {
-						_, err := c.AppendLegacy(ctx, ps, Attestation, []LegacyLayer{att})
+					op{fmt.Sprintf("att %d", i), func(c *oci.Client) error {
+						_, err := legacy.Append(ctx, c, ps, legacy.Attestation, []legacy.Layer{att})
 						return err
 					}},
 				)
@@ -164,13 +169,13 @@ func TestFaultInjection(t *testing.T) {
 				s := subjects[i]
 				switch what {
 				case "bundle":
-					bs, err := direct.Bundles(ctx, s, BundleFilter{})
-					if err != nil || len(bs) != 1 || !bytes.Equal(bs[0].Bundle, testBundle(i)) {
+					bs, err := bundle.List(ctx, direct, s, bundle.Filter{})
+					if err != nil || len(bs) != 1 || !bytes.Equal(bs[0].Bundle, ocitest.Bundle(i)) {
 						return fmt.Errorf("bundles of image %d: %d, %v", i, len(bs), err)
 					}
 				case "sig", "att":
-					kind := map[string]Kind{"sig": Signature, "att": Attestation}[what]
-					ls, err := direct.Legacy(ctx, s, kind)
+					kind := map[string]legacy.Kind{"sig": legacy.Signature, "att": legacy.Attestation}[what]
+					ls, err := legacy.Read(ctx, direct, s, kind)
 					if err != nil || len(ls) != 1 {
 						return fmt.Errorf("%s of image %d: %d layers, %v", what, i, len(ls), err)
 					}

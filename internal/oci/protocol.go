@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -32,17 +33,51 @@ var manifestAccept = strings.Join([]string{
 	string(types.DockerManifestList),
 }, ", ")
 
-// fetched is a manifest as the registry served it.
-type fetched struct {
-	body      []byte
-	mediaType types.MediaType
-	digest    v1.Hash
+// Manifest is a manifest as the registry served it.
+type Manifest struct {
+	Body      []byte
+	MediaType types.MediaType
+	Digest    v1.Hash
 	etag      string
+}
+
+// Manifest fetches a manifest by tag or digest (one GET). When ref is a
+// digest the body is checked against it.
+func (c *Client) Manifest(ctx context.Context, repo name.Repository, ref string) (*Manifest, error) {
+	rc, err := c.repo(ctx, repo, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.getManifest(ctx, rc, ref)
+}
+
+// Blob downloads a blob (one GET, plus a redirect where the registry sends
+// one) and checks its digest.
+func (c *Client) Blob(ctx context.Context, repo name.Repository, h v1.Hash) ([]byte, error) {
+	rc, err := c.repo(ctx, repo, false)
+	if err != nil {
+		return nil, err
+	}
+	return c.getBlob(ctx, rc, h)
+}
+
+// PutBlobs uploads blobs, WithJobs at a time, without checking for them
+// first: one request each on registries that accept a monolithic upload, two
+// elsewhere.
+func (c *Client) PutBlobs(ctx context.Context, repo name.Repository, blobs [][]byte) error {
+	rc, err := c.repo(ctx, repo, true)
+	if err != nil {
+		return err
+	}
+	return c.Parallel(len(blobs), func(i int) error {
+		_, err := c.putBlob(ctx, rc, blobs[i])
+		return err
+	})
 }
 
 // getManifest fetches a manifest by tag or digest (one GET). When ref is a
 // digest the body is checked against it.
-func (c *Client) getManifest(ctx context.Context, rc *repoClient, ref string) (*fetched, error) {
+func (c *Client) getManifest(ctx context.Context, rc *repoClient, ref string) (*Manifest, error) {
 	u := rc.base + "/manifests/" + ref
 	resp, err := c.call(ctx, rc.http, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -62,7 +97,7 @@ func (c *Client) getManifest(ctx context.Context, rc *repoClient, ref string) (*
 		return nil, fmt.Errorf("manifest %s@%s: registry served content with digest %s", rc.repo, ref, h)
 	}
 	mt := mediaTypeOf(resp.header.Get("Content-Type"), resp.body)
-	return &fetched{body: resp.body, mediaType: mt, digest: h, etag: resp.header.Get("ETag")}, nil
+	return &Manifest{Body: resp.body, MediaType: mt, Digest: h, etag: resp.header.Get("ETag")}, nil
 }
 
 // mediaTypeOf prefers the mediaType inside the document (it is what the digest
@@ -126,7 +161,7 @@ func (c *Client) headManifest(ctx context.Context, rc *repoClient, ref string) (
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	return v1.Descriptor{MediaType: f.mediaType, Size: int64(len(f.body)), Digest: f.digest}, nil
+	return v1.Descriptor{MediaType: f.MediaType, Size: int64(len(f.Body)), Digest: f.Digest}, nil
 }
 
 // getBlob downloads a blob (one GET, plus a redirect where the registry sends
@@ -273,8 +308,9 @@ func (c *Client) ensureEmptyConfig(ctx context.Context, rc *repoClient) error {
 	return nil
 }
 
-// parallel runs f for 0..n-1, at most WithJobs at a time, and joins the errors.
-func (c *Client) parallel(n int, f func(i int) error) error {
+// Parallel runs f for 0..n-1, at most WithJobs at a time, and joins the
+// errors: the bound on what one operation transfers at once.
+func (c *Client) Parallel(n int, f func(i int) error) error {
 	errs := make([]error, n)
 	sem := make(chan struct{}, c.o.jobs)
 	var wg sync.WaitGroup

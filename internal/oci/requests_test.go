@@ -1,4 +1,4 @@
-package oci
+package oci_test
 
 import (
 	"io"
@@ -13,6 +13,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
+	"github.com/sealsign/seal/internal/oci/ocitest"
 )
 
 // TestRequestCounts pins the request counts the doc comments promise, on a
@@ -22,12 +27,12 @@ import (
 func TestRequestCounts(t *testing.T) {
 	type counts = map[string]int
 	for _, tc := range []struct {
-		rk registryKind
+		rk ocitest.RegistryKind
 		// first publish: ping, empty config and learning about the registry included
 		resolve, firstBundle, bundle, bundles, firstSig, sigAgain, att, verifyBundles, verifyBundlesAgain, readSig counts
 	}{
 		{
-			rk:      registryKind{name: "distribution", start: startDistribution},
+			rk:      ocitest.RegistryKind{Name: "distribution", Start: ocitest.StartDistribution},
 			resolve: counts{"GET": 1, "HEAD": 1}, // ping, HEAD manifest
 			// HEAD+POST+PUT empty config, POST+PUT bundle, PUT manifest, fallback GET+HEAD+PUT+GET
 			firstBundle: counts{"HEAD": 2, "POST": 2, "PUT": 4, "GET": 2},
@@ -45,7 +50,7 @@ func TestRequestCounts(t *testing.T) {
 			readSig: counts{"GET": 2},
 		},
 		{
-			rk:      registryKind{name: "olareg", start: startOlareg, subject: true},
+			rk:      ocitest.RegistryKind{Name: "olareg", Start: ocitest.StartOlareg, Subject: true},
 			resolve: counts{"GET": 1, "HEAD": 1},
 			// HEAD+POST empty config, POST bundle, PUT manifest (OCI-Subject: no fallback)
 			firstBundle:        counts{"HEAD": 1, "POST": 2, "PUT": 1},
@@ -59,14 +64,14 @@ func TestRequestCounts(t *testing.T) {
 			readSig:            counts{"GET": 2},
 		},
 	} {
-		t.Run(tc.rk.name, func(t *testing.T) {
-			ctx := testContext(t)
-			host := tc.rk.start(t)
-			img := pushImage(t, host, "app")
-			ct := &CountingTransport{}
+		t.Run(tc.rk.Name, func(t *testing.T) {
+			ctx := ocitest.Context(t)
+			host := tc.rk.Start(t)
+			img := ocitest.PushImage(t, host, "app")
+			ct := &oci.CountingTransport{}
 			// The settle delay sets only how long a checked update waits before
 			// its read-back; the counts do not depend on it.
-			c, err := New(WithInsecureHosts(host), WithTransport(ct), WithSettleDelay(400*time.Millisecond))
+			c, err := oci.New(oci.WithInsecureHosts(host), oci.WithTransport(ct), oci.WithSettleDelay(400*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -80,50 +85,50 @@ func TestRequestCounts(t *testing.T) {
 					t.Errorf("%s requests (-want +got):\n%s", name, diff)
 				}
 			}
-			var s Subject
+			var s oci.Subject
 			step("Resolve", tc.resolve, func() (err error) { s, err = c.Resolve(ctx, img.String()); return err })
 			step("first PutBundle", tc.firstBundle, func() error {
-				_, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(1), Content: ContentDSSE})
+				_, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(1), Content: bundle.ContentDSSE})
 				return err
 			})
 			step("PutBundle", tc.bundle, func() error {
-				_, err := c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(2), Content: ContentDSSE})
+				_, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(2), Content: bundle.ContentDSSE})
 				return err
 			})
 			step("PutBundles", tc.bundles, func() error {
-				rs, err := c.PutBundles(ctx, s, []BundleArtifact{
-					{Bundle: testBundle(3), Content: ContentDSSE},
-					{Bundle: testBundle(4), Content: ContentDSSE},
-					{Bundle: testBundle(5), Content: ContentDSSE},
+				rs, err := bundle.PutAll(ctx, c, s, []bundle.Artifact{
+					{Bundle: ocitest.Bundle(3), Content: bundle.ContentDSSE},
+					{Bundle: ocitest.Bundle(4), Content: bundle.ContentDSSE},
+					{Bundle: ocitest.Bundle(5), Content: bundle.ContentDSSE},
 				})
 				if len(rs) != 3 {
 					t.Errorf("PutBundles() returned %d results, want 3", len(rs))
 				}
 				return err
 			})
-			sig, _ := SignatureLayer([]byte(`{"critical":{}}`), []byte("s"), LegacyMaterial{})
+			sig, _ := legacy.SignatureLayer([]byte(`{"critical":{}}`), []byte("s"), legacy.Material{})
 			step("first AppendLegacy", tc.firstSig, func() error {
-				_, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{sig})
+				_, err := legacy.Append(ctx, c, s, legacy.Signature, []legacy.Layer{sig})
 				return err
 			})
 			step("AppendLegacy again", tc.sigAgain, func() error {
-				_, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{sig})
+				_, err := legacy.Append(ctx, c, s, legacy.Signature, []legacy.Layer{sig})
 				return err
 			})
-			att, _ := AttestationLayer([]byte(`{}`), "https://slsa.dev/provenance/v1", LegacyMaterial{})
+			att, _ := legacy.AttestationLayer([]byte(`{}`), "https://slsa.dev/provenance/v1", legacy.Material{})
 			step("AppendLegacy attestation", tc.att, func() error {
-				_, err := c.AppendLegacy(ctx, s, Attestation, []LegacyLayer{att})
+				_, err := legacy.Append(ctx, c, s, legacy.Attestation, []legacy.Layer{att})
 				return err
 			})
 
-			v, err := New(WithInsecureHosts(host), WithTransport(ct))
+			v, err := oci.New(oci.WithInsecureHosts(host), oci.WithTransport(ct))
 			if err != nil {
 				t.Fatal(err)
 			}
-			step("verifier Bundles", tc.verifyBundles, func() error { _, err := v.Bundles(ctx, s, BundleFilter{}); return err })
-			step("verifier Bundles again", tc.verifyBundlesAgain, func() error { _, err := v.Bundles(ctx, s, BundleFilter{}); return err })
-			step("verifier Legacy", tc.readSig, func() error { _, err := v.Legacy(ctx, s, Signature); return err })
-			step("Settle", counts{"GET": 2 + map[bool]int{false: 1}[tc.rk.subject]}, func() error {
+			step("verifier Bundles", tc.verifyBundles, func() error { _, err := bundle.List(ctx, v, s, bundle.Filter{}); return err })
+			step("verifier Bundles again", tc.verifyBundlesAgain, func() error { _, err := bundle.List(ctx, v, s, bundle.Filter{}); return err })
+			step("verifier Legacy", tc.readSig, func() error { _, err := legacy.Read(ctx, v, s, legacy.Signature); return err })
+			step("Settle", counts{"GET": 2 + map[bool]int{false: 1}[tc.rk.Subject]}, func() error {
 				n, err := c.Settle(ctx)
 				if n != 0 {
 					t.Errorf("Settle() repaired %d tags", n)
@@ -139,7 +144,7 @@ func TestRequestCounts(t *testing.T) {
 // connections per host and opening (on a real registry, TLS-handshaking)
 // new ones for every burst.
 func TestConnectionsReused(t *testing.T) {
-	ctx := testContext(t)
+	ctx := ocitest.Context(t)
 	var opened atomic.Int64
 	h := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewUnstartedServer(h)
@@ -151,8 +156,8 @@ func TestConnectionsReused(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	host := srv.Listener.Addr().String()
-	img := pushImage(t, host, "app")
-	c, err := New(WithInsecureHosts(host), WithJobs(8))
+	img := ocitest.PushImage(t, host, "app")
+	c, err := oci.New(oci.WithInsecureHosts(host), oci.WithJobs(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +167,11 @@ func TestConnectionsReused(t *testing.T) {
 	}
 	burst := func(round int) {
 		t.Helper()
-		bs := make([]BundleArtifact, 8)
+		bs := make([]bundle.Artifact, 8)
 		for i := range bs {
-			bs[i] = BundleArtifact{Bundle: testBundle(100*round + i), Content: ContentDSSE}
+			bs[i] = bundle.Artifact{Bundle: ocitest.Bundle(100*round + i), Content: bundle.ContentDSSE}
 		}
-		if _, err := c.PutBundles(ctx, s, bs); err != nil {
+		if _, err := bundle.PutAll(ctx, c, s, bs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,11 +213,11 @@ func (t *inflightTransport) RoundTrip(req *http.Request) (*http.Response, error)
 // no referrers API (so it does not process subjects), a run's referrer
 // manifests go up all at once instead of the first alone to find out.
 func TestReferrerManifestsAtOnce(t *testing.T) {
-	ctx := testContext(t)
-	host := startGGCR(t, false)
-	img := pushImage(t, host, "app")
+	ctx := ocitest.Context(t)
+	host := ocitest.StartGGCR(t, false)
+	img := ocitest.PushImage(t, host, "app")
 	tr := &inflightTransport{}
-	c, err := New(WithInsecureHosts(host), WithTransport(tr))
+	c, err := oci.New(oci.WithInsecureHosts(host), oci.WithTransport(tr))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,11 +225,11 @@ func TestReferrerManifestsAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Bundles(ctx, s, BundleFilter{}); err != nil {
+	if _, err := bundle.List(ctx, c, s, bundle.Filter{}); err != nil {
 		t.Fatal(err)
 	}
-	bs := []BundleArtifact{{Bundle: testBundle(1), Content: ContentDSSE}, {Bundle: testBundle(2), Content: ContentDSSE}, {Bundle: testBundle(3), Content: ContentDSSE}}
-	if _, err := c.PutBundles(ctx, s, bs); err != nil {
+	bs := []bundle.Artifact{{Bundle: ocitest.Bundle(1), Content: bundle.ContentDSSE}, {Bundle: ocitest.Bundle(2), Content: bundle.ContentDSSE}, {Bundle: ocitest.Bundle(3), Content: bundle.ContentDSSE}}
+	if _, err := bundle.PutAll(ctx, c, s, bs); err != nil {
 		t.Fatal(err)
 	}
 	if got := tr.max.Load(); got != 3 {

@@ -67,7 +67,7 @@ func (c *Client) Platforms(ctx context.Context, s Subject) ([]Subject, error) {
 		return nil, fmt.Errorf("listing platforms of %s: %w", s, err)
 	}
 	var idx v1.IndexManifest
-	if err := json.Unmarshal(f.body, &idx); err != nil {
+	if err := json.Unmarshal(f.Body, &idx); err != nil {
 		return nil, fmt.Errorf("listing platforms of %s: parsing index: %w", s, err)
 	}
 	var out []Subject
@@ -83,8 +83,9 @@ func (c *Client) Platforms(ctx context.Context, s Subject) ([]Subject, error) {
 	return out, nil
 }
 
-// subjectDescriptor is the descriptor a referrer points at: only the fields the
-// spec asks for, so that the referrer is the same whatever else the index said.
-func (s Subject) subjectDescriptor() *v1.Descriptor {
+// SubjectDescriptor is the descriptor a referrer points at: only the fields
+// the spec asks for, so that the referrer is the same whatever else the index
+// said.
+func (s Subject) SubjectDescriptor() *v1.Descriptor {
 	return &v1.Descriptor{MediaType: s.Descriptor.MediaType, Size: s.Descriptor.Size, Digest: s.Descriptor.Digest}
 }

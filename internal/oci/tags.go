@@ -43,29 +43,31 @@ import (
 // compare-and-swap nothing is certain, so a client also remembers its updates
 // and Settle runs them again at the end of a run.
 
-// tagPlan is a merged document ready to write.
-type tagPlan struct {
-	body      []byte
-	mediaType types.MediaType
-	blobs     [][]byte // uploaded before the document, e.g. a config
+// TagDocument is a merged tag document ready to write.
+type TagDocument struct {
+	Body      []byte
+	MediaType types.MediaType
+	// Blobs are uploaded before the document, e.g. its config.
+	Blobs [][]byte
 }
 
-// tagFormat reads and writes one kind of append-only tag document.
-type tagFormat interface {
-	// parse splits a document (nil for a missing tag) into its entries and the
-	// rest, which render keeps.
-	parse(cur *fetched) (entries []v1.Descriptor, rest any, err error)
-	// render builds the document holding entries.
-	render(entries []v1.Descriptor, rest any) (*tagPlan, error)
-	// key identifies an entry: two entries with one key are the same entry.
-	key(v1.Descriptor) string
+// TagFormat reads and writes one kind of append-only tag document (see
+// AppendTag): cosign's .sig/.att images, the referrers fallback index.
+type TagFormat interface {
+	// Parse splits a document (nil for a missing tag) into its entries and
+	// the rest, which Render keeps.
+	Parse(cur *Manifest) (entries []v1.Descriptor, rest any, err error)
+	// Render builds the document holding entries.
+	Render(entries []v1.Descriptor, rest any) (*TagDocument, error)
+	// Key identifies an entry: two entries with one key are the same entry.
+	Key(v1.Descriptor) string
 }
 
 // tagUpdate appends a writer's entries to the document behind a tag.
 type tagUpdate struct {
 	repo    name.Repository
 	tag     string
-	format  tagFormat
+	format  TagFormat
 	entries []v1.Descriptor
 	// ready, when set, waits for what the document references (blobs still
 	// uploading) and is called before every write.
@@ -74,15 +76,15 @@ type tagUpdate struct {
 
 // mergeEntries adds ours and the seen entries that have gone missing to have.
 // An entry of ours replaces an existing one with its key but other metadata.
-func mergeEntries(f tagFormat, have, ours, seen []v1.Descriptor) ([]v1.Descriptor, bool) {
+func mergeEntries(f TagFormat, have, ours, seen []v1.Descriptor) ([]v1.Descriptor, bool) {
 	out := slices.Clone(have)
 	index := make(map[string]int, len(out))
 	for i, d := range out {
-		index[f.key(d)] = i
+		index[f.Key(d)] = i
 	}
 	changed := false
 	for _, d := range ours {
-		k := f.key(d)
+		k := f.Key(d)
 		if i, ok := index[k]; ok {
 			if !sameDescriptor(out[i], d) || out[i].Size != d.Size {
 				out[i] = d
@@ -95,7 +97,7 @@ func mergeEntries(f tagFormat, have, ours, seen []v1.Descriptor) ([]v1.Descripto
 		changed = true
 	}
 	for _, d := range seen {
-		k := f.key(d)
+		k := f.Key(d)
 		if _, ok := index[k]; !ok {
 			index[k] = len(out)
 			out = append(out, d)
@@ -106,13 +108,13 @@ func mergeEntries(f tagFormat, have, ours, seen []v1.Descriptor) ([]v1.Descripto
 }
 
 // addSeen remembers the entries of a read, for mergeEntries.
-func addSeen(f tagFormat, seen, have []v1.Descriptor) []v1.Descriptor {
+func addSeen(f TagFormat, seen, have []v1.Descriptor) []v1.Descriptor {
 	known := make(map[string]bool, len(seen))
 	for _, d := range seen {
-		known[f.key(d)] = true
+		known[f.Key(d)] = true
 	}
 	for _, d := range have {
-		if k := f.key(d); !known[k] {
+		if k := f.Key(d); !known[k] {
 			known[k] = true
 			seen = append(seen, d)
 		}
@@ -120,11 +122,78 @@ func addSeen(f tagFormat, seen, have []v1.Descriptor) []v1.Descriptor {
 	return seen
 }
 
+// AppendTag adds entries to the document behind a tag that several writers
+// append to, in format f, without losing the entries concurrent writers add
+// (see updateTag above, and Settle). ready, when set, waits for what the
+// entries reference (blobs still uploading) and is called before every write.
+// The Result names the tag and the document as last read back; Existed says
+// that every entry was in place and nothing was written.
+//
+// Requests: GET (none right after a ReadTag of the tag), the document's
+// blobs, a HEAD showing the tag has not moved, PUT, and the GET that checks
+// it (none with WithDeferredCheck: Settle checks). Entries already in place:
+// the GET alone.
+func (c *Client) AppendTag(ctx context.Context, repo name.Repository, tag string, f TagFormat, entries []v1.Descriptor, ready func() error) (Result, error) {
+	res := Result{Ref: repo.Tag(tag).String()}
+	rc, err := c.repo(ctx, repo, true)
+	if err != nil {
+		return res, err
+	}
+	u := tagUpdate{repo: repo, tag: tag, format: f, entries: entries, ready: ready}
+	c.remember(u)
+	out, err := c.updateTag(ctx, rc, u)
+	if err != nil {
+		return res, err
+	}
+	res.Existed = !out.wrote
+	if out.final != nil {
+		res.Descriptor = v1.Descriptor{MediaType: out.final.MediaType, Digest: out.final.Digest, Size: int64(len(out.final.Body))}
+	}
+	return res, nil
+}
+
+// ReadTag reads the document behind a tag that writers append to; nil when
+// the tag is missing (one GET). A client with write access remembers the
+// read, so that an AppendTag to the same tag right after starts from it
+// instead of reading again.
+func (c *Client) ReadTag(ctx context.Context, repo name.Repository, tag string) (*Manifest, error) {
+	rc, err := c.repo(ctx, repo, false)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.getManifest(ctx, rc, tag)
+	if errors.Is(err, ErrNotFound) {
+		c.noteRead(repo, tag, nil)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.noteRead(repo, tag, f)
+	return f, nil
+}
+
+// MergeTag is one round of AppendTag without the registry: the document
+// that adding ours to cur (nil: a missing tag) writes, or nil when cur holds
+// them all already. It lets a TagFormat be tested for what AppendTag makes
+// of it.
+func MergeTag(f TagFormat, cur *Manifest, ours []v1.Descriptor) (*TagDocument, error) {
+	have, rest, err := f.Parse(cur)
+	if err != nil {
+		return nil, err
+	}
+	merged, changed := mergeEntries(f, have, ours, nil)
+	if !changed {
+		return nil, nil
+	}
+	return f.Render(merged, rest)
+}
+
 // tagOutcome reports what updateTag did.
 type tagOutcome struct {
 	wrote  bool
 	writes int
-	final  *fetched // the document as last read, holding our entries
+	final  *Manifest // the document as last read, holding our entries
 	// initial holds the entries of the first read, so a caller with many
 	// entries can tell which of them were already in place.
 	initial []v1.Descriptor
@@ -177,7 +246,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 	wait := func() error {
 		return sleep(ctx, delay+2*window+rand.N(window+time.Millisecond))
 	}
-	read := func() (*fetched, error) {
+	read := func() (*Manifest, error) {
 		cur, err := c.getManifest(ctx, rc, u.tag)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil
@@ -188,7 +257,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		return cur, nil
 	}
 	var (
-		next       *fetched // a fresher read to merge into, when prefetched
+		next       *Manifest // a fresher read to merge into, when prefetched
 		prefetched bool
 		refreshes  int
 	)
@@ -207,7 +276,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 			}
 		}
 		next, prefetched = nil, false
-		have, rest, err := u.format.parse(cur)
+		have, rest, err := u.format.Parse(cur)
 		if err != nil {
 			return out, fmt.Errorf("reading tag %s:%s: %w", u.repo, u.tag, err)
 		}
@@ -217,12 +286,12 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		merged, changed := mergeEntries(u.format, have, u.entries, seen)
 		seen = addSeen(u.format, seen, have)
 		if !changed && cur != nil {
-			if !out.wrote || cur.digest == wrote || (checked != nil && *checked == cur.digest) {
+			if !out.wrote || cur.Digest == wrote || (checked != nil && *checked == cur.Digest) {
 				out.final = cur
 				return out, nil
 			}
 			// Others wrote after us: wait for the tag to be quiet.
-			d := cur.digest
+			d := cur.Digest
 			checked = &d
 			if err := wait(); err != nil {
 				return out, err
@@ -230,7 +299,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 			continue
 		}
 		checked = nil
-		plan, err := u.format.render(merged, rest)
+		plan, err := u.format.Render(merged, rest)
 		if err != nil {
 			return out, fmt.Errorf("merging into tag %s:%s: %w", u.repo, u.tag, err)
 		}
@@ -238,8 +307,8 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 			c.o.log.Warn("entries went missing from a tag a concurrent writer overwrote; merging them back",
 				"tag", u.repo.String()+":"+u.tag, "writes", out.writes)
 		}
-		err = c.parallel(len(plan.blobs), func(i int) error {
-			_, err := c.putBlob(ctx, rc, plan.blobs[i])
+		err = c.Parallel(len(plan.Blobs), func(i int) error {
+			_, err := c.putBlob(ctx, rc, plan.Blobs[i])
 			return err
 		})
 		if err != nil {
@@ -276,7 +345,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		if cur != nil {
 			etag = cur.etag
 		}
-		_, err = c.putManifest(ctx, rc, u.tag, plan.mediaType, plan.body, etag)
+		_, err = c.putManifest(ctx, rc, u.tag, plan.MediaType, plan.Body, etag)
 		var re *RegistryError
 		if errors.As(err, &re) && re.StatusCode == http.StatusPreconditionFailed {
 			// The registry saw the tag move between our read and write: merge again.
@@ -285,7 +354,7 @@ func (c *Client) updateTagFrom(ctx context.Context, rc *repoClient, u tagUpdate,
 		if err != nil {
 			return out, fmt.Errorf("writing tag %s:%s: %w", u.repo, u.tag, err)
 		}
-		wrote, _, _ = v1.SHA256(bytes.NewReader(plan.body))
+		wrote, _, _ = v1.SHA256(bytes.NewReader(plan.Body))
 		out.wrote = true
 		out.writes++
 		window = time.Since(windowStart)
@@ -316,11 +385,11 @@ func (c *Client) tagMoved(ctx context.Context, rc *repoClient, tag string, diges
 }
 
 // digestOf is a read's digest, zero for a missing tag.
-func digestOf(f *fetched) v1.Hash {
+func digestOf(f *Manifest) v1.Hash {
 	if f == nil {
 		return v1.Hash{}
 	}
-	return f.digest
+	return f.Digest
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

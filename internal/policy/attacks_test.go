@@ -12,6 +12,8 @@ import (
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	ocibundle "github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/oidc"
 	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/testbed"
@@ -47,20 +49,20 @@ func (b *bed) copyProvenance(from, to string, f oci.Format) {
 	c := b.ociClient()
 	src, dst := b.resolve(c, from), b.resolve(c, to)
 	if f == oci.Bundle {
-		bs, err := c.Bundles(ctx, src, oci.BundleFilter{PredicateType: slsaV1})
+		bs, err := ocibundle.List(ctx, c, src, ocibundle.Filter{PredicateType: slsaV1})
 		if err != nil || len(bs) == 0 {
 			b.t.Fatalf("Bundles() = %d, %v", len(bs), err)
 		}
-		if _, err := c.PutBundle(ctx, dst, oci.BundleArtifact{Bundle: bs[0].Bundle, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
+		if _, err := ocibundle.Put(ctx, c, dst, ocibundle.Artifact{Bundle: bs[0].Bundle, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
 			b.t.Fatal(err)
 		}
 		return
 	}
-	ls, err := c.Legacy(ctx, src, oci.Attestation)
+	ls, err := legacy.Read(ctx, c, src, legacy.Attestation)
 	if err != nil || len(ls) == 0 {
 		b.t.Fatalf("Legacy() = %d, %v", len(ls), err)
 	}
-	if _, err := c.AppendLegacy(ctx, dst, oci.Attestation, ls); err != nil {
+	if _, err := legacy.Append(ctx, c, dst, legacy.Attestation, ls); err != nil {
 		b.t.Fatal(err)
 	}
 }
@@ -85,7 +87,7 @@ func (b *bed) tamperProvenance(from, to string, f oci.Format) {
 		return base64.StdEncoding.EncodeToString(edited)
 	}
 	if f == oci.Bundle {
-		bs, err := c.Bundles(ctx, src, oci.BundleFilter{PredicateType: slsaV1})
+		bs, err := ocibundle.List(ctx, c, src, ocibundle.Filter{PredicateType: slsaV1})
 		if err != nil || len(bs) == 0 {
 			b.t.Fatalf("Bundles() = %d, %v", len(bs), err)
 		}
@@ -99,12 +101,12 @@ func (b *bed) tamperProvenance(from, to string, f oci.Format) {
 		if err != nil {
 			b.t.Fatal(err)
 		}
-		if _, err := c.PutBundle(ctx, dst, oci.BundleArtifact{Bundle: raw, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
+		if _, err := ocibundle.Put(ctx, c, dst, ocibundle.Artifact{Bundle: raw, Content: bs[0].Content, PredicateType: bs[0].PredicateType}); err != nil {
 			b.t.Fatal(err)
 		}
 		return
 	}
-	ls, err := c.Legacy(ctx, src, oci.Attestation)
+	ls, err := legacy.Read(ctx, c, src, legacy.Attestation)
 	if err != nil || len(ls) == 0 {
 		b.t.Fatalf("Legacy() = %d, %v", len(ls), err)
 	}
@@ -117,8 +119,8 @@ func (b *bed) tamperProvenance(from, to string, f oci.Format) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	l := oci.LegacyLayer{MediaType: ls[0].MediaType, Payload: raw, Annotations: ls[0].Annotations}
-	if _, err := c.AppendLegacy(ctx, dst, oci.Attestation, []oci.LegacyLayer{l}); err != nil {
+	l := legacy.Layer{MediaType: ls[0].MediaType, Payload: raw, Annotations: ls[0].Annotations}
+	if _, err := legacy.Append(ctx, c, dst, legacy.Attestation, []legacy.Layer{l}); err != nil {
 		b.t.Fatal(err)
 	}
 }
@@ -180,12 +182,12 @@ func TestEngineAttacks(t *testing.T) {
 		var n int
 		var err error
 		if strings.HasSuffix(key, oci.Bundle.String()) {
-			var bs []oci.FoundBundle
-			bs, err = c.Bundles(context.Background(), s, oci.BundleFilter{PredicateType: slsaV1})
+			var bs []ocibundle.Found
+			bs, err = ocibundle.List(context.Background(), c, s, ocibundle.Filter{PredicateType: slsaV1})
 			n = len(bs)
 		} else {
-			var ls []oci.LegacyLayer
-			ls, err = c.Legacy(context.Background(), s, oci.Attestation)
+			var ls []legacy.Layer
+			ls, err = legacy.Read(context.Background(), c, s, legacy.Attestation)
 			n = len(ls)
 		}
 		if err != nil || n != 1 {

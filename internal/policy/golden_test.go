@@ -2,11 +2,12 @@ package policy
 
 import (
 	"flag"
-	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/oci"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 
 	"github.com/google/go-cmp/cmp"
 )

@@ -3,9 +3,6 @@ package policy
 import (
 	"context"
 	"fmt"
-	"github.com/sealsign/seal/internal/ci"
-	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/oci"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealsign/seal/internal/ci"
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/testbed"
 )
 

@@ -4,10 +4,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/oci"
 	"sort"
 	"strings"
+
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // policy-controller's ClusterImagePolicy (policy.sigstore.dev/v1beta1) and

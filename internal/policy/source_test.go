@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	ocibundle "github.com/sealsign/seal/internal/oci/bundle"
 	"github.com/sealsign/seal/internal/testbed"
 	"github.com/sealsign/seal/internal/verify"
 )
@@ -23,7 +24,7 @@ import (
 func (b *bed) certSummary(ref string) certificate.Summary {
 	b.t.Helper()
 	c := b.ociClient()
-	bs, err := c.Bundles(context.Background(), b.resolve(c, ref), oci.BundleFilter{PredicateType: CosignSign})
+	bs, err := ocibundle.List(context.Background(), c, b.resolve(c, ref), ocibundle.Filter{PredicateType: CosignSign})
 	if err != nil || len(bs) == 0 {
 		b.t.Fatalf("Bundles(%s) = %d, %v", ref, len(bs), err)
 	}

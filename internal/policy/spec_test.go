@@ -1,10 +1,11 @@
 package policy
 
 import (
-	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/oci"
 	"strings"
 	"testing"
+
+	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/oci"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )

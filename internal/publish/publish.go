@@ -9,20 +9,12 @@ import (
 	"time"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/subject"
 )
-
-// Registry is what the publisher needs of package oci.
-type Registry interface {
-	Resolve(ctx context.Context, ref string) (oci.Subject, error)
-	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
-	PutBundles(ctx context.Context, s oci.Subject, bs []oci.BundleArtifact) ([]oci.Result, error)
-	AppendLegacy(ctx context.Context, s oci.Subject, kind oci.Kind, layers []oci.LegacyLayer) (oci.Result, error)
-	Bundles(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
-	Legacy(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
-}
 
 type options struct {
 	format oci.Format
@@ -67,12 +59,12 @@ func WithClock(now func() time.Time) Option {
 // Publisher signs and publishes.
 type Publisher struct {
 	signer *signing.Signer
-	reg    Registry
+	reg    *oci.Client
 	o      *options
 }
 
 // New returns a Publisher that signs with signer and writes to reg.
-func New(signer *signing.Signer, reg Registry, opts ...Option) (*Publisher, error) {
+func New(signer *signing.Signer, reg *oci.Client, opts ...Option) (*Publisher, error) {
 	if signer == nil || reg == nil {
 		return nil, errors.New("publisher needs a signer and a registry")
 	}
@@ -103,12 +95,6 @@ type Request struct {
 	Sign bool
 	// Attestations to sign and publish for each subject.
 	Attestations []Attestation
-}
-
-// settler is implemented by registries that can re-check the shared tags
-// they wrote (oci.Client).
-type settler interface {
-	Settle(ctx context.Context) (int, error)
 }
 
 // Report says what was published.
@@ -182,8 +168,8 @@ func (p *Publisher) Publish(ctx context.Context, req Request) (*Report, error) {
 	// Writers of shared tags (other jobs signing the same digest) may have
 	// overwritten an update of ours after we checked it: read the tags once
 	// more and restore what is missing.
-	if st, ok := p.reg.(settler); ok && errors.Join(errs...) == nil {
-		n, err := st.Settle(ctx)
+	if errors.Join(errs...) == nil {
+		n, err := p.reg.Settle(ctx)
 		rep.Repaired = n
 		if n > 0 {
 			p.o.log.Warn("restored tag entries lost to concurrent writers", "entries", n)
@@ -205,9 +191,9 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 	}
 	now := p.o.now().UTC()
 	var (
-		bundles []oci.BundleArtifact
-		sigs    []oci.LegacyLayer
-		atts    []oci.LegacyLayer
+		bundles []bundle.Artifact
+		sigs    []legacy.Layer
+		atts    []legacy.Layer
 		items   []Item
 	)
 	add := func(kind, pt string, format oci.Format, r *signing.Result, b []byte) {
@@ -237,7 +223,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			if err != nil {
 				return nil, fmt.Errorf("signing %s: %w", s, err)
 			}
-			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: predicate.CosignSign, Created: now})
+			bundles = append(bundles, bundle.Artifact{Bundle: r.JSON, Content: bundle.ContentDSSE, PredicateType: predicate.CosignSign, Created: now})
 			add("signature", predicate.CosignSign, oci.Bundle, r, r.JSON)
 		}
 		if p.o.format.Has(oci.Legacy) && !skip("signature", "", oci.Legacy) {
@@ -253,7 +239,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			if err != nil {
 				return nil, err
 			}
-			l, err := oci.SignatureLayer(payload, r.Signature, m)
+			l, err := legacy.SignatureLayer(payload, r.Signature, m)
 			if err != nil {
 				return nil, err
 			}
@@ -293,7 +279,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			return nil, fmt.Errorf("signing %s attestation for %s: %w", a.PredicateType(), s, err)
 		}
 		if wantBundle {
-			bundles = append(bundles, oci.BundleArtifact{Bundle: r.JSON, Content: oci.ContentDSSE, PredicateType: a.PredicateType(), Created: now})
+			bundles = append(bundles, bundle.Artifact{Bundle: r.JSON, Content: bundle.ContentDSSE, PredicateType: a.PredicateType(), Created: now})
 			add("attestation", a.PredicateType(), oci.Bundle, r, r.JSON)
 		}
 		if wantLegacy {
@@ -306,7 +292,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 			if err != nil {
 				return nil, err
 			}
-			l, err := oci.AttestationLayer(r.Envelope, a.PredicateType(), m)
+			l, err := legacy.AttestationLayer(r.Envelope, a.PredicateType(), m)
 			if err != nil {
 				return nil, err
 			}
@@ -339,7 +325,7 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 	if len(bundles) > 0 {
 		wg.Go(func() {
 			// On error a result has a Ref only where its bundle is in place.
-			res, err := p.reg.PutBundles(ctx, s, bundles)
+			res, err := bundle.PutAll(ctx, p.reg, s, bundles)
 			errs[0] = err
 			for bi, i := range bundleIdx {
 				if bi < len(res) && res[bi].Ref != "" {
@@ -349,15 +335,15 @@ func (p *Publisher) one(ctx context.Context, s oci.Subject, req Request) ([]Item
 		})
 	}
 	for lane, w := range []struct {
-		kind   oci.Kind
-		layers []oci.LegacyLayer
+		kind   legacy.Kind
+		layers []legacy.Layer
 		name   string
-	}{{oci.Signature, sigs, "signature"}, {oci.Attestation, atts, "attestation"}} {
+	}{{legacy.Signature, sigs, "signature"}, {legacy.Attestation, atts, "attestation"}} {
 		if len(w.layers) == 0 {
 			continue
 		}
 		wg.Go(func() {
-			res, err := p.reg.AppendLegacy(ctx, s, w.kind, w.layers)
+			res, err := legacy.Append(ctx, p.reg, s, w.kind, w.layers)
 			if err != nil {
 				errs[1+lane] = err
 				return
@@ -391,17 +377,17 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 		wg     sync.WaitGroup
 		me     string
 		meErr  error
-		bs     []oci.FoundBundle
-		layers [2][]oci.LegacyLayer
+		bs     []bundle.Found
+		layers [2][]legacy.Layer
 		errs   [3]error
 	)
 	wg.Go(func() { me, meErr = p.signer.Identity(ctx) })
 	if p.o.format.Has(oci.Bundle) {
-		wg.Go(func() { bs, errs[0] = p.reg.Bundles(ctx, s, oci.BundleFilter{}) })
+		wg.Go(func() { bs, errs[0] = bundle.List(ctx, p.reg, s, bundle.Filter{}) })
 	}
 	if p.o.format.Has(oci.Legacy) {
-		for i, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
-			wg.Go(func() { layers[i], errs[1+i] = p.reg.Legacy(ctx, s, kind) })
+		for i, kind := range []legacy.Kind{legacy.Signature, legacy.Attestation} {
+			wg.Go(func() { layers[i], errs[1+i] = legacy.Read(ctx, p.reg, s, kind) })
 		}
 	}
 	wg.Wait()
@@ -428,14 +414,14 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 		}
 	}
 	if p.o.format.Has(oci.Legacy) {
-		for i, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
+		for i, kind := range []legacy.Kind{legacy.Signature, legacy.Attestation} {
 			ls := layers[i]
-			tag, _ := oci.LegacyTag(s, kind)
+			tag, _ := legacy.Tag(s, kind)
 			for _, l := range ls {
 				mine := false
-				if c := l.Annotations[oci.AnnotationCertificate]; c != "" {
+				if c := l.Annotations[legacy.AnnotationCertificate]; c != "" {
 					mine = signing.PEMIdentity(c) == me
-				} else if kind == oci.Signature {
+				} else if kind == legacy.Signature {
 					sig, err := l.Signature()
 					mine = err == nil && p.signer.SignedByKey(l.Payload, sig)
 				} else {
@@ -444,10 +430,10 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 				if !mine {
 					continue
 				}
-				if kind == oci.Signature {
+				if kind == legacy.Signature {
 					have["legacy|signature|"] = s.Ref.Context().Tag(tag).String()
 				} else {
-					have["legacy|attestation|"+l.Annotations[oci.AnnotationPredicateType]] = s.Ref.Context().Tag(tag).String()
+					have["legacy|attestation|"+l.Annotations[legacy.AnnotationPredicateType]] = s.Ref.Context().Tag(tag).String()
 					if st := envelopePayload(l.Payload); st != nil {
 						have["legacy|attestation|"+statementKey(st)] = s.Ref.Context().Tag(tag).String()
 					}
@@ -461,10 +447,10 @@ func (p *Publisher) existing(ctx context.Context, s oci.Subject) (map[string]str
 // legacyMaterial is the certificate, Rekor v1 entry and timestamp cosign's
 // legacy layers carry. ts overrides the bundle's timestamp (attestations timestamp the
 // envelope, signatures the raw signature).
-func (p *Publisher) legacyMaterial(r *signing.Result, ts []byte) (oci.LegacyMaterial, error) {
-	m := oci.LegacyMaterial{Certificate: p.signer.CertificatePEM()}
+func (p *Publisher) legacyMaterial(r *signing.Result, ts []byte) (legacy.Material, error) {
+	m := legacy.Material{Certificate: p.signer.CertificatePEM()}
 	for _, e := range r.Bundle.GetVerificationMaterial().GetTlogEntries() {
-		b, err := oci.RekorBundle(e)
+		b, err := legacy.RekorBundle(e)
 		if err != nil {
 			return m, err
 		}

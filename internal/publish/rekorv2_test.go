@@ -10,14 +10,16 @@ import (
 	"github.com/sealsign/seal/internal/signing"
 )
 
-// unusedRegistry satisfies Registry for tests that never reach it.
-type unusedRegistry struct{ Registry }
-
 // TestNewRefusesLegacyWithRekorV2: the legacy tags can hold only a Rekor v1
 // entry, so New refuses to write them when the signer logs to Rekor v2, and
 // accepts every other combination.
 func TestNewRefusesLegacyWithRekorV2(t *testing.T) {
 	kp, err := sign.NewEphemeralKeypair(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A client for tests that never reach the registry.
+	unused, err := oci.New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func TestNewRefusesLegacyWithRekorV2(t *testing.T) {
 			if err != nil {
 				t.Fatalf("NewKeyed() = %v", err)
 			}
-			_, err = New(s, unusedRegistry{}, WithFormat(tc.format))
+			_, err = New(s, unused, WithFormat(tc.format))
 			switch {
 			case tc.wantErr && err == nil:
 				t.Fatal("New() = nil error, want a refusal")

@@ -28,7 +28,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 )
 
@@ -230,7 +230,7 @@ func match(what, got, expr string) error {
 }
 
 // legacy verifies a layer of cosign's .sig or .att tag.
-func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, digest []byte) (*Finding, error) {
+func (c *checker) legacy(l legacy.Layer, kind legacy.Kind, digestStr string, digest []byte) (*Finding, error) {
 	f := &Finding{Kind: kind.String()}
 	var verifier signature.Verifier
 	var cert *x509.Certificate
@@ -278,7 +278,7 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 		}
 	}
 	switch kind {
-	case oci.Signature:
+	case legacy.Signature:
 		sig, err := l.Signature()
 		if err != nil {
 			return nil, err
@@ -299,7 +299,7 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 		if p.Critical.Image.Digest != digestStr {
 			return nil, fmt.Errorf("payload signs %s, not this image (%s)", p.Critical.Image.Digest, digestStr)
 		}
-	case oci.Attestation:
+	case legacy.Attestation:
 		var env struct {
 			PayloadType string `json:"payloadType"`
 			Payload     string `json:"payload"`
@@ -327,8 +327,8 @@ func (c *checker) legacy(l oci.LegacyLayer, kind oci.Kind, digestStr string, dig
 	return f, nil
 }
 
-func legacyCertificate(l oci.LegacyLayer) (*x509.Certificate, error) {
-	p := l.Annotations[oci.AnnotationCertificate]
+func legacyCertificate(l legacy.Layer) (*x509.Certificate, error) {
+	p := l.Annotations[legacy.AnnotationCertificate]
 	if p == "" {
 		return nil, errors.New("no certificate: signed with a key, not keylessly")
 	}
@@ -350,10 +350,10 @@ func legacyCertificate(l oci.LegacyLayer) (*x509.Certificate, error) {
 // verify; without it (--no-tlog, cosign's --insecure-ignore-tlog) the entry
 // is not consulted. A timestamp present must verify, and something must
 // prove the time.
-func (c *checker) legacyTimes(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certificate) ([]time.Time, error) {
+func (c *checker) legacyTimes(l legacy.Layer, kind legacy.Kind, cert *x509.Certificate) ([]time.Time, error) {
 	var times []time.Time
 	if c.p.RequireTlog {
-		raw := l.Annotations[oci.AnnotationRekorBundle]
+		raw := l.Annotations[legacy.AnnotationRekorBundle]
 		if raw == "" {
 			return nil, errors.New("no transparency-log entry (the signature was not logged in a Rekor v1 log), and the policy requires one (--no-tlog accepts a timestamp alone)")
 		}
@@ -369,7 +369,7 @@ func (c *checker) legacyTimes(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certi
 	}
 	if len(ts) > 0 {
 		stamped := l.Payload // attestations: cosign timestamps the envelope
-		if kind == oci.Signature {
+		if kind == legacy.Signature {
 			if stamped, err = l.Signature(); err != nil {
 				return nil, err
 			}
@@ -389,7 +389,7 @@ func (c *checker) legacyTimes(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certi
 // rekorEntry verifies cosign's Rekor bundle annotation: the signed entry
 // timestamp with the trusted logs' keys, and that the entry logs this
 // layer's signature, certificate and payload. It returns the integrated time.
-func (c *checker) rekorEntry(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certificate, raw []byte) (time.Time, error) {
+func (c *checker) rekorEntry(l legacy.Layer, kind legacy.Kind, cert *x509.Certificate, raw []byte) (time.Time, error) {
 	var rb struct {
 		SignedEntryTimestamp []byte
 		Payload              struct {
@@ -422,14 +422,14 @@ func (c *checker) rekorEntry(l oci.LegacyLayer, kind oci.Kind, cert *x509.Certif
 		ok               bool
 	)
 	switch kind {
-	case oci.Signature:
+	case legacy.Signature:
 		if sig, err = l.Signature(); err != nil {
 			return time.Time{}, err
 		}
 		h := sha256.Sum256(l.Payload)
 		hashed = h[:]
 		got, _, ok = entry.GetHashedRekordDigest()
-	case oci.Attestation:
+	case legacy.Attestation:
 		var env struct {
 			Payload    []byte `json:"payload"`
 			Signatures []struct {

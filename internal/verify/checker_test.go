@@ -17,7 +17,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/dsse"
 
 	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/legacy"
 )
 
 // TestLegacyChecksSCTs: when the trusted root lists CT logs, a keyless
@@ -36,7 +36,7 @@ func TestLegacyChecksSCTs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := oci.SignatureLayer(payload, sig, oci.LegacyMaterial{Certificate: certPEM(cert), RFC3161Timestamp: tca.timestamp(sig)})
+	l, err := legacy.SignatureLayer(payload, sig, legacy.Material{Certificate: certPEM(cert), RFC3161Timestamp: tca.timestamp(sig)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestLegacyChecksSCTs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = chk.legacy(l, oci.Signature, testDigest, digestBytes(t))
+			_, err = chk.legacy(l, legacy.Signature, testDigest, digestBytes(t))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("legacy() = %v, want accepted", err)
@@ -84,11 +84,11 @@ func TestPayloadType(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := oci.AttestationLayer(res.Envelope, pt, oci.LegacyMaterial{})
+			l, err := legacy.AttestationLayer(res.Envelope, pt, legacy.Material{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, errL := chk.legacy(l, oci.Attestation, testDigest, digestBytes(t))
+			_, errL := chk.legacy(l, legacy.Attestation, testDigest, digestBytes(t))
 			_, errB := chk.bundle(res.JSON, digestBytes(t))
 			ok := payloadType == "application/vnd.in-toto+json"
 			for format, err := range map[string]error{"legacy": errL, "bundle": errB} {
@@ -126,7 +126,7 @@ func TestPayloadTypeHandSigned(t *testing.T) {
 	if err := json.Unmarshal(env, &e); err != nil || e.PayloadType != "application/json" {
 		t.Fatalf("envelope %s: %v", env, err)
 	}
-	l, err := oci.AttestationLayer(env, pt, oci.LegacyMaterial{})
+	l, err := legacy.AttestationLayer(env, pt, legacy.Material{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestPayloadTypeHandSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chk.legacy(l, oci.Attestation, testDigest, digestBytes(t)); err == nil || !strings.Contains(err.Error(), "payloadType") {
+	if _, err := chk.legacy(l, legacy.Attestation, testDigest, digestBytes(t)); err == nil || !strings.Contains(err.Error(), "payloadType") {
 		t.Fatalf("legacy() = %v, want a refusal naming the payloadType", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
-	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 )
 
@@ -88,11 +88,11 @@ func FuzzLegacyRekorEntry(f *testing.F) {
 	}
 	c := &checker{p: Policy{Trusted: tr, RequireTlog: true}}
 	f.Fuzz(func(t *testing.T, annotation, payload []byte, signature bool) {
-		kind := oci.Attestation
-		l := oci.LegacyLayer{Payload: payload, Annotations: map[string]string{oci.AnnotationRekorBundle: string(annotation), oci.AnnotationSignature: ""}}
+		kind := legacy.Attestation
+		l := legacy.Layer{Payload: payload, Annotations: map[string]string{legacy.AnnotationRekorBundle: string(annotation), legacy.AnnotationSignature: ""}}
 		if signature {
-			kind = oci.Signature
-			l.Annotations[oci.AnnotationSignature] = base64.StdEncoding.EncodeToString(payload)
+			kind = legacy.Signature
+			l.Annotations[legacy.AnnotationSignature] = base64.StdEncoding.EncodeToString(payload)
 		}
 		if ts, err := c.rekorEntry(l, kind, cert, annotation); err == nil {
 			t.Fatalf("accepted an entry no trusted log signed (integrated time %v)", ts)

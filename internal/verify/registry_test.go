@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 )
 
@@ -55,14 +57,14 @@ func TestMalformedEntriesAreRejected(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := writer.PutBundle(ctx, s, oci.BundleArtifact{Bundle: res.JSON, Content: oci.ContentDSSE, PredicateType: pt}); err != nil {
+				if _, err := bundle.Put(ctx, writer, s, bundle.Artifact{Bundle: res.JSON, Content: bundle.ContentDSSE, PredicateType: pt}); err != nil {
 					t.Fatal(err)
 				}
-				l, err := oci.AttestationLayer(res.Envelope, pt, oci.LegacyMaterial{})
+				l, err := legacy.AttestationLayer(res.Envelope, pt, legacy.Material{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := writer.AppendLegacy(ctx, s, oci.Attestation, []oci.LegacyLayer{l}); err != nil {
+				if _, err := legacy.Append(ctx, writer, s, legacy.Attestation, []legacy.Layer{l}); err != nil {
 					t.Fatal(err)
 				}
 				return fmt.Sprintf("sha256:%x", sha256.Sum256(res.JSON)), fmt.Sprintf("sha256:%x", sha256.Sum256(res.Envelope))
@@ -84,7 +86,7 @@ func TestMalformedEntriesAreRejected(t *testing.T) {
 			}
 
 			// And the signature tag holds no manifest cosign could read.
-			sigTag, err := oci.LegacyTag(s, oci.Signature)
+			sigTag, err := legacy.Tag(s, legacy.Signature)
 			if err != nil {
 				t.Fatal(err)
 			}

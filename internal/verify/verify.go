@@ -12,29 +12,21 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 )
-
-// Registry is what verification needs of package oci.
-type Registry interface {
-	Resolve(ctx context.Context, ref string) (oci.Subject, error)
-	Platforms(ctx context.Context, s oci.Subject) ([]oci.Subject, error)
-	// BundleEntries and LegacyEntries return unreadable entries with Err
-	// set, so that each is rejected on its own.
-	BundleEntries(ctx context.Context, s oci.Subject, f oci.BundleFilter) ([]oci.FoundBundle, error)
-	LegacyEntries(ctx context.Context, s oci.Subject, kind oci.Kind) ([]oci.LegacyLayer, error)
-}
 
 // ErrPolicy is wrapped by every failed check.
 var ErrPolicy = errors.New("verification failed")
 
 // Verifier checks images in a registry.
 type Verifier struct {
-	reg Registry
+	reg *oci.Client
 	now func() time.Time
 }
 
 // New returns a Verifier reading from reg.
-func New(reg Registry) *Verifier { return &Verifier{reg: reg, now: time.Now} }
+func New(reg *oci.Client) *Verifier { return &Verifier{reg: reg, now: time.Now} }
 
 // Finding is one verified signature or attestation.
 type Finding struct {
@@ -181,7 +173,7 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 		f.Subject, f.Format = s.String(), format
 		found = append(found, *f)
 	}
-	bs, err := v.reg.BundleEntries(ctx, s, oci.BundleFilter{})
+	bs, err := bundle.Entries(ctx, v.reg, s, bundle.Filter{})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,8 +195,8 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 	if !p.Exhaustive && len(bs) > 0 && len(unmet(s, found, p, nil)) == 0 {
 		return found, rejected, nil
 	}
-	for _, kind := range []oci.Kind{oci.Signature, oci.Attestation} {
-		layers, err := v.reg.LegacyEntries(ctx, s, kind)
+	for _, kind := range []legacy.Kind{legacy.Signature, legacy.Attestation} {
+		layers, err := legacy.Entries(ctx, v.reg, s, kind)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -220,7 +212,7 @@ func (v *Verifier) one(ctx context.Context, s oci.Subject, p Policy) ([]Finding,
 			} else {
 				f, err = chk.legacy(l, kind, s.Descriptor.Digest.String(), digest)
 			}
-			if tag, terr := oci.LegacyTag(s, kind); f != nil && terr == nil {
+			if tag, terr := legacy.Tag(s, kind); f != nil && terr == nil {
 				f.Entry, f.EntryDigest = s.Ref.Context().Tag(tag).String(), l.Digest.String()
 			}
 			accept(f, oci.Legacy, what, err)

@@ -27,6 +27,8 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/bundle"
+	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 )
 
@@ -228,14 +230,14 @@ func TestVSARequirement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := writer.PutBundle(ctx, s, oci.BundleArtifact{Bundle: res.JSON, Content: oci.ContentDSSE, PredicateType: predicate.VSA}); err != nil {
+		if _, err := bundle.Put(ctx, writer, s, bundle.Artifact{Bundle: res.JSON, Content: bundle.ContentDSSE, PredicateType: predicate.VSA}); err != nil {
 			t.Fatal(err)
 		}
-		l, err := oci.AttestationLayer(res.Envelope, predicate.VSA, oci.LegacyMaterial{})
+		l, err := legacy.AttestationLayer(res.Envelope, predicate.VSA, legacy.Material{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := writer.AppendLegacy(ctx, s, oci.Attestation, []oci.LegacyLayer{l}); err != nil {
+		if _, err := legacy.Append(ctx, writer, s, legacy.Attestation, []legacy.Layer{l}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package oci
+package legacy
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package oci
+package legacy
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+
+	"github.com/sealsign/seal/internal/oci"
 )
 
 // Kind is which cosign tag a legacy layer belongs to.
@@ -59,25 +61,25 @@ const (
 	AnnotationPredicateType    = "predicateType"
 )
 
-// maxLegacyLayers is cosign's limit; it refuses to read more.
-const maxLegacyLayers = 1000
+// maxLayers is cosign's limit; it refuses to read more.
+const maxLayers = 1000
 
-// LegacyLayer is one signature or attestation in a cosign tag: a blob and the
+// Layer is one signature or attestation in a cosign tag: a blob and the
 // annotations of its layer descriptor.
-type LegacyLayer struct {
+type Layer struct {
 	MediaType   types.MediaType
 	Payload     []byte
 	Annotations map[string]string
 	// Digest is the payload's digest; filled in when reading.
 	Digest v1.Hash
-	// Err is why the layer could not be read (LegacyEntries only): its blob
+	// Err is why the layer could not be read (Entries only): its blob
 	// is missing or not what its digest promises, or the tag's manifest is
 	// unreadable (then it is the tag's only entry, without a digest).
 	Err error
 }
 
-// LegacyMaterial is the verification material cosign keeps in annotations.
-type LegacyMaterial struct {
+// Material is the verification material cosign keeps in annotations.
+type Material struct {
 	// Certificate and Chain are PEM; a certificate without a chain still gets
 	// the (empty) chain annotation, as cosign writes it.
 	Certificate []byte
@@ -89,7 +91,7 @@ type LegacyMaterial struct {
 	RFC3161Timestamp []byte
 }
 
-func (m LegacyMaterial) annotate(ann map[string]string) error {
+func (m Material) annotate(ann map[string]string) error {
 	if len(m.Certificate) > 0 {
 		ann[AnnotationCertificate] = string(m.Certificate)
 		ann[AnnotationChain] = string(m.Chain)
@@ -144,36 +146,36 @@ func RekorBundle(e *protorekor.TransparencyLogEntry) ([]byte, error) {
 
 // SignatureLayer builds a .sig layer: the simple-signing payload as the blob
 // and its raw signature, base64 encoded, in the signature annotation.
-func SignatureLayer(payload, signature []byte, m LegacyMaterial) (LegacyLayer, error) {
+func SignatureLayer(payload, signature []byte, m Material) (Layer, error) {
 	if len(payload) == 0 || len(signature) == 0 {
-		return LegacyLayer{}, errors.New("signature layer: empty payload or signature")
+		return Layer{}, errors.New("signature layer: empty payload or signature")
 	}
 	ann := map[string]string{AnnotationSignature: base64.StdEncoding.EncodeToString(signature)}
 	if err := m.annotate(ann); err != nil {
-		return LegacyLayer{}, fmt.Errorf("signature layer: %w", err)
+		return Layer{}, fmt.Errorf("signature layer: %w", err)
 	}
-	return LegacyLayer{MediaType: SimpleSigningMediaType, Payload: payload, Annotations: ann}, nil
+	return Layer{MediaType: SimpleSigningMediaType, Payload: payload, Annotations: ann}, nil
 }
 
 // AttestationLayer builds a .att layer: the DSSE envelope JSON as the blob, the
 // predicate type annotation, and an empty signature annotation, which cosign
 // requires to be present.
-func AttestationLayer(envelope []byte, predicateType string, m LegacyMaterial) (LegacyLayer, error) {
+func AttestationLayer(envelope []byte, predicateType string, m Material) (Layer, error) {
 	if !json.Valid(envelope) {
-		return LegacyLayer{}, errors.New("attestation layer: envelope is not JSON")
+		return Layer{}, errors.New("attestation layer: envelope is not JSON")
 	}
 	if predicateType == "" {
-		return LegacyLayer{}, errors.New("attestation layer: empty predicate type")
+		return Layer{}, errors.New("attestation layer: empty predicate type")
 	}
 	ann := map[string]string{AnnotationSignature: "", AnnotationPredicateType: predicateType}
 	if err := m.annotate(ann); err != nil {
-		return LegacyLayer{}, fmt.Errorf("attestation layer: %w", err)
+		return Layer{}, fmt.Errorf("attestation layer: %w", err)
 	}
-	return LegacyLayer{MediaType: DSSEMediaType, Payload: envelope, Annotations: ann}, nil
+	return Layer{MediaType: DSSEMediaType, Payload: envelope, Annotations: ann}, nil
 }
 
 // Signature returns the decoded signature annotation (empty for attestations).
-func (l LegacyLayer) Signature() ([]byte, error) {
+func (l Layer) Signature() ([]byte, error) {
 	s, ok := l.Annotations[AnnotationSignature]
 	if !ok {
 		return nil, fmt.Errorf("layer %s has no %s annotation", l.Digest, AnnotationSignature)
@@ -182,7 +184,7 @@ func (l LegacyLayer) Signature() ([]byte, error) {
 }
 
 // RFC3161Timestamp returns the DER timestamp response, or nil.
-func (l LegacyLayer) RFC3161Timestamp() ([]byte, error) {
+func (l Layer) RFC3161Timestamp() ([]byte, error) {
 	s, ok := l.Annotations[AnnotationRFC3161Timestamp]
 	if !ok {
 		return nil, nil
@@ -196,7 +198,7 @@ func (l LegacyLayer) RFC3161Timestamp() ([]byte, error) {
 	return v.SignedRFC3161Timestamp, nil
 }
 
-func (l LegacyLayer) descriptor() (v1.Descriptor, error) {
+func (l Layer) descriptor() (v1.Descriptor, error) {
 	h, size, err := v1.SHA256(bytes.NewReader(l.Payload))
 	if err != nil {
 		return v1.Descriptor{}, err
@@ -207,31 +209,32 @@ func (l LegacyLayer) descriptor() (v1.Descriptor, error) {
 	return v1.Descriptor{MediaType: l.MediaType, Size: size, Digest: h, Annotations: l.Annotations}, nil
 }
 
-// LegacyTag is the cosign tag of a subject: sha256-<hex>.sig or .att.
-func LegacyTag(s Subject, kind Kind) (string, error) {
+// Tag is the cosign tag of a subject: sha256-<hex>.sig or .att.
+func Tag(s oci.Subject, kind Kind) (string, error) {
 	suf, err := kind.suffix()
 	if err != nil {
 		return "", err
 	}
-	return fallbackTag(s.Descriptor.Digest) + "." + suf, nil
+	return oci.DigestTag(s.Descriptor.Digest) + "." + suf, nil
 }
 
-// AppendLegacy adds layers to the subject's cosign tag, the way cosign v2 signs
-// and attests, without losing layers that concurrent writers add (see Settle).
-// A layer already present with the same blob and annotations is not added again.
+// Append adds layers to the subject's cosign tag, the way cosign v2 signs
+// and attests, without losing layers that concurrent writers add (see
+// oci.Client.AppendTag and Settle). A layer already present with the same
+// blob and annotations is not added again.
 //
 // Requests: each new blob (1 with monolithic upload, else 2), uploaded while
 // the tag update runs: GET (none when this client has just read the tag), the
 // new config blob (1 or 2), a HEAD showing the tag has not moved, PUT, and the
 // GET that checks it. One layer on a registry without monolithic upload: 8;
 // re-publishing: 1 GET plus the blob uploads.
-func (c *Client) AppendLegacy(ctx context.Context, s Subject, kind Kind, layers []LegacyLayer) (Result, error) {
-	tag, err := LegacyTag(s, kind)
+func Append(ctx context.Context, c *oci.Client, s oci.Subject, kind Kind, layers []Layer) (oci.Result, error) {
+	tag, err := Tag(s, kind)
 	if err != nil {
-		return Result{}, err
+		return oci.Result{}, err
 	}
 	repo := s.Ref.Context()
-	res := Result{Ref: repo.Tag(tag).String()}
+	res := oci.Result{Ref: repo.Tag(tag).String()}
 	if len(layers) == 0 {
 		return res, fmt.Errorf("appending to %s: no layers", res.Ref)
 	}
@@ -240,10 +243,6 @@ func (c *Client) AppendLegacy(ctx context.Context, s Subject, kind Kind, layers 
 		if descs[i], err = l.descriptor(); err != nil {
 			return res, fmt.Errorf("appending to %s: layer %d: %w", res.Ref, i, err)
 		}
-	}
-	rc, err := c.repo(ctx, repo, true)
-	if err != nil {
-		return res, fmt.Errorf("appending to %s: %w", res.Ref, err)
 	}
 	var uniq [][]byte
 	seen := map[v1.Hash]bool{}
@@ -256,36 +255,25 @@ func (c *Client) AppendLegacy(ctx context.Context, s Subject, kind Kind, layers 
 	// The layers upload while the tag is read and merged and its config
 	// uploaded; the update waits for them before it writes the manifest.
 	uploaded := make(chan error, 1)
-	go func() {
-		uploaded <- c.parallel(len(uniq), func(i int) error {
-			_, err := c.putBlob(ctx, rc, uniq[i])
-			return err
-		})
-	}()
+	go func() { uploaded <- c.PutBlobs(ctx, repo, uniq) }()
 	ready := sync.OnceValue(func() error { return <-uploaded })
-	u := tagUpdate{repo: repo, tag: tag, format: legacyFormat{}, entries: descs, ready: ready}
-	c.remember(u)
-	out, err := c.updateTag(ctx, rc, u)
+	res, err = c.AppendTag(ctx, repo, tag, format{}, descs, ready)
 	if uerr := ready(); uerr != nil && err == nil {
 		err = uerr
 	}
 	if err != nil {
 		return res, fmt.Errorf("appending to %s: %w", res.Ref, err)
 	}
-	res.Existed = !out.wrote
-	if out.final != nil {
-		res.Descriptor = v1.Descriptor{MediaType: out.final.mediaType, Digest: out.final.digest, Size: int64(len(out.final.body))}
-	}
 	return res, nil
 }
 
-// legacyFormat is a cosign tag's image manifest; its entries are the layers,
+// format is a cosign tag's image manifest; its entries are the layers,
 // keyed by blob, media type and annotations. render rebuilds the config the way
 // go-containerregistry's mutate.Append does for cosign, so a manifest Seal
 // starts is byte for byte the one cosign would write.
-type legacyFormat struct{}
+type format struct{}
 
-func (legacyFormat) parse(cur *fetched) ([]v1.Descriptor, any, error) {
+func (format) Parse(cur *oci.Manifest) ([]v1.Descriptor, any, error) {
 	m := &v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
@@ -293,20 +281,20 @@ func (legacyFormat) parse(cur *fetched) ([]v1.Descriptor, any, error) {
 	}
 	if cur != nil {
 		var err error
-		if m, err = parseLegacyManifest(cur.body); err != nil {
+		if m, err = parseManifest(cur.Body); err != nil {
 			return nil, nil, err
 		}
 	}
 	return m.Layers, m, nil
 }
 
-func (legacyFormat) render(entries []v1.Descriptor, rest any) (*tagPlan, error) {
+func (format) Render(entries []v1.Descriptor, rest any) (*oci.TagDocument, error) {
 	m := *rest.(*v1.Manifest)
 	m.Layers = entries
-	if len(m.Layers) > maxLegacyLayers {
-		return nil, fmt.Errorf("%d layers exceed cosign's limit of %d", len(m.Layers), maxLegacyLayers)
+	if len(m.Layers) > maxLayers {
+		return nil, fmt.Errorf("%d layers exceed cosign's limit of %d", len(m.Layers), maxLayers)
 	}
-	cfg, err := legacyConfig(m.Layers)
+	cfg, err := config(m.Layers)
 	if err != nil {
 		return nil, err
 	}
@@ -325,18 +313,18 @@ func (legacyFormat) render(entries []v1.Descriptor, rest any) (*tagPlan, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &tagPlan{body: raw, mediaType: m.MediaType, blobs: [][]byte{cfg}}, nil
+	return &oci.TagDocument{Body: raw, MediaType: m.MediaType, Blobs: [][]byte{cfg}}, nil
 }
 
-func (legacyFormat) key(d v1.Descriptor) string {
+func (format) Key(d v1.Descriptor) string {
 	ann, _ := json.Marshal(d.Annotations) // sorted keys
 	return d.Digest.String() + " " + string(d.MediaType) + " " + string(ann)
 }
 
-// legacyConfig is the config cosign's signature images carry: an empty image
+// config is the config cosign's signature images carry: an empty image
 // whose rootfs lists each layer (uncompressed, so diff ID = digest) with one
 // empty history entry per layer.
-func legacyConfig(layers []v1.Descriptor) ([]byte, error) {
+func config(layers []v1.Descriptor) ([]byte, error) {
 	cfg := v1.ConfigFile{RootFS: v1.RootFS{Type: "layers"}}
 	for _, l := range layers {
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.Digest)
@@ -345,8 +333,8 @@ func legacyConfig(layers []v1.Descriptor) ([]byte, error) {
 	return json.Marshal(cfg)
 }
 
-// parseLegacyManifest reads a cosign tag's manifest.
-func parseLegacyManifest(b []byte) (*v1.Manifest, error) {
+// parseManifest reads a cosign tag's manifest.
+func parseManifest(b []byte) (*v1.Manifest, error) {
 	var m v1.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("parsing signature manifest: %w", err)
@@ -365,11 +353,11 @@ func parseLegacyManifest(b []byte) (*v1.Manifest, error) {
 	return &m, nil
 }
 
-// Legacy reads the layers of the subject's cosign tag; a missing tag yields
-// none, and a layer that cannot be read fails the read (see LegacyEntries).
+// Read reads the layers of the subject's cosign tag; a missing tag yields
+// none, and a layer that cannot be read fails the read (see Entries).
 // Requests: the manifest (1) and each layer's blob (1 each).
-func (c *Client) Legacy(ctx context.Context, s Subject, kind Kind) ([]LegacyLayer, error) {
-	ls, err := c.LegacyEntries(ctx, s, kind)
+func Read(ctx context.Context, c *oci.Client, s oci.Subject, kind Kind) ([]Layer, error) {
+	ls, err := Entries(ctx, c, s, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -381,36 +369,31 @@ func (c *Client) Legacy(ctx context.Context, s Subject, kind Kind) ([]LegacyLaye
 	return ls, nil
 }
 
-// LegacyEntries is Legacy for readers that judge each layer on its own (a
+// Entries is Read for readers that judge each layer on its own (a
 // verifier): a layer whose blob cannot be read comes back with Err set, and
 // a tag whose manifest cannot be parsed as one entry with Err, instead of
 // failing the read, so that one broken layer cannot hide the valid ones.
 // Only a failed request for the manifest, or a cancelled context, fails.
-func (c *Client) LegacyEntries(ctx context.Context, s Subject, kind Kind) ([]LegacyLayer, error) {
-	tag, err := LegacyTag(s, kind)
+func Entries(ctx context.Context, c *oci.Client, s oci.Subject, kind Kind) ([]Layer, error) {
+	tag, err := Tag(s, kind)
 	if err != nil {
 		return nil, err
 	}
-	ref := s.Ref.Context().Tag(tag).String()
-	rc, err := c.repo(ctx, s.Ref.Context(), false)
+	repo := s.Ref.Context()
+	ref := repo.Tag(tag).String()
+	f, err := c.ReadTag(ctx, repo, tag)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ref, err)
 	}
-	f, err := c.getManifest(ctx, rc, tag)
-	if errors.Is(err, ErrNotFound) {
-		c.noteRead(s.Ref.Context(), tag, nil)
+	if f == nil {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", ref, err)
-	}
-	c.noteRead(s.Ref.Context(), tag, f)
-	m, err := parseLegacyManifest(f.body)
-	if err == nil && len(m.Layers) > maxLegacyLayers {
-		err = fmt.Errorf("%d layers exceed cosign's limit of %d", len(m.Layers), maxLegacyLayers)
+	m, err := parseManifest(f.Body)
+	if err == nil && len(m.Layers) > maxLayers {
+		err = fmt.Errorf("%d layers exceed cosign's limit of %d", len(m.Layers), maxLayers)
 	}
 	if err != nil {
-		return []LegacyLayer{{Err: fmt.Errorf("reading %s: %w", ref, err)}}, nil
+		return []Layer{{Err: fmt.Errorf("reading %s: %w", ref, err)}}, nil
 	}
 	// Simple-signing payloads repeat across signers: fetch each blob once.
 	var uniq []v1.Hash
@@ -423,8 +406,8 @@ func (c *Client) LegacyEntries(ctx context.Context, s Subject, kind Kind) ([]Leg
 	}
 	blobs := make([][]byte, len(uniq))
 	errs := make([]error, len(uniq))
-	_ = c.parallel(len(uniq), func(i int) error {
-		blobs[i], errs[i] = c.getBlob(ctx, rc, uniq[i])
+	_ = c.Parallel(len(uniq), func(i int) error {
+		blobs[i], errs[i] = c.Blob(ctx, repo, uniq[i])
 		return nil
 	})
 	if err := ctx.Err(); err != nil {
@@ -438,10 +421,10 @@ func (c *Client) LegacyEntries(ctx context.Context, s Subject, kind Kind) ([]Leg
 	for i, h := range uniq {
 		byDigest[h] = blob{blobs[i], errs[i]}
 	}
-	out := make([]LegacyLayer, len(m.Layers))
+	out := make([]Layer, len(m.Layers))
 	for i, d := range m.Layers {
 		b := byDigest[d.Digest]
-		out[i] = LegacyLayer{MediaType: d.MediaType, Payload: b.body, Annotations: d.Annotations, Digest: d.Digest}
+		out[i] = Layer{MediaType: d.MediaType, Payload: b.body, Annotations: d.Annotations, Digest: d.Digest}
 		if b.err != nil {
 			out[i].Payload, out[i].Err = nil, fmt.Errorf("reading %s: %w", ref, b.err)
 		}

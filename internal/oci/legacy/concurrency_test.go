@@ -1,10 +1,9 @@
-package oci
+package legacy
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -14,61 +13,30 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/oci/ocitest"
 )
 
 const writers = 16
 
 // sigSubject starts the real distribution registry with one image for the
 // writers of a concurrency test to sign.
-func sigSubject(t *testing.T) (context.Context, string, Subject) {
+func sigSubject(t *testing.T) (context.Context, string, oci.Subject) {
 	t.Helper()
-	ctx, host, _, s := resolvedImage(t, startDistribution)
+	ctx, host, _, s := ocitest.ResolvedImage(t, ocitest.StartDistribution)
 	return ctx, host, s
 }
 
-// resolvedImage starts a registry with start, pushes an image to host/app and
-// resolves it with a test client, which it returns too.
-func resolvedImage(t *testing.T, start func(testing.TB) string) (context.Context, string, *Client, Subject) {
-	t.Helper()
-	ctx := testContext(t)
-	host := start(t)
-	img := pushImage(t, host, "app")
-	c := testClient(t, host)
-	s, err := c.Resolve(ctx, img.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ctx, host, c, s
-}
-
 // signatureN is writer i's distinct .sig layer for s.
-func signatureN(t *testing.T, s Subject, i int) LegacyLayer {
+func signatureN(t *testing.T, s oci.Subject, i int) Layer {
 	t.Helper()
 	payload := []byte(`{"critical":{"image":{"docker-manifest-digest":"` + s.Descriptor.Digest.String() + `"}}}`)
-	l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), LegacyMaterial{})
+	l, err := SignatureLayer(payload, fmt.Appendf(nil, "signature-%02d", i), Material{})
 	if err != nil {
 		t.Error(err)
 	}
 	return l
-}
-
-// runTogether starts n functions at the same moment and waits for them.
-func runTogether(n int, f func(i int)) {
-	var ready, done sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-start
-			f(i)
-		}()
-	}
-	ready.Wait()
-	close(start)
-	done.Wait()
 }
 
 // TestConcurrentAppendLegacy: 16 jobs, each its own client as if in its own
@@ -76,17 +44,17 @@ func runTogether(n int, f func(i int)) {
 // distribution registry. All 16 must survive, without Settle.
 func TestConcurrentAppendLegacy(t *testing.T) {
 	ctx, host, s := sigSubject(t)
-	clients := make([]*Client, writers)
+	clients := make([]*oci.Client, writers)
 	errs := make([]error, writers)
-	runTogether(writers, func(i int) {
-		clients[i] = testClient(t, host)
+	ocitest.RunTogether(writers, func(i int) {
+		clients[i] = ocitest.Client(t, host)
 		l := signatureN(t, s, i)
-		_, errs[i] = clients[i].AppendLegacy(ctx, s, Signature, []LegacyLayer{l})
+		_, errs[i] = Append(ctx, clients[i], s, Signature, []Layer{l})
 	})
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("AppendLegacy() = %v", err)
 	}
-	got := survivors(t, testClient(t, host), s)
+	got := survivors(t, ocitest.Client(t, host), s)
 	t.Logf("merge-write-check: %d of %d signatures survived", got, writers)
 	if got != writers {
 		t.Errorf("%d of %d signatures survived", got, writers)
@@ -104,9 +72,9 @@ func TestConcurrentAppendLegacy(t *testing.T) {
 	}
 }
 
-func survivors(t *testing.T, c *Client, s Subject) int {
+func survivors(t *testing.T, c *oci.Client, s oci.Subject) int {
 	t.Helper()
-	ls, err := c.Legacy(testContext(t), s, Signature)
+	ls, err := Read(ocitest.Context(t), c, s, Signature)
 	if err != nil {
 		t.Fatalf("Legacy() = %v", err)
 	}
@@ -126,12 +94,12 @@ func survivors(t *testing.T, c *Client, s Subject) int {
 // by 16 parallel jobs loses signatures (cosign#2432). It only reports.
 func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 	_, host, s := sigSubject(t)
-	tag, _ := LegacyTag(s, Signature)
+	tag, _ := Tag(s, Signature)
 	ref, err := name.ParseReference(host + "/app:" + tag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runTogether(writers, func(i int) {
+	ocitest.RunTogether(writers, func(i int) {
 		base, err := remote.Image(ref)
 		var te *transport.Error
 		if errors.As(err, &te) && te.StatusCode == 404 {
@@ -162,76 +130,6 @@ func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 	t.Logf("naive read-append-write: %d of %d signatures survived", len(m.Layers), writers)
 }
 
-// TestConcurrentFallbackIndex: 16 jobs attach distinct bundles to one digest on
-// a registry without the referrers API; the fallback index must list all 16.
-func TestConcurrentFallbackIndex(t *testing.T) {
-	ctx, host, s := sigSubject(t)
-	errs := make([]error, writers)
-	runTogether(writers, func(i int) {
-		c := testClient(t, host)
-		var r Result
-		r, errs[i] = c.PutBundle(ctx, s, BundleArtifact{Bundle: testBundle(i), Content: ContentDSSE, PredicateType: "https://example.com/p"})
-		if errs[i] == nil && !r.Fallback {
-			errs[i] = fmt.Errorf("writer %d: no fallback on distribution", i)
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("PutBundle() = %v", err)
-	}
-	bs, err := testClient(t, host).Bundles(ctx, s, BundleFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("merge-write-check: %d of %d referrers survived in the fallback index", len(bs), writers)
-	if len(bs) != writers {
-		t.Errorf("%d of %d referrers survived", len(bs), writers)
-	}
-}
-
-// TestConcurrentGGCRFallbackLosesReferrers shows that go-containerregistry's
-// own fallback maintenance (remote.Put of a manifest with a subject) is a plain
-// read-modify-write too: parallel writers lose index entries. It only reports.
-func TestConcurrentGGCRFallbackLosesReferrers(t *testing.T) {
-	ctx, _, c, s := resolvedImage(t, startDistribution)
-	rc, err := c.repo(ctx, s.Ref.Context(), true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ensureEmptyConfig(ctx, rc); err != nil {
-		t.Fatal(err)
-	}
-	runTogether(writers, func(i int) {
-		b := BundleArtifact{Bundle: testBundle(i), Content: ContentDSSE}
-		if _, err := c.putBlob(ctx, rc, b.Bundle); err != nil {
-			t.Error(err)
-			return
-		}
-		raw, desc, err := bundleManifest(s, b)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		ref := s.Ref.Context().Digest(desc.Digest.String())
-		if err := remote.Put(ref, rawManifest{raw}); err != nil {
-			t.Errorf("remote.Put() = %v", err)
-		}
-	})
-	idx, err := remote.Referrers(s.Ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("go-containerregistry's fallback update: %d of %d referrers survived", len(im.Manifests), writers)
-}
-
-type rawManifest struct{ b []byte }
-
-func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
-func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
-
 // TestConcurrentAppendLegacyDeferred: the same 16 writers with
 // WithDeferredCheck, each writing and returning at once, then settling once
 // at the end of its run as Seal's CLI does, with the CLI's settle delay: all
@@ -242,14 +140,14 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIMani
 func TestConcurrentAppendLegacyDeferred(t *testing.T) {
 	ctx, host, s := sigSubject(t)
 	errs := make([]error, writers)
-	runTogether(writers, func(i int) {
-		c, err := New(WithInsecureHosts(host), WithWriteAccess(), WithDeferredCheck())
+	ocitest.RunTogether(writers, func(i int) {
+		c, err := oci.New(oci.WithInsecureHosts(host), oci.WithWriteAccess(), oci.WithDeferredCheck())
 		if err != nil {
 			errs[i] = err
 			return
 		}
 		l := signatureN(t, s, i)
-		if _, err := c.AppendLegacy(ctx, s, Signature, []LegacyLayer{l}); err != nil {
+		if _, err := Append(ctx, c, s, Signature, []Layer{l}); err != nil {
 			errs[i] = err
 			return
 		}
@@ -258,7 +156,7 @@ func TestConcurrentAppendLegacyDeferred(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatalf("AppendLegacy() + Settle() = %v", err)
 	}
-	got := survivors(t, testClient(t, host), s)
+	got := survivors(t, ocitest.Client(t, host), s)
 	t.Logf("write, then settle once: %d of %d signatures survived", got, writers)
 	if got != writers {
 		t.Errorf("%d of %d signatures survived", got, writers)
