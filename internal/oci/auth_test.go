@@ -133,10 +133,10 @@ func TestCredentials(t *testing.T) {
 				t.Fatalf("Resolve() = %v", err)
 			}
 			if _, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(1), Content: bundle.ContentDSSE}); err != nil {
-				t.Fatalf("PutBundle() = %v", err)
+				t.Fatalf("bundle.Put() = %v", err)
 			}
 			if got, err := bundle.List(ctx, c, s, bundle.Filter{}); err != nil || len(got) != 1 {
-				t.Fatalf("Bundles() = %d, %v", len(got), err)
+				t.Fatalf("bundle.List() = %d, %v", len(got), err)
 			}
 			if !basic {
 				// One token per repository and access: pull for Resolve, push
@@ -270,13 +270,13 @@ func TestExpiredTokenReplaysBody(t *testing.T) {
 	for i := range 2 {
 		a.expire.Store(1)
 		if _, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(i), Content: bundle.ContentDSSE}); err != nil {
-			t.Fatalf("PutBundle() after token expiry = %v", err)
+			t.Fatalf("bundle.Put() after token expiry = %v", err)
 		}
 		if n := a.expire.Load(); n >= 0 {
 			t.Errorf("the expiry was not hit")
 		}
 	}
 	if got, err := bundle.List(ctx, c, s, bundle.Filter{}); err != nil || len(got) != 2 {
-		t.Fatalf("Bundles() = %d, %v", len(got), err)
+		t.Fatalf("bundle.List() = %d, %v", len(got), err)
 	}
 }

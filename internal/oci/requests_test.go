@@ -87,36 +87,36 @@ func TestRequestCounts(t *testing.T) {
 			}
 			var s oci.Subject
 			step("Resolve", tc.resolve, func() (err error) { s, err = c.Resolve(ctx, img.String()); return err })
-			step("first PutBundle", tc.firstBundle, func() error {
+			step("first bundle.Put", tc.firstBundle, func() error {
 				_, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(1), Content: bundle.ContentDSSE})
 				return err
 			})
-			step("PutBundle", tc.bundle, func() error {
+			step("bundle.Put", tc.bundle, func() error {
 				_, err := bundle.Put(ctx, c, s, bundle.Artifact{Bundle: ocitest.Bundle(2), Content: bundle.ContentDSSE})
 				return err
 			})
-			step("PutBundles", tc.bundles, func() error {
+			step("bundle.PutAll", tc.bundles, func() error {
 				rs, err := bundle.PutAll(ctx, c, s, []bundle.Artifact{
 					{Bundle: ocitest.Bundle(3), Content: bundle.ContentDSSE},
 					{Bundle: ocitest.Bundle(4), Content: bundle.ContentDSSE},
 					{Bundle: ocitest.Bundle(5), Content: bundle.ContentDSSE},
 				})
 				if len(rs) != 3 {
-					t.Errorf("PutBundles() returned %d results, want 3", len(rs))
+					t.Errorf("bundle.PutAll() returned %d results, want 3", len(rs))
 				}
 				return err
 			})
 			sig, _ := legacy.SignatureLayer([]byte(`{"critical":{}}`), []byte("s"), legacy.Material{})
-			step("first AppendLegacy", tc.firstSig, func() error {
+			step("first legacy.Append", tc.firstSig, func() error {
 				_, err := legacy.Append(ctx, c, s, legacy.Signature, []legacy.Layer{sig})
 				return err
 			})
-			step("AppendLegacy again", tc.sigAgain, func() error {
+			step("legacy.Append again", tc.sigAgain, func() error {
 				_, err := legacy.Append(ctx, c, s, legacy.Signature, []legacy.Layer{sig})
 				return err
 			})
 			att, _ := legacy.AttestationLayer([]byte(`{}`), "https://slsa.dev/provenance/v1", legacy.Material{})
-			step("AppendLegacy attestation", tc.att, func() error {
+			step("legacy.Append attestation", tc.att, func() error {
 				_, err := legacy.Append(ctx, c, s, legacy.Attestation, []legacy.Layer{att})
 				return err
 			})

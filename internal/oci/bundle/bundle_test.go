@@ -15,11 +15,11 @@ import (
 	"github.com/sealsign/seal/internal/predicate"
 )
 
-// TestPutBundles publishes many bundles at once: every one becomes a
+// TestPutAll publishes many bundles at once: every one becomes a
 // referrer (registries that keep the referrers list themselves must not lose
 // one to concurrent PUTs), and publishing them again, or with one new, reports
 // per bundle what was already there.
-func TestPutBundles(t *testing.T) {
+func TestPutAll(t *testing.T) {
 	for _, rk := range ocitest.RegistryKinds {
 		t.Run(rk.Name, func(t *testing.T) {
 			t.Parallel()
@@ -30,41 +30,41 @@ func TestPutBundles(t *testing.T) {
 			}
 			first, err := PutAll(ctx, c, s, bs[:5])
 			if err != nil {
-				t.Fatalf("PutBundles() = %v", err)
+				t.Fatalf("PutAll() = %v", err)
 			}
 			for i, r := range first {
 				if r.Ref == "" || r.Existed || r.Fallback == rk.Subject {
-					t.Errorf("PutBundles()[%d] = %+v, want a new referrer, Fallback %v", i, r, !rk.Subject)
+					t.Errorf("PutAll()[%d] = %+v, want a new referrer, Fallback %v", i, r, !rk.Subject)
 				}
 			}
 			// Bundles 1..4 again, and 5 new.
 			again, err := PutAll(ctx, c, s, bs[1:])
 			if err != nil {
-				t.Fatalf("PutBundles(again) = %v", err)
+				t.Fatalf("PutAll(again) = %v", err)
 			}
 			for i, r := range again {
 				if i < 4 && r.Descriptor.Digest != first[i+1].Descriptor.Digest {
-					t.Errorf("PutBundles(again)[%d] digest %s, want %s", i, r.Descriptor.Digest, first[i+1].Descriptor.Digest)
+					t.Errorf("PutAll(again)[%d] digest %s, want %s", i, r.Descriptor.Digest, first[i+1].Descriptor.Digest)
 				}
 				if wantExisted := r.Fallback && i < 4; r.Existed != wantExisted {
-					t.Errorf("PutBundles(again)[%d].Existed = %v, want %v", i, r.Existed, wantExisted)
+					t.Errorf("PutAll(again)[%d].Existed = %v, want %v", i, r.Existed, wantExisted)
 				}
 			}
 			all, err := List(ctx, ocitest.Client(t, host), s, Filter{})
 			if err != nil {
-				t.Fatalf("Bundles() = %v", err)
+				t.Fatalf("List() = %v", err)
 			}
 			if len(all) != 6 {
-				t.Errorf("Bundles() found %d bundles, want 6", len(all))
+				t.Errorf("List() found %d bundles, want 6", len(all))
 			}
 			if rs, err := PutAll(ctx, c, s, nil); err != nil || len(rs) != 0 {
-				t.Errorf("PutBundles(nil) = %v, %v", rs, err)
+				t.Errorf("PutAll(nil) = %v, %v", rs, err)
 			}
 		})
 	}
 }
 
-func TestPutBundle(t *testing.T) {
+func TestPut(t *testing.T) {
 	for _, rk := range ocitest.RegistryKinds {
 		t.Run(rk.Name, func(t *testing.T) {
 			t.Parallel()
@@ -74,45 +74,45 @@ func TestPutBundle(t *testing.T) {
 			sig := Artifact{Bundle: ocitest.Bundle(2), Content: ContentDSSE, PredicateType: predicate.CosignSign, Created: time.Unix(1800000000, 0)}
 			r1, err := Put(ctx, c, s, att)
 			if err != nil {
-				t.Fatalf("PutBundle(att) = %v", err)
+				t.Fatalf("Put(att) = %v", err)
 			}
 			if r1.Fallback == rk.Subject {
-				t.Errorf("PutBundle().Fallback = %v on a registry that processes subject: %v", r1.Fallback, rk.Subject)
+				t.Errorf("Put().Fallback = %v on a registry that processes subject: %v", r1.Fallback, rk.Subject)
 			}
 			if _, err := Put(ctx, c, s, sig); err != nil {
-				t.Fatalf("PutBundle(sig) = %v", err)
+				t.Fatalf("Put(sig) = %v", err)
 			}
 			// Publishing the same bundle again adds nothing.
 			again, err := Put(ctx, c, s, att)
 			if err != nil {
-				t.Fatalf("PutBundle(again) = %v", err)
+				t.Fatalf("Put(again) = %v", err)
 			}
 			if again.Descriptor.Digest != r1.Descriptor.Digest || (again.Fallback && !again.Existed) {
-				t.Errorf("PutBundle(again) = %+v, want the same referrer %s, nothing written", again, r1.Descriptor.Digest)
+				t.Errorf("Put(again) = %+v, want the same referrer %s, nothing written", again, r1.Descriptor.Digest)
 			}
 
 			// A fresh client (a verifier) sees both, with their annotations.
 			v := ocitest.Client(t, host)
 			all, err := List(ctx, v, s, Filter{})
 			if err != nil {
-				t.Fatalf("Bundles() = %v", err)
+				t.Fatalf("List() = %v", err)
 			}
 			if len(all) != 2 {
-				t.Fatalf("Bundles() returned %d bundles, want 2: %+v", len(all), all)
+				t.Fatalf("List() returned %d bundles, want 2: %+v", len(all), all)
 			}
 			prov, err := List(ctx, v, s, Filter{PredicateType: "https://slsa.dev/provenance/v1"})
 			if err != nil {
-				t.Fatalf("Bundles(provenance) = %v", err)
+				t.Fatalf("List(provenance) = %v", err)
 			}
 			if len(prov) != 1 {
-				t.Fatalf("Bundles(provenance) returned %d, want 1", len(prov))
+				t.Fatalf("List(provenance) returned %d, want 1", len(prov))
 			}
 			want := Found{
 				Descriptor: r1.Descriptor, Bundle: att.Bundle, MediaType: MediaType, Content: ContentDSSE,
 				PredicateType: att.PredicateType, Created: "2023-11-14T22:13:21Z",
 			}
 			if diff := cmp.Diff(want, prov[0]); diff != "" {
-				t.Errorf("Bundles(provenance) (-want +got):\n%s", diff)
+				t.Errorf("List(provenance) (-want +got):\n%s", diff)
 			}
 
 			// What gh and cosign see: go-containerregistry's remote.Referrers,

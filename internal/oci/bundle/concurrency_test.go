@@ -28,7 +28,7 @@ func TestConcurrentFallbackIndex(t *testing.T) {
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("PutBundle() = %v", err)
+		t.Fatalf("Put() = %v", err)
 	}
 	bs, err := List(ctx, ocitest.Client(t, host), s, Filter{})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/sealsign/seal/internal/oci/ocitest"
 )
 
-func TestAppendLegacy(t *testing.T) {
+func TestAppend(t *testing.T) {
 	for _, rk := range ocitest.RegistryKinds {
 		t.Run(rk.Name, func(t *testing.T) {
 			t.Parallel()
@@ -29,16 +29,16 @@ func TestAppendLegacy(t *testing.T) {
 			}
 			r, err := Append(ctx, c, s, Signature, []Layer{sig1})
 			if err != nil {
-				t.Fatalf("AppendLegacy(sig1) = %v", err)
+				t.Fatalf("Append(sig1) = %v", err)
 			}
 			if r.Existed || r.Ref != s.Ref.Context().Tag(oci.DigestTag(s.Descriptor.Digest)+".sig").String() {
-				t.Errorf("AppendLegacy(sig1) = %+v", r)
+				t.Errorf("Append(sig1) = %+v", r)
 			}
 			if r, err := Append(ctx, c, s, Signature, []Layer{sig1}); err != nil || !r.Existed {
-				t.Errorf("AppendLegacy(sig1 again) = %+v, %v; want Existed", r, err)
+				t.Errorf("Append(sig1 again) = %+v, %v; want Existed", r, err)
 			}
 			if _, err := Append(ctx, c, s, Signature, []Layer{sig2, sig1}); err != nil {
-				t.Fatalf("AppendLegacy(sig2) = %v", err)
+				t.Fatalf("Append(sig2) = %v", err)
 			}
 			env := []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"sig":"AA=="}]}`)
 			att, err := AttestationLayer(env, "https://slsa.dev/provenance/v1", Material{})
@@ -46,16 +46,16 @@ func TestAppendLegacy(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, err := Append(ctx, c, s, Attestation, []Layer{att}); err != nil {
-				t.Fatalf("AppendLegacy(att) = %v", err)
+				t.Fatalf("Append(att) = %v", err)
 			}
 
 			v := ocitest.Client(t, host)
 			sigs, err := Read(ctx, v, s, Signature)
 			if err != nil {
-				t.Fatalf("Legacy(sig) = %v", err)
+				t.Fatalf("Read(sig) = %v", err)
 			}
 			if len(sigs) != 2 {
-				t.Fatalf("Legacy(sig) = %d layers, want 2", len(sigs))
+				t.Fatalf("Read(sig) = %d layers, want 2", len(sigs))
 			}
 			for i, want := range []string{"sig-one", "sig-two"} {
 				got, err := sigs[i].Signature()
@@ -74,13 +74,13 @@ func TestAppendLegacy(t *testing.T) {
 			}
 			atts, err := Read(ctx, v, s, Attestation)
 			if err != nil || len(atts) != 1 {
-				t.Fatalf("Legacy(att) = %v, %v", atts, err)
+				t.Fatalf("Read(att) = %v, %v", atts, err)
 			}
 			if diff := cmp.Diff(att.Annotations, atts[0].Annotations); diff != "" {
 				t.Errorf("attestation annotations (-want +got):\n%s", diff)
 			}
 			if none, err := Read(ctx, v, oci.Subject{Ref: s.Ref.Context().Digest(oci.EmptyConfig().Digest.String()), Descriptor: v1.Descriptor{Digest: oci.EmptyConfig().Digest}}, Signature); err != nil || none != nil {
-				t.Errorf("Legacy(unsigned) = %v, %v; want nil, nil", none, err)
+				t.Errorf("Read(unsigned) = %v, %v; want nil, nil", none, err)
 			}
 
 			// The tag is a proper image: go-containerregistry (and so cosign) reads it.
@@ -101,7 +101,7 @@ func TestAppendLegacy(t *testing.T) {
 	}
 }
 
-func TestParseLegacyManifestErrors(t *testing.T) {
+func TestParseManifestErrors(t *testing.T) {
 	for _, in := range []string{
 		`{`,
 		`{"schemaVersion":1}`,

@@ -39,10 +39,10 @@ func signatureN(t *testing.T, s oci.Subject, i int) Layer {
 	return l
 }
 
-// TestConcurrentAppendLegacy: 16 jobs, each its own client as if in its own
+// TestConcurrentAppend: 16 jobs, each its own client as if in its own
 // process, append distinct signatures to one digest's .sig tag on the real
 // distribution registry. All 16 must survive, without Settle.
-func TestConcurrentAppendLegacy(t *testing.T) {
+func TestConcurrentAppend(t *testing.T) {
 	ctx, host, s := sigSubject(t)
 	clients := make([]*oci.Client, writers)
 	errs := make([]error, writers)
@@ -52,7 +52,7 @@ func TestConcurrentAppendLegacy(t *testing.T) {
 		_, errs[i] = Append(ctx, clients[i], s, Signature, []Layer{l})
 	})
 	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("AppendLegacy() = %v", err)
+		t.Fatalf("Append() = %v", err)
 	}
 	got := survivors(t, ocitest.Client(t, host), s)
 	t.Logf("merge-write-check: %d of %d signatures survived", got, writers)
@@ -76,7 +76,7 @@ func survivors(t *testing.T, c *oci.Client, s oci.Subject) int {
 	t.Helper()
 	ls, err := Read(ocitest.Context(t), c, s, Signature)
 	if err != nil {
-		t.Fatalf("Legacy() = %v", err)
+		t.Fatalf("Read() = %v", err)
 	}
 	seen := map[string]bool{}
 	for _, l := range ls {
@@ -130,14 +130,14 @@ func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 	t.Logf("naive read-append-write: %d of %d signatures survived", len(m.Layers), writers)
 }
 
-// TestConcurrentAppendLegacyDeferred: the same 16 writers with
+// TestConcurrentAppendDeferred: the same 16 writers with
 // WithDeferredCheck, each writing and returning at once, then settling once
 // at the end of its run as Seal's CLI does, with the CLI's settle delay: all
 // 16 survive. (Before updates checked the tag with a HEAD right before
 // writing, a 20 ms delay lost one in a run where two compilers loaded the
 // machine's two cores: the wait must outlast a stale writer's window, which
 // load stretches; the check shrinks that window to the HEAD and the PUT.)
-func TestConcurrentAppendLegacyDeferred(t *testing.T) {
+func TestConcurrentAppendDeferred(t *testing.T) {
 	ctx, host, s := sigSubject(t)
 	errs := make([]error, writers)
 	ocitest.RunTogether(writers, func(i int) {
@@ -154,7 +154,7 @@ func TestConcurrentAppendLegacyDeferred(t *testing.T) {
 		_, errs[i] = c.Settle(ctx)
 	})
 	if err := errors.Join(errs...); err != nil {
-		t.Fatalf("AppendLegacy() + Settle() = %v", err)
+		t.Fatalf("Append() + Settle() = %v", err)
 	}
 	got := survivors(t, ocitest.Client(t, host), s)
 	t.Logf("write, then settle once: %d of %d signatures survived", got, writers)

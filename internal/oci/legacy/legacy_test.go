@@ -80,7 +80,7 @@ func TestLegacyManifestMatchesCosign(t *testing.T) {
 	}
 }
 
-func TestLegacyLayerValidation(t *testing.T) {
+func TestLayerValidation(t *testing.T) {
 	if _, err := SignatureLayer(nil, []byte("s"), Material{}); err == nil {
 		t.Error("SignatureLayer(no payload) succeeded")
 	}
@@ -94,6 +94,6 @@ func TestLegacyLayerValidation(t *testing.T) {
 		t.Error("AttestationLayer(no predicate type) succeeded")
 	}
 	if _, err := Tag(oci.Subject{}, Kind(9)); err == nil {
-		t.Error("LegacyTag(Kind(9)) succeeded")
+		t.Error("Tag(Kind(9)) succeeded")
 	}
 }
