@@ -1,14 +1,11 @@
 package verify
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"reflect"
@@ -19,27 +16,32 @@ import (
 	"unicode"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/tlog"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/signature"
-	"github.com/sigstore/sigstore/pkg/signature/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 )
 
 // checker verifies signatures against one policy.
 type checker struct {
-	p        Policy
-	now      func() time.Time
-	key      signature.Verifier // keyed
-	keyID    string
-	verifier *sgverify.Verifier
-	ident    sgverify.CertificateIdentity
+	p     Policy
+	now   func() time.Time
+	key   signature.Verifier // keyed
+	keyID string
+	ident sgverify.CertificateIdentity
+	// verifier checks bundles, and legacy layers without a timestamp.
+	// Keyless legacy layers that carry an RFC 3161 timestamp go to
+	// stamped, which also requires that timestamp to verify (cosign refuses
+	// a layer whose timestamp does not); envelopeStamped gets a legacy
+	// attestation as stampedEnvelope presents it, its timestamp over the
+	// whole envelope (see legacy.go), and does not consult the log.
+	// With a key, all three are one.
+	verifier, stamped, envelopeStamped *sgverify.Verifier
 }
 
 func newChecker(p Policy, now func() time.Time) (*checker, error) {
@@ -56,6 +58,7 @@ func newChecker(p Policy, now func() time.Time) (*checker, error) {
 		if c.verifier, err = sgverify.NewVerifier(trusted, sgverify.WithNoObserverTimestamps()); err != nil {
 			return nil, err
 		}
+		c.stamped, c.envelopeStamped = c.verifier, c.verifier
 		return c, nil
 	}
 	id := p.Identity
@@ -67,15 +70,31 @@ func newChecker(p Policy, now func() time.Time) (*checker, error) {
 		return nil, fmt.Errorf("signer identity: %w", err)
 	}
 	c.ident = ident
-	opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
-	if p.RequireTlog {
-		opts = append(opts, sgverify.WithTransparencyLog(1))
+	keyless := func(tlog, signedTimestamp bool) (*sgverify.Verifier, error) {
+		opts := []sgverify.VerifierOption{sgverify.WithObserverTimestamps(1)}
+		if tlog {
+			opts = append(opts, sgverify.WithTransparencyLog(1))
+		}
+		if signedTimestamp {
+			opts = append(opts, sgverify.WithSignedTimestamps(1))
+		}
+		if len(p.Trusted.CTLogs()) > 0 {
+			opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+		}
+		v, err := sgverify.NewVerifier(p.Trusted, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("building verifier: %w", err)
+		}
+		return v, nil
 	}
-	if len(p.Trusted.CTLogs()) > 0 {
-		opts = append(opts, sgverify.WithSignedCertificateTimestamps(1))
+	if c.verifier, err = keyless(p.RequireTlog, false); err != nil {
+		return nil, err
 	}
-	if c.verifier, err = sgverify.NewVerifier(p.Trusted, opts...); err != nil {
-		return nil, fmt.Errorf("building verifier: %w", err)
+	if c.stamped, err = keyless(p.RequireTlog, true); err != nil {
+		return nil, err
+	}
+	if c.envelopeStamped, err = keyless(false, true); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -99,21 +118,34 @@ func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parsing bundle: %w", err)
 	}
-	// Say plainly when a valid attestation was copied from another image,
-	// before sigstore-go's more general digest error.
-	if env := pb.GetDsseEnvelope(); env != nil {
-		if err := inToto(env.GetPayloadType()); err != nil {
-			return nil, err
-		}
-		if err := aboutDigest(env.GetPayload(), digest); err != nil {
-			return nil, err
-		}
+	if err := envelopeAbout(pb.GetDsseEnvelope(), digest); err != nil {
+		return nil, err
 	}
+	return c.verify(c.verifier, b, sgverify.WithArtifactDigest("sha256", digest))
+}
+
+// envelopeAbout says plainly why an envelope is not an attestation about
+// digest (not in-toto, or a valid attestation copied from another image),
+// before sigstore-go's more general digest error. A nil env passes.
+func envelopeAbout(env *protodsse.Envelope, digest []byte) error {
+	if env == nil {
+		return nil
+	}
+	if err := inToto(env.GetPayloadType()); err != nil {
+		return err
+	}
+	return aboutDigest(env.GetPayload(), digest)
+}
+
+// verify runs one of sigstore-go's verifiers on e, holds a certificate to
+// the policy's identity, and reports what verified. Both storage formats
+// end here.
+func (c *checker) verify(v *sgverify.Verifier, e sgverify.SignedEntity, artifact sgverify.ArtifactPolicyOption) (*Finding, error) {
 	pol := []sgverify.PolicyOption{sgverify.WithKey()}
 	if c.key == nil {
 		pol = []sgverify.PolicyOption{sgverify.WithCertificateIdentity(c.ident)}
 	}
-	res, err := c.verifier.Verify(b, sgverify.NewPolicy(sgverify.WithArtifactDigest("sha256", digest), pol...))
+	res, err := v.Verify(e, sgverify.NewPolicy(artifact, pol...))
 	if err != nil {
 		return nil, explainSigstore(err)
 	}
@@ -139,20 +171,38 @@ func (c *checker) bundle(raw []byte, digest []byte) (*Finding, error) {
 	return f, nil
 }
 
-var sanMismatch = regexp.MustCompile(`expected SAN value to match regex "(.*)", got "(.*)"`)
+// sigstore-go's identity errors, whose fields are not exported.
+var (
+	valueMismatch = regexp.MustCompile(`expected (SAN|issuer) value "(.*)", got "(.*)"`)
+	regexMismatch = regexp.MustCompile(`expected (SAN|issuer) value to match regex "(.*)", got "(.*)"`)
+	identityField = map[string]string{"SAN": "identity", "issuer": "OIDC issuer"}
+)
 
 // explainSigstore turns sigstore-go's errors into the failed check and
 // what was found instead.
 func explainSigstore(err error) error {
 	msg := err.Error()
 	switch {
-	case sanMismatch.MatchString(msg):
-		m := sanMismatch.FindStringSubmatch(msg)
-		return fmt.Errorf("certificate identity is %q, which does not match %q", m[2], m[1])
-	case strings.Contains(msg, "could not verify envelope"), strings.Contains(msg, "failed to verify signature"):
+	case regexMismatch.MatchString(msg):
+		m := regexMismatch.FindStringSubmatch(msg)
+		return fmt.Errorf("certificate %s is %q, which does not match %q", identityField[m[1]], m[3], m[2])
+	case valueMismatch.MatchString(msg):
+		m := valueMismatch.FindStringSubmatch(msg)
+		return fmt.Errorf("certificate %s is %q, want %q", identityField[m[1]], m[3], m[2])
+	case strings.Contains(msg, "could not verify envelope"), strings.Contains(msg, "could not verify message"), strings.Contains(msg, "failed to verify signature"):
 		return fmt.Errorf("signature does not verify: the payload or the signature was altered, or another key signed it (%w)", err)
-	case strings.Contains(msg, "threshold not met for verified signed timestamps"), strings.Contains(msg, "observer timestamps"):
+	case strings.Contains(msg, "not enough verified log entries"):
+		return fmt.Errorf("no transparency-log entry verifies: none is from a log of the trusted root whose key signs its signed entry timestamp (SET) (%w)", err)
+	case strings.Contains(msg, "failed to verify log inclusion") && (strings.Contains(msg, "does not match") || strings.Contains(msg, "entry is not a")):
+		return fmt.Errorf("the transparency-log entry logs another signature, certificate or payload (%w)", err)
+	case strings.Contains(msg, "threshold not met for verified signed timestamps"):
+		return fmt.Errorf("the RFC 3161 timestamp does not verify over this signature with a trusted timestamp authority (%w)", err)
+	case strings.Contains(msg, "threshold not met for verified signed & log"), strings.Contains(msg, "observer timestamps"):
 		return fmt.Errorf("no valid timestamp proves the short-lived certificate was valid when it signed (%w)", err)
+	case strings.Contains(msg, "failed to verify leaf certificate"):
+		return fmt.Errorf("certificate does not chain to a trusted Fulcio CA at the time it signed (%w)", err)
+	case strings.Contains(msg, "failed to verify signed certificate timestamp"):
+		return fmt.Errorf("certificate carries no valid signed certificate timestamp from a trusted certificate transparency log (%w)", err)
 	}
 	return err
 }
@@ -227,250 +277,6 @@ func match(what, got, expr string) error {
 		return fmt.Errorf("certificate %s is %q, which does not match %q", what, got, expr)
 	}
 	return nil
-}
-
-// legacy verifies a layer of cosign's .sig or .att tag.
-func (c *checker) legacy(l legacy.Layer, kind legacy.Kind, digestStr string, digest []byte) (*Finding, error) {
-	f := &Finding{Kind: kind.String()}
-	var verifier signature.Verifier
-	var cert *x509.Certificate
-	if c.key != nil {
-		verifier, f.Signer = c.key, c.keyID
-	} else {
-		var err error
-		if cert, err = legacyCertificate(l); err != nil {
-			return nil, err
-		}
-		// A keyless certificate lives for minutes: it must have been valid
-		// when a trusted timestamp authority or transparency log saw the
-		// signature.
-		times, err := c.legacyTimes(l, kind, cert)
-		if err != nil {
-			return nil, err
-		}
-		var chains [][]*x509.Certificate
-		for _, t := range times {
-			if chains, err = sgverify.VerifyLeafCertificate(t, cert, c.p.Trusted); err != nil {
-				return nil, fmt.Errorf("certificate does not chain to a trusted Fulcio CA at %s: %w", t.Format(time.RFC3339), err)
-			}
-			if f.Time.IsZero() || t.Before(f.Time) {
-				f.Time = t
-			}
-		}
-		// As the bundle path does (WithSignedCertificateTimestamps): a
-		// root that lists CT logs means Fulcio logs every certificate it
-		// issues, and one it did not log was not issued in the open.
-		if len(c.p.Trusted.CTLogs()) > 0 {
-			if err := sgverify.VerifySignedCertificateTimestamp(chains, 1, c.p.Trusted); err != nil {
-				return nil, fmt.Errorf("certificate carries no valid signed certificate timestamp from a trusted certificate transparency log: %w", err)
-			}
-		}
-		sum, err := certificate.SummarizeCertificate(cert)
-		if err != nil {
-			return nil, fmt.Errorf("reading certificate: %w", err)
-		}
-		if err := c.identity(&sum); err != nil {
-			return nil, err
-		}
-		f.Signer, f.Issuer, f.Certificate = sum.SubjectAlternativeName, sum.Issuer, &sum
-		if verifier, err = signature.LoadDefaultVerifier(cert.PublicKey); err != nil {
-			return nil, err
-		}
-	}
-	switch kind {
-	case legacy.Signature:
-		sig, err := l.Signature()
-		if err != nil {
-			return nil, err
-		}
-		if err := verifier.VerifySignature(bytes.NewReader(sig), bytes.NewReader(l.Payload)); err != nil {
-			return nil, fmt.Errorf("signature does not verify: %w", err)
-		}
-		var p struct {
-			Critical struct {
-				Image struct {
-					Digest string `json:"docker-manifest-digest"`
-				} `json:"image"`
-			} `json:"critical"`
-		}
-		if err := json.Unmarshal(l.Payload, &p); err != nil {
-			return nil, fmt.Errorf("parsing simple-signing payload: %w", err)
-		}
-		if p.Critical.Image.Digest != digestStr {
-			return nil, fmt.Errorf("payload signs %s, not this image (%s)", p.Critical.Image.Digest, digestStr)
-		}
-	case legacy.Attestation:
-		var env struct {
-			PayloadType string `json:"payloadType"`
-			Payload     string `json:"payload"`
-		}
-		if err := json.Unmarshal(l.Payload, &env); err != nil {
-			return nil, fmt.Errorf("parsing envelope: %w", err)
-		}
-		if err := inToto(env.PayloadType); err != nil {
-			return nil, err
-		}
-		if err := dsse.WrapVerifier(verifier).VerifySignature(bytes.NewReader(l.Payload), nil); err != nil {
-			return nil, fmt.Errorf("envelope signature does not verify: %w", err)
-		}
-		st, err := base64.StdEncoding.DecodeString(env.Payload)
-		if err != nil {
-			return nil, fmt.Errorf("decoding envelope payload: %w", err)
-		}
-		f.Statement = st
-		var head struct {
-			PredicateType string `json:"predicateType"`
-		}
-		_ = json.Unmarshal(st, &head)
-		f.PredicateType = head.PredicateType
-	}
-	return f, nil
-}
-
-func legacyCertificate(l legacy.Layer) (*x509.Certificate, error) {
-	p := l.Annotations[legacy.AnnotationCertificate]
-	if p == "" {
-		return nil, errors.New("no certificate: signed with a key, not keylessly")
-	}
-	blk, _ := pem.Decode([]byte(p))
-	if blk == nil {
-		return nil, errors.New("certificate annotation is not PEM")
-	}
-	cert, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parsing certificate: %w", err)
-	}
-	return cert, nil
-}
-
-// legacyTimes verifies what proves when a keyless legacy layer was signed,
-// the way cosign v2 reads it: a Rekor v1 entry (the bundle annotation, whose
-// signed entry timestamp gives the integrated time) and an RFC 3161
-// timestamp. When the policy requires the log, the entry must be there and
-// verify; without it (--no-tlog, cosign's --insecure-ignore-tlog) the entry
-// is not consulted. A timestamp present must verify, and something must
-// prove the time.
-func (c *checker) legacyTimes(l legacy.Layer, kind legacy.Kind, cert *x509.Certificate) ([]time.Time, error) {
-	var times []time.Time
-	if c.p.RequireTlog {
-		raw := l.Annotations[legacy.AnnotationRekorBundle]
-		if raw == "" {
-			return nil, errors.New("no transparency-log entry (the signature was not logged in a Rekor v1 log), and the policy requires one (--no-tlog accepts a timestamp alone)")
-		}
-		t, err := c.rekorEntry(l, kind, cert, []byte(raw))
-		if err != nil {
-			return nil, fmt.Errorf("transparency-log entry: %w", err)
-		}
-		times = append(times, t)
-	}
-	ts, err := l.RFC3161Timestamp()
-	if err != nil {
-		return nil, err
-	}
-	if len(ts) > 0 {
-		stamped := l.Payload // attestations: cosign timestamps the envelope
-		if kind == legacy.Signature {
-			if stamped, err = l.Signature(); err != nil {
-				return nil, err
-			}
-		}
-		t, err := c.timestamp(ts, stamped)
-		if err != nil {
-			return nil, err
-		}
-		times = append(times, t)
-	}
-	if len(times) == 0 {
-		return nil, errors.New("no RFC 3161 timestamp and no transparency-log entry: nothing proves when the short-lived certificate signed")
-	}
-	return times, nil
-}
-
-// rekorEntry verifies cosign's Rekor bundle annotation: the signed entry
-// timestamp with the trusted logs' keys, and that the entry logs this
-// layer's signature, certificate and payload. It returns the integrated time.
-func (c *checker) rekorEntry(l legacy.Layer, kind legacy.Kind, cert *x509.Certificate, raw []byte) (time.Time, error) {
-	var rb struct {
-		SignedEntryTimestamp []byte
-		Payload              struct {
-			Body           string `json:"body"`
-			IntegratedTime int64  `json:"integratedTime"`
-			LogIndex       int64  `json:"logIndex"`
-			LogID          string `json:"logID"`
-		}
-	}
-	if err := json.Unmarshal(raw, &rb); err != nil {
-		return time.Time{}, fmt.Errorf("parsing the bundle annotation: %w", err)
-	}
-	body, err := base64.StdEncoding.DecodeString(rb.Payload.Body)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("decoding the entry body: %w", err)
-	}
-	logID, err := hex.DecodeString(rb.Payload.LogID)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("decoding the log ID: %w", err)
-	}
-	entry, err := tlog.NewEntry(body, rb.Payload.IntegratedTime, rb.Payload.LogIndex, logID, rb.SignedEntryTimestamp, nil)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parsing the entry: %w", err)
-	}
-	if err := tlog.VerifySET(entry, c.p.Trusted.RekorLogs()); err != nil {
-		return time.Time{}, fmt.Errorf("log %s, index %d: %w", rb.Payload.LogID, rb.Payload.LogIndex, err)
-	}
-	var (
-		sig, hashed, got []byte
-		ok               bool
-	)
-	switch kind {
-	case legacy.Signature:
-		if sig, err = l.Signature(); err != nil {
-			return time.Time{}, err
-		}
-		h := sha256.Sum256(l.Payload)
-		hashed = h[:]
-		got, _, ok = entry.GetHashedRekordDigest()
-	case legacy.Attestation:
-		var env struct {
-			Payload    []byte `json:"payload"`
-			Signatures []struct {
-				Sig []byte `json:"sig"`
-			} `json:"signatures"`
-		}
-		if err := json.Unmarshal(l.Payload, &env); err != nil || len(env.Signatures) == 0 {
-			return time.Time{}, fmt.Errorf("parsing envelope: %v", err)
-		}
-		sig = env.Signatures[0].Sig
-		h := sha256.Sum256(env.Payload)
-		hashed = h[:]
-		got, ok = entry.GetDssePayloadHash()
-	}
-	if !ok || !bytes.Equal(got, hashed) {
-		return time.Time{}, errors.New("the entry logs another payload")
-	}
-	if !bytes.Equal(entry.Signature(), sig) {
-		return time.Time{}, errors.New("the entry logs another signature")
-	}
-	if logged, ok := entry.PublicKey().(*x509.Certificate); !ok || !logged.Equal(cert) {
-		return time.Time{}, errors.New("the entry logs another certificate")
-	}
-	return entry.IntegratedTime(), nil
-}
-
-// timestamp verifies an RFC 3161 timestamp over data with the trusted
-// timestamp authorities and returns the time it proves.
-func (c *checker) timestamp(ts, data []byte) (time.Time, error) {
-	var errs []error
-	for _, tsa := range c.p.Trusted.TimestampingAuthorities() {
-		t, err := tsa.Verify(ts, data)
-		if err == nil {
-			return t.Time, nil
-		}
-		errs = append(errs, err)
-	}
-	if len(errs) == 0 {
-		return time.Time{}, errors.New("the trusted root has no timestamp authority")
-	}
-	return time.Time{}, fmt.Errorf("timestamp does not verify with a trusted timestamp authority: %w", errors.Join(errs...))
 }
 
 // inToto refuses a DSSE envelope that does not say it holds an in-toto

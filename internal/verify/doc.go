@@ -2,8 +2,9 @@
 // storage format (Sigstore bundles as OCI referrers, cosign's legacy
 // .sig/.att tags), against a policy: who must have signed (a key, or a
 // keyless identity with its Fulcio certificate extensions) and what must
-// be attested. Every signature is checked with sigstore-go or, for the
-// legacy format, against the same rules cosign applies; a statement counts
+// be attested. Every signature is checked by sigstore-go's verifier: a
+// legacy layer is turned into the bundle that holds the same evidence
+// (legacy.go), so both formats pass the same checks; a statement counts
 // only if its subject is the image's digest. Provenance is cross-checked
 // with the certificate that signed it, field by field. A verification can be
 // summarized as a SLSA Verification Summary Attestation (vsa.go), which a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/predicate"
 )
@@ -51,9 +52,9 @@ func FuzzProvenanceFacts(f *testing.F) {
 }
 
 // FuzzLegacyRekorEntry feeds arbitrary cosign bundle annotations and
-// payloads to the check of a legacy layer's Rekor v1 entry: never a panic,
-// never an acceptance (no entry can carry a signed entry timestamp from a
-// log key that exists only in this test).
+// payloads to the verification of a keyless legacy layer that requires the
+// log: never a panic, never an acceptance (no entry can carry a signed entry
+// timestamp from a log key that exists only in this test).
 func FuzzLegacyRekorEntry(f *testing.F) {
 	f.Add([]byte(`{"SignedEntryTimestamp":"MEUCIQ==","Payload":{"body":"eyJhcGlWZXJzaW9uIjoiMC4wLjEiLCJraW5kIjoiaGFzaGVkcmVrb3JkIiwic3BlYyI6e319","integratedTime":1700000000,"logIndex":1,"logID":"00"}}`), []byte(`{"payload":"e30=","signatures":[{"sig":"AAAA"}]}`), true)
 	f.Add([]byte(`{"Payload":{"body":"!!","logID":"zz"}}`), []byte(`{}`), false)
@@ -67,17 +68,11 @@ func FuzzLegacyRekorEntry(f *testing.F) {
 		f.Fatal(err)
 	}
 	id := sha256.Sum256(der)
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, nil, nil, nil, map[string]*root.TransparencyLog{
-		hex.EncodeToString(id[:]): {ID: id[:], PublicKey: logKey.Public(), HashFunc: crypto.SHA256, SignatureHashFunc: crypto.SHA256, ValidityPeriodStart: time.Unix(0, 0)},
-	})
-	if err != nil {
-		f.Fatal(err)
-	}
 	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		f.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Now().Add(time.Hour)}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Unix(0, 0), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
 	certDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, certKey.Public(), certKey)
 	if err != nil {
 		f.Fatal(err)
@@ -86,16 +81,29 @@ func FuzzLegacyRekorEntry(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	c := &checker{p: Policy{Trusted: tr, RequireTlog: true}}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: cert, ValidityPeriodStart: time.Unix(0, 0)}}, nil, nil,
+		map[string]*root.TransparencyLog{
+			hex.EncodeToString(id[:]): {ID: id[:], PublicKey: logKey.Public(), HashFunc: crypto.SHA256, SignatureHashFunc: crypto.SHA256, ValidityPeriodStart: time.Unix(0, 0)},
+		})
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := newChecker(Policy{Identity: &identity.Identity{SubjectRegexp: ".*", IssuerRegexp: ".*"}, Trusted: tr, RequireTlog: true}, time.Now)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, annotation, payload []byte, signature bool) {
 		kind := legacy.Attestation
-		l := legacy.Layer{Payload: payload, Annotations: map[string]string{legacy.AnnotationRekorBundle: string(annotation), legacy.AnnotationSignature: ""}}
+		l := legacy.Layer{Payload: payload, Annotations: map[string]string{
+			legacy.AnnotationRekorBundle: string(annotation), legacy.AnnotationSignature: "", legacy.AnnotationCertificate: string(certPEM(cert)),
+		}}
 		if signature {
 			kind = legacy.Signature
 			l.Annotations[legacy.AnnotationSignature] = base64.StdEncoding.EncodeToString(payload)
 		}
-		if ts, err := c.rekorEntry(l, kind, cert, annotation); err == nil {
-			t.Fatalf("accepted an entry no trusted log signed (integrated time %v)", ts)
+		if f, err := c.legacy(l, kind, testDigest, digestBytes(t)); err == nil {
+			t.Fatalf("accepted an entry no trusted log signed: %+v", f)
 		}
 	})
 }
