@@ -159,6 +159,27 @@ func timestampAnnotation(t *testing.T, ts []byte) string {
 	return string(raw)
 }
 
+// A legacyCase is a layer checked under a policy: want "" accepts, else
+// the refusal must say want.
+type legacyCase struct {
+	name  string
+	p     Policy
+	layer legacy.Layer
+	want  string
+}
+
+var logged, unlogged = Policy{RequireTlog: true}, Policy{}
+
+// accepted are the ways a good keyless layer verifies: with its log entry
+// and its timestamp, and with each alone where the policy allows it.
+func accepted(good legacy.Layer) []legacyCase {
+	return []legacyCase{
+		{"logged and timestamped", logged, good, ""},
+		{"timestamp alone, log not required", unlogged, with(good, map[string]string{legacy.AnnotationRekorBundle: ""}), ""},
+		{"log alone", logged, with(good, map[string]string{legacy.AnnotationRFC3161Timestamp: ""}), ""},
+	}
+}
+
 // checkLegacy runs a case: want "" accepts, else the refusal must say want.
 func checkLegacy(t *testing.T, c *checker, l legacy.Layer, kind legacy.Kind, want string) *Finding {
 	t.Helper()
@@ -201,17 +222,8 @@ func TestLegacySignature(t *testing.T) {
 	tampered := good
 	tampered.Payload = []byte(strings.Replace(string(good.Payload), "r.example/app", "r.example/evil", 1))
 	wrongSig := with(good, map[string]string{legacy.AnnotationSignature: other.Annotations[legacy.AnnotationSignature]})
-	logged, unlogged := Policy{RequireTlog: true}, Policy{}
 
-	for _, tc := range []struct {
-		name  string
-		p     Policy
-		layer legacy.Layer
-		want  string
-	}{
-		{"logged and timestamped", logged, good, ""},
-		{"timestamp alone, log not required", unlogged, with(good, map[string]string{legacy.AnnotationRekorBundle: ""}), ""},
-		{"log alone", logged, with(good, map[string]string{legacy.AnnotationRFC3161Timestamp: ""}), ""},
+	for _, tc := range append(accepted(good), []legacyCase{
 		{"wrong identity", Policy{RequireTlog: true, Identity: &identity.Identity{Subject: "attacker@example.com", Issuer: vsIssuer}}, good, `certificate identity is "` + vsSubject + `"`},
 		{"wrong issuer", Policy{RequireTlog: true, Identity: &identity.Identity{Subject: vsSubject, Issuer: "https://other.example"}}, good, `certificate OIDC issuer is "` + vsIssuer + `", want "https://other.example"`},
 		{"signature of another signing", unlogged, with(wrongSig, map[string]string{legacy.AnnotationRFC3161Timestamp: other.Annotations[legacy.AnnotationRFC3161Timestamp]}), "signature does not verify"},
@@ -227,7 +239,7 @@ func TestLegacySignature(t *testing.T) {
 		{"no timestamp, no log: nothing proves the certificate's time", unlogged, with(good, map[string]string{legacy.AnnotationRFC3161Timestamp: "", legacy.AnnotationRekorBundle: ""}), "no valid timestamp"},
 		{"logged after the certificate expired", logged, with(b.signature(simpleSigning(testDigest), time.Now().Add(30*time.Minute)), map[string]string{legacy.AnnotationRFC3161Timestamp: ""}), "outside certificate validity"},
 		{"no certificate", logged, with(good, map[string]string{legacy.AnnotationCertificate: ""}), "no certificate"},
-	} {
+	}...) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := checkLegacy(t, b.checker(tc.p), tc.layer, legacy.Signature, tc.want)
 			if tc.want == "" && (f.Kind != "signature" || f.Signer != vsSubject || f.Issuer != vsIssuer || f.Time.IsZero()) {
@@ -255,7 +267,6 @@ func TestLegacyAttestation(t *testing.T) {
 	st := statementAbout(testDigest, predicate.SLSAProvenanceV1)
 	good, sig := b.attestation(st)
 	other, _ := b.attestation(st)
-	logged, unlogged := Policy{RequireTlog: true}, Policy{}
 	overSig := with(good, map[string]string{legacy.AnnotationRFC3161Timestamp: timestampAnnotation(t, mustTimestamp(t, b.vs, sig))})
 
 	// An envelope whose statement was edited, timestamped anew: anyone can
@@ -272,15 +283,7 @@ func TestLegacyAttestation(t *testing.T) {
 	}
 	edited = with(edited, map[string]string{legacy.AnnotationRFC3161Timestamp: timestampAnnotation(t, mustTimestamp(t, b.vs, edited.Payload))})
 
-	for _, tc := range []struct {
-		name  string
-		p     Policy
-		layer legacy.Layer
-		want  string
-	}{
-		{"logged and timestamped", logged, good, ""},
-		{"timestamp alone, log not required", unlogged, with(good, map[string]string{legacy.AnnotationRekorBundle: ""}), ""},
-		{"log alone", logged, with(good, map[string]string{legacy.AnnotationRFC3161Timestamp: ""}), ""},
+	for _, tc := range append(accepted(good), []legacyCase{
 		{"timestamp over the signature, not the envelope", unlogged, overSig, "RFC 3161 timestamp does not verify"},
 		{"timestamp over the signature, entry valid", logged, overSig, "RFC 3161 timestamp does not verify"},
 		{"wrong identity", Policy{RequireTlog: true, Identity: &identity.Identity{SubjectRegexp: "^attacker@", Issuer: vsIssuer}}, good, "does not match"},
@@ -294,7 +297,7 @@ func TestLegacyAttestation(t *testing.T) {
 			return l
 		}(), "about another artifact"},
 		{"no timestamp, no log", unlogged, with(good, map[string]string{legacy.AnnotationRFC3161Timestamp: "", legacy.AnnotationRekorBundle: ""}), "no valid timestamp"},
-	} {
+	}...) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := checkLegacy(t, b.checker(tc.p), tc.layer, legacy.Attestation, tc.want)
 			if tc.want == "" && (f.Kind != "attestation" || f.PredicateType != predicate.SLSAProvenanceV1 || f.Signer != vsSubject || f.Time.IsZero()) {
