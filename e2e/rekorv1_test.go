@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -247,6 +248,25 @@ func TestRekorV1(t *testing.T) {
 			"--certificate-oidc-issuer", s.issuer.GitHub, "--trusted-root", rootLog, "--json", img)
 		if !strings.Contains(out, `"format": "legacy"`) {
 			t.Errorf("seal verify did not report cosign's legacy signature:\n%s", out)
+		}
+		// Its attestations, timestamped over the whole envelope and logged as a dsse entry (its
+		// default), which logs the envelope's payload and signature for seal verify to compare
+		// with the layer. An intoto entry (v0.0.1 from cosign v2) logs no signature: refused.
+		pred := filepath.Join(t.TempDir(), "provenance.json")
+		mustRun(t, genv, sealBin, "provenance", "--identity-token", tok, "--predicate-only", "-o", pred,
+			"--subject", "x@sha256:"+strings.Repeat("0", 64))
+		for _, entry := range []string{"dsse", "intoto"} {
+			img := pushImage(t, reg.Host, "rekor1/cosign-attest-"+entry)
+			mustRun(t, rekorEnv, cosign2, append(append([]string{"attest", "--type", "slsaprovenance1", "--predicate", pred,
+				"--rekor-entry-type", entry, "--timestamp-server-url", s.tsa.TimestampURL()}, common...), img)...)
+			if entry == "intoto" {
+				expectVerify(t, false, "its kind, intoto v0.0.1, cannot be compared", append(verifyArgs(rootLog, "--no-signature"), img)...)
+				continue
+			}
+			out := mustRun(t, nil, sealBin, append(verifyArgs(rootLog, "--no-signature", "--json"), img)...)
+			if !strings.Contains(out, `"format": "legacy"`) || !strings.Contains(out, `"predicateType": "https://slsa.dev/provenance/v1"`) {
+				t.Errorf("seal verify did not report cosign's legacy attestation (%s entry):\n%s", entry, out)
+			}
 		}
 	})
 }

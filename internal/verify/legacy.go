@@ -207,6 +207,10 @@ func legacyCertificate(l legacy.Layer) (*x509.Certificate, error) {
 	return cert, nil
 }
 
+// comparableEntries are the Rekor v1 entry kinds whose signature, key and
+// payload sigstore-go compares with what was signed.
+var comparableEntries = map[string]bool{"hashedrekord 0.0.1": true, "dsse 0.0.1": true, "intoto 0.0.2": true}
+
 // rekorEntry reads cosign's Rekor bundle annotation, the inverse of
 // legacy.RekorBundle: the signed entry timestamp and the payload it signs,
 // the entry's body, integrated time, index and log ID (hex).
@@ -233,6 +237,9 @@ func rekorEntry(raw []byte) (*protorekor.TransparencyLogEntry, error) {
 	}
 	if err := json.Unmarshal(rb.Payload.Body, &kind); err != nil {
 		return nil, fmt.Errorf("parsing the entry body: %w", err)
+	}
+	if !comparableEntries[kind.Kind+" "+kind.APIVersion] {
+		return nil, fmt.Errorf("its kind, %s v%s, cannot be compared with the layer: sigstore-go compares hashedrekord, dsse and intoto v0.0.2 entries (the intoto v0.0.1 entries of cosign v2's attest --rekor-entry-type intoto log no signature; its default, dsse, does)", kind.Kind, kind.APIVersion)
 	}
 	return &protorekor.TransparencyLogEntry{
 		LogIndex:          rb.Payload.LogIndex,

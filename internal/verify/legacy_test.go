@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
@@ -283,6 +284,15 @@ func TestLegacyAttestation(t *testing.T) {
 	}
 	edited = with(edited, map[string]string{legacy.AnnotationRFC3161Timestamp: timestampAnnotation(t, mustTimestamp(t, b.vs, edited.Payload))})
 
+	intotoV001, err := legacy.RekorBundle(&protorekor.TransparencyLogEntry{
+		CanonicalizedBody: []byte(`{"apiVersion":"0.0.1","kind":"intoto","spec":{}}`),
+		LogId:             &protocommon.LogId{KeyId: []byte{1}},
+		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: []byte{1}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range append(accepted(good), []legacyCase{
 		{"timestamp over the signature, not the envelope", unlogged, overSig, "RFC 3161 timestamp does not verify"},
 		{"timestamp over the signature, entry valid", logged, overSig, "RFC 3161 timestamp does not verify"},
@@ -292,6 +302,7 @@ func TestLegacyAttestation(t *testing.T) {
 		{"statement edited, logged, no timestamp", logged, with(edited, map[string]string{legacy.AnnotationRFC3161Timestamp: ""}), "logs another signature, certificate or payload"},
 		{"entry of another attestation", logged, with(good, map[string]string{legacy.AnnotationRekorBundle: other.Annotations[legacy.AnnotationRekorBundle]}), "logs another signature, certificate or payload"},
 		{"no log entry, log required", logged, with(good, map[string]string{legacy.AnnotationRekorBundle: ""}), "no transparency-log entry"},
+		{"intoto v0.0.1 entry, which logs no signature", logged, with(good, map[string]string{legacy.AnnotationRekorBundle: string(intotoV001)}), "its kind, intoto v0.0.1, cannot be compared"},
 		{"statement about another image", unlogged, func() legacy.Layer {
 			l, _ := b.attestation(statementAbout("sha256:"+strings.Repeat("cd", 32), predicate.SLSAProvenanceV1))
 			return l
