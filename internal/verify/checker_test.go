@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -26,35 +27,41 @@ import (
 func TestLegacyChecksSCTs(t *testing.T) {
 	tca := newTestCA(t)
 	const san = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main"
-	cert, key := tca.leaf(san, nil) // no SCT embedded
-	payload := simpleSigning(testDigest)
-	s, err := signature.LoadSigner(key, crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
+	layer := func(extra ...pkix.Extension) legacy.Layer {
+		cert, key := tca.leaf(san, nil, extra...)
+		payload := simpleSigning(testDigest)
+		s, err := signature.LoadSigner(key, crypto.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := s.SignMessage(bytes.NewReader(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := legacy.SignatureLayer(payload, sig, legacy.Material{Certificate: certPEM(cert), RFC3161Timestamp: tca.timestamp(sig)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
 	}
-	sig, err := s.SignMessage(bytes.NewReader(payload))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := legacy.SignatureLayer(payload, sig, legacy.Material{Certificate: certPEM(cert), RFC3161Timestamp: tca.timestamp(sig)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	noSCT, forged := layer(), layer(forgedSCT(t, tca.ctLogID))
 	id := &identity.Identity{Subject: san, Issuer: tca.issuer}
 	for _, tc := range []struct {
 		name    string
 		trusted root.TrustedMaterial
+		layer   legacy.Layer
 		want    string // "" accepts
 	}{
-		{"no CT log in the trusted root: SCTs not required", tca.withoutCT, ""},
-		{"CT log in the trusted root: an SCT is required", tca.withCT, "certificate transparency"},
+		{"no CT log in the trusted root: SCTs not required", tca.withoutCT, noSCT, ""},
+		{"CT log in the trusted root: an SCT is required", tca.withCT, noSCT, "certificate transparency"},
+		{"an SCT naming the trusted log, which did not sign it", tca.withCT, forged, "certificate transparency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			chk, err := newChecker(Policy{Identity: id, Trusted: tc.trusted, RequireSignature: true}, time.Now)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = chk.legacy(l, legacy.Signature, testDigest, digestBytes(t))
+			_, err = chk.legacy(tc.layer, legacy.Signature, testDigest, digestBytes(t))
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("legacy() = %v, want accepted", err)

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
@@ -34,6 +35,7 @@ type testCA struct {
 	caKey, tsaKey     *ecdsa.PrivateKey
 	tsaLeaf           *x509.Certificate
 	withoutCT, withCT root.TrustedMaterial
+	ctLogID           []byte // withCT's log
 	issuer            string
 }
 
@@ -67,6 +69,7 @@ func newTestCA(t *testing.T) *testCA {
 		t.Fatal(err)
 	}
 	id := sha256.Sum256(der)
+	c.ctLogID = id[:]
 	ct := map[string]*root.TransparencyLog{hex.EncodeToString(id[:]): {
 		ID: id[:], PublicKey: ctKey.Public(), HashFunc: crypto.SHA256, ValidityPeriodStart: start, BaseURL: "https://ct.example",
 	}}
@@ -103,9 +106,10 @@ func (c *testCA) issue(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateK
 }
 
 // leaf issues a short-lived code-signing certificate for san with the
-// OIDC issuer and the given Fulcio extensions (OID suffix after
-// 1.3.6.1.4.1.57264.1 → value), and returns it with its key.
-func (c *testCA) leaf(san string, ext map[int]string) (*x509.Certificate, *ecdsa.PrivateKey) {
+// OIDC issuer, the given Fulcio extensions (OID suffix after
+// 1.3.6.1.4.1.57264.1 → value) and any extra ones, and returns it with its
+// key.
+func (c *testCA) leaf(san string, ext map[int]string, extra ...pkix.Extension) (*x509.Certificate, *ecdsa.PrivateKey) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		c.t.Fatal(err)
@@ -126,6 +130,7 @@ func (c *testCA) leaf(san string, ext map[int]string) (*x509.Certificate, *ecdsa
 		}
 		exts = append(exts, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, k}, Value: val})
 	}
+	exts = append(exts, extra...)
 	now := time.Now().Add(-time.Minute)
 	cert := c.issue(&x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), NotBefore: now, NotAfter: now.Add(10 * time.Minute),
@@ -133,6 +138,25 @@ func (c *testCA) leaf(san string, ext map[int]string) (*x509.Certificate, *ecdsa
 		URIs: []*url.URL{u}, ExtraExtensions: exts,
 	}, c.caCert, c.caKey, &key.PublicKey)
 	return cert, key
+}
+
+// forgedSCT is the embedded SCT list extension (RFC 6962 §3.3) of one
+// well-formed SCT that names logID, whose signature no log made.
+func forgedSCT(t *testing.T, logID []byte) pkix.Extension {
+	t.Helper()
+	sig := []byte{0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01} // ECDSA r=1, s=1
+	sct := append([]byte{0}, logID...)                            // v1, log ID
+	sct = binary.BigEndian.AppendUint64(sct, uint64(time.Now().UnixMilli()))
+	sct = append(sct, 0, 0, 4, 3) // no extensions; SHA-256, ECDSA
+	sct = binary.BigEndian.AppendUint16(sct, uint16(len(sig)))
+	sct = append(sct, sig...)
+	list := binary.BigEndian.AppendUint16(nil, uint16(len(sct)+2))
+	list = binary.BigEndian.AppendUint16(list, uint16(len(sct)))
+	val, err := asn1.Marshal(append(list, sct...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 2}, Value: val}
 }
 
 // timestamp is an RFC 3161 timestamp response over data.
