@@ -13,6 +13,7 @@ import (
 
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/publish"
+	"github.com/sealsign/seal/internal/verify"
 )
 
 // Result is what one step did: the source of its outputs and of its summary.
@@ -46,26 +47,17 @@ type Result struct {
 	CustomSigstore bool
 	// Stored are the bundles stored in GitHub's attestations API.
 	Stored []Stored
-	// Findings are what `seal verify --json` accepted (verb verify).
-	Findings []Finding
+	// Findings are what the verification accepted (verb verify).
+	Findings []verify.Finding
 	// ResultPath is where the verification report was written (verb verify).
 	ResultPath string
 }
 
-// FileBundle is one bundle file, as `seal attest --subject-path --json` lists it.
+// FileBundle is one bundle written as a file.
 type FileBundle struct {
 	Subject       string `json:"subject"`
 	PredicateType string `json:"predicateType"`
 	Bundle        string `json:"bundle"`
-}
-
-// Finding is one verified signature or attestation, as `seal verify --json` lists it.
-type Finding struct {
-	Subject       string `json:"subject"`
-	Kind          string `json:"kind"`
-	PredicateType string `json:"predicateType,omitempty"`
-	Format        string `json:"format"`
-	Signer        string `json:"signer"`
 }
 
 // Stored is one bundle stored in GitHub's attestations API.
@@ -135,6 +127,15 @@ func BundleInfo(path string) (*Identity, bool, error) {
 	}
 	id.SCT = slices.ContainsFunc(cert.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidSCTList) })
 	return id, tlog, nil
+}
+
+// AddPublished records what was published next to an image: the image by digest, the tag
+// it was resolved from, and every signature and attestation.
+func (r *Result) AddPublished(rep *publish.Report) {
+	r.Image, r.Tag, r.Items = rep.Image.String(), rep.Image.Tag, rep.Items
+	if dig := rep.Image.Descriptor.Digest.String(); !strings.Contains(r.Image, "@") && dig != "" {
+		r.Image = Repository(r.Image) + "@" + dig
+	}
 }
 
 // Digest is the digest part of the image, "" without one.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -34,131 +35,184 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
   seal attest --provenance --subject-path 'dist/*.tar.gz' --output-dir attestations/`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(o.Types) > len(o.Predicates) {
-				return usagef("%d --type flags for %d --predicate files: give one --type per --predicate, in order", len(o.Types), len(o.Predicates))
+			image := ""
+			if len(args) > 0 {
+				image = args[0]
 			}
-			if !o.Provenance && len(o.Predicates) == 0 && !o.Sign && o.VSA == "" {
-				return usagef("nothing to attest: give --provenance and/or --predicate FILE")
-			}
-			ver, err := provenance.ParseVersion(o.SLSAVersion)
-			if err != nil {
-				return &usageError{err}
-			}
-			// Read every predicate before anything is signed or written.
-			var docs []publish.Attestation
-			for i, path := range o.Predicates {
-				typ := ""
-				if i < len(o.Types) {
-					typ = o.Types[i]
-				}
-				b, err := os.ReadFile(path)
-				if err != nil {
-					return fmt.Errorf("reading predicate: %w", err)
-				}
-				d, err := predicate.Parse(b, typ, time.Now())
-				if err != nil {
-					return fmt.Errorf("predicate %s: %w", path, err)
-				}
-				if d.Detected != "" {
-					a.log.Info("predicate type detected", "file", path, "format", d.Detected, "type", d.Type)
-				}
-				if d.Type == predicate.VSA {
-					sum, err := checkVSAPredicate(d.JSON)
-					if err != nil {
-						return fmt.Errorf("predicate %s: %w", path, err)
-					}
-					a.warnFailedVSA(path, sum.GetVerificationResult())
-					docs = append(docs, vsaAttestation{pred: d.JSON, resourceURI: sum.GetResourceUri()})
-					continue
-				}
-				docs = append(docs, publish.Predicate{Type: d.Type, JSON: d.JSON})
-			}
-			if o.VSA != "" {
-				switch {
-				case len(o.SubjectPaths) > 0:
-					return usagef("--vsa attests the summary of the image seal verify checked, not of files")
-				case o.Recursive:
-					return usagef("--vsa attests the summary of the one image seal verify checked: --recursive would attest it about every platform too")
-				}
-				at, err := a.readVSA(o.VSA)
-				if err != nil {
-					return err
-				}
-				docs = append(docs, at)
-			}
-			provFor := func(md *ci.Metadata) []publish.Attestation {
-				if !o.Provenance {
-					return docs
-				}
-				return append([]publish.Attestation{publish.Provenance{Metadata: md, Version: ver, FinishedOn: time.Now()}}, docs...)
-			}
-			if len(o.SubjectPaths) > 0 {
-				if len(args) > 0 {
-					return usagef("give an IMAGE or --subject-path, not both")
-				}
-				return a.attestFiles(cmd, o, provFor)
-			}
-			if len(args) == 0 {
-				return usagef("give the IMAGE to attest (or --subject-path GLOB for files)")
-			}
-			return a.publish(cmd, args[0], &o.Publish, o.Sign, o.Provenance, provFor)
+			res, err := a.runAttest(cmd.Context(), image, o)
+			a.printAttested(res, o.JSON)
+			return err
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
-// attestFiles signs attestations about local files and writes bundle files.
-func (a *app) attestFiles(cmd *cobra.Command, o *options.Attest, atts func(*ci.Metadata) []publish.Attestation) error {
-	ctx := cmd.Context()
-	if o.OutputDir == "" {
-		return usagef("--subject-path writes bundle files: give --output-dir")
+// attested is what `seal attest` wrote: next to an image in its registry, or as bundle files.
+type attested struct {
+	// Report lists what was published next to the image; nil for bundle files.
+	Report *publish.Report
+	// Files are the bundles written as files (--subject-path, --no-upload).
+	Files []fileBundle
+}
+
+// fileBundle is one bundle written as a file.
+type fileBundle struct {
+	Subject       string             `json:"subject"`
+	PredicateType string             `json:"predicateType"`
+	Bundle        string             `json:"bundle"`
+	Tlog          *signing.TlogEntry `json:"tlog,omitempty"`
+}
+
+// runAttest is `seal attest`: it signs attestations about image (or, with "", about the files
+// of o.SubjectPaths) and returns what it wrote, also when it failed part way.
+func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (*attested, error) {
+	if len(o.Types) > len(o.Predicates) {
+		return nil, usagef("%d --type flags for %d --predicate files: give one --type per --predicate, in order", len(o.Types), len(o.Predicates))
 	}
-	var subs []subject.Subject
-	for _, g := range o.SubjectPaths {
-		ss, err := subject.FromGlob(ctx, g)
-		if err != nil {
-			return err
-		}
-		subs = append(subs, ss...)
+	if !o.Provenance && len(o.Predicates) == 0 && !o.Sign && o.VSA == "" {
+		return nil, usagef("nothing to attest: give --provenance and/or --predicate FILE")
 	}
-	_, md, signer, err := a.job(cmd, o.Signing, o.Provenance)
+	ver, err := provenance.ParseVersion(o.SLSAVersion)
 	if err != nil {
-		return err
+		return nil, &usageError{err}
+	}
+	// Read every predicate before anything is signed or written.
+	var docs []publish.Attestation
+	for i, path := range o.Predicates {
+		typ := ""
+		if i < len(o.Types) {
+			typ = o.Types[i]
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading predicate: %w", err)
+		}
+		d, err := predicate.Parse(b, typ, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("predicate %s: %w", path, err)
+		}
+		if d.Detected != "" {
+			a.log.Info("predicate type detected", "file", path, "format", d.Detected, "type", d.Type)
+		}
+		if d.Type == predicate.VSA {
+			sum, err := checkVSAPredicate(d.JSON)
+			if err != nil {
+				return nil, fmt.Errorf("predicate %s: %w", path, err)
+			}
+			a.warnFailedVSA(path, sum.GetVerificationResult())
+			docs = append(docs, vsaAttestation{pred: d.JSON, resourceURI: sum.GetResourceUri()})
+			continue
+		}
+		docs = append(docs, publish.Predicate{Type: d.Type, JSON: d.JSON})
+	}
+	if o.VSA != "" {
+		switch {
+		case len(o.SubjectPaths) > 0:
+			return nil, usagef("--vsa attests the summary of the image seal verify checked, not of files")
+		case o.Recursive:
+			return nil, usagef("--vsa attests the summary of the one image seal verify checked: --recursive would attest it about every platform too")
+		}
+		at, err := a.readVSA(o.VSA)
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, at)
+	}
+	provFor := func(md *ci.Metadata) []publish.Attestation {
+		if !o.Provenance {
+			return docs
+		}
+		return append([]publish.Attestation{publish.Provenance{Metadata: md, Version: ver, FinishedOn: time.Now()}}, docs...)
+	}
+	switch {
+	case len(o.SubjectPaths) > 0:
+		if image != "" {
+			return nil, usagef("give an IMAGE or --subject-path, not both")
+		}
+		if o.NoUpload {
+			return nil, usagef("--no-upload applies to an IMAGE: --subject-path writes bundle files anyway")
+		}
+		var subs []subject.Subject
+		for _, g := range o.SubjectPaths {
+			ss, err := subject.FromGlob(ctx, g)
+			if err != nil {
+				return nil, err
+			}
+			subs = append(subs, ss...)
+		}
+		return a.attestFiles(ctx, o, subs, func(s subject.Subject) (string, string) { return s.Name, filepath.Base(s.Name) }, provFor)
+	case image == "":
+		return nil, usagef("give the IMAGE to attest (or --subject-path GLOB for files)")
+	case o.NoUpload:
+		switch {
+		case o.Sign:
+			return nil, usagef("--no-upload writes attestations only: an image signature lives in the registry (drop --sign)")
+		case o.Recursive:
+			return nil, usagef("--no-upload reads no index from the registry: drop --recursive")
+		}
+		sub, err := subject.Parse(image)
+		if err != nil {
+			return nil, usagef("--no-upload reads no registry: give the IMAGE by digest (NAME@sha256:HEX): %v", err)
+		}
+		_, dig, _ := strings.Cut(image, "@")
+		name := strings.ReplaceAll(dig, ":", "-")
+		return a.attestFiles(ctx, o, []subject.Subject{sub}, func(subject.Subject) (string, string) { return image, name }, provFor)
+	}
+	rep, err := a.publish(ctx, image, &o.Publish, o.Sign, o.Provenance, provFor)
+	return &attested{Report: rep}, err
+}
+
+// attestFiles signs attestations about subjects without the registry and writes bundle files
+// to o.OutputDir; name gives a subject's name in the list and the start of its files' names.
+func (a *app) attestFiles(ctx context.Context, o *options.Attest, subs []subject.Subject, name func(subject.Subject) (shown, file string), atts func(*ci.Metadata) []publish.Attestation) (*attested, error) {
+	if o.OutputDir == "" {
+		return nil, usagef("--subject-path and --no-upload write bundle files: give --output-dir")
+	}
+	_, md, signer, err := a.job(ctx, o.Signing, o.Provenance)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(o.OutputDir, 0o755); err != nil {
-		return fmt.Errorf("creating output directory: %w", err)
+		return nil, fmt.Errorf("creating output directory: %w", err)
 	}
-	type out struct {
-		Subject       string             `json:"subject"`
-		PredicateType string             `json:"predicateType"`
-		Bundle        string             `json:"bundle"`
-		Tlog          *signing.TlogEntry `json:"tlog,omitempty"`
-	}
-	var written []out
+	res := &attested{}
 	for _, s := range subs {
+		shown, file := name(s)
 		for _, at := range atts(md) {
 			st, err := at.Statement(s)
 			if err != nil {
-				return err
+				return res, err
 			}
 			r, err := signer.SignDSSE(ctx, predicate.InTotoPayloadType, st)
 			if err != nil {
-				return err
+				return res, err
 			}
-			name := filepath.Base(s.Name) + "." + shortType(at.PredicateType()) + ".sigstore.json"
-			path := filepath.Join(o.OutputDir, name)
+			path := filepath.Join(o.OutputDir, file+"."+shortType(at.PredicateType())+".sigstore.json")
 			if err := a.writeOutput(path, r.JSON); err != nil {
-				return err
+				return res, err
 			}
-			written = append(written, out{Subject: s.Name, PredicateType: at.PredicateType(), Bundle: path, Tlog: r.Tlog()})
-			fmt.Fprintf(a.stderr, "attested %s (%s) -> %s\n", s.Name, at.PredicateType(), path)
+			res.Files = append(res.Files, fileBundle{Subject: shown, PredicateType: at.PredicateType(), Bundle: path, Tlog: r.Tlog()})
 		}
 	}
-	if o.JSON {
-		return json.NewEncoder(a.stdout).Encode(map[string]any{"bundles": written})
+	return res, nil
+}
+
+// printAttested tells what `seal attest` wrote: a line for each on stderr and, asJSON, the
+// list on stdout.
+func (a *app) printAttested(res *attested, asJSON bool) {
+	switch {
+	case res == nil:
+	case res.Report != nil:
+		a.summarize(res.Report, asJSON)
+	default:
+		for _, f := range res.Files {
+			fmt.Fprintf(a.stderr, "attested %s (%s) -> %s\n", f.Subject, f.PredicateType, f.Bundle)
+		}
+		if asJSON {
+			_ = json.NewEncoder(a.stdout).Encode(map[string]any{"bundles": res.Files})
+		}
 	}
-	return nil
 }
 
 func shortType(t string) string {

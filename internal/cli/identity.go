@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"github.com/spf13/cobra"
+	"context"
 
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/identity"
@@ -11,7 +11,7 @@ import (
 // signer turns the identity flags that `seal verify` and `seal policy`
 // share into who may have signed: a keyless identity or a public key,
 // refusing contradictions.
-func (a *app) signer(cmd *cobra.Command, o options.Identity) (*identity.Identity, *keys.PublicKey, error) {
+func (a *app) signer(ctx context.Context, o options.Identity) (*identity.Identity, *keys.PublicKey, error) {
 	raw := o.CertificateIdentity != "" || o.CertificateIdentityRegexp != ""
 	n := 0
 	for _, set := range []bool{o.GitHubRepo != "", o.GitLabProject != "", raw, o.Key != ""} {
@@ -46,7 +46,7 @@ func (a *app) signer(cmd *cobra.Command, o options.Identity) (*identity.Identity
 	)
 	switch {
 	case o.Key != "":
-		pub, err := keys.LoadPublic(cmd.Context(), o.Key, keys.WithLookupEnv(a.lookupEnv))
+		pub, err := keys.LoadPublic(ctx, o.Key, keys.WithLookupEnv(a.lookupEnv))
 		if err != nil {
 			return nil, nil, err
 		}

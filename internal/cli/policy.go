@@ -90,7 +90,7 @@ func (a *app) policySpec(cmd *cobra.Command, engine policy.Engine, o *options.Po
 	} else if cmd.Flags().Changed("kind") {
 		return nil, usagef("--kind applies to kyverno")
 	}
-	id, pub, err := a.signer(cmd, o.Identity)
+	id, pub, err := a.signer(cmd.Context(), o.Identity)
 	if err != nil {
 		return nil, err
 	}

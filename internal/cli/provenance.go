@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,30 +28,7 @@ bound to the job's OIDC token when one is available.`,
   seal provenance --subject-path 'dist/*.tar.gz' --predicate-only --slsa-version 0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ver, err := provenance.ParseVersion(o.SLSAVersion)
-			if err != nil {
-				return &usageError{err}
-			}
-			subs, err := a.subjects(cmd, o.Subjects, o.SubjectPaths)
-			if err != nil {
-				return err
-			}
-			prov, err := a.provider(o.Token)
-			if err != nil {
-				return err
-			}
-			md, _, err := a.metadata(cmd, prov, o.Token)
-			if err != nil {
-				return err
-			}
-			p, err := provenance.Generate(md, subs, provenance.WithVersion(ver), provenance.WithFinishedOn(time.Now()))
-			if err != nil {
-				return err
-			}
-			doc, err := p.Statement()
-			if o.PredicateOnly {
-				doc, err = p.Predicate()
-			}
+			doc, err := a.runProvenance(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -61,7 +39,36 @@ bound to the job's OIDC token when one is available.`,
 	return cmd
 }
 
-func (a *app) subjects(cmd *cobra.Command, names, globs []string) ([]subject.Subject, error) {
+// runProvenance is `seal provenance`: the provenance document (statement, or predicate only)
+// of this CI job about the subjects o names.
+func (a *app) runProvenance(ctx context.Context, o *options.Provenance) ([]byte, error) {
+	ver, err := provenance.ParseVersion(o.SLSAVersion)
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	subs, err := a.subjects(ctx, o.Subjects, o.SubjectPaths)
+	if err != nil {
+		return nil, err
+	}
+	prov, err := a.provider(o.Token)
+	if err != nil {
+		return nil, err
+	}
+	md, _, err := a.metadata(ctx, prov, o.Token)
+	if err != nil {
+		return nil, err
+	}
+	p, err := provenance.Generate(md, subs, provenance.WithVersion(ver), provenance.WithFinishedOn(time.Now()))
+	if err != nil {
+		return nil, err
+	}
+	if o.PredicateOnly {
+		return p.Predicate()
+	}
+	return p.Statement()
+}
+
+func (a *app) subjects(ctx context.Context, names, globs []string) ([]subject.Subject, error) {
 	if len(names) == 0 && len(globs) == 0 {
 		return nil, usagef("give at least one --subject NAME@sha256:HEX or --subject-path GLOB")
 	}
@@ -74,7 +81,7 @@ func (a *app) subjects(cmd *cobra.Command, names, globs []string) ([]subject.Sub
 		out = append(out, s)
 	}
 	for _, g := range globs {
-		ss, err := subject.FromGlob(cmd.Context(), g)
+		ss, err := subject.FromGlob(ctx, g)
 		if err != nil {
 			return nil, err
 		}
@@ -94,8 +101,8 @@ func (a *app) provider(t options.Token) (ci.Provider, error) {
 
 // metadata detects the CI, fetches its token (or the one given) and
 // returns metadata bound to it. Notes go to the log.
-func (a *app) metadata(cmd *cobra.Command, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
-	md, tok, err := a.resolveMetadata(cmd, p, t)
+func (a *app) metadata(ctx context.Context, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
+	md, tok, err := a.resolveMetadata(ctx, p, t)
 	if err == nil {
 		a.logNotes(md)
 	}
@@ -112,12 +119,12 @@ func (a *app) logNotes(md *ci.Metadata) {
 }
 
 // resolveMetadata is metadata without logging the notes.
-func (a *app) resolveMetadata(cmd *cobra.Command, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
+func (a *app) resolveMetadata(ctx context.Context, p ci.Provider, t options.Token) (*ci.Metadata, *oidc.Token, error) {
 	var src oidc.Source
 	if t.IdentityToken != "" {
 		src = oidc.FromFlag(t.IdentityToken, a.lookupEnv)
 	}
-	md, tok, err := ci.Resolve(cmd.Context(), p, src, t.Audience)
+	md, tok, err := ci.Resolve(ctx, p, src, t.Audience)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,13 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
@@ -19,52 +18,52 @@ import (
 // job is what every signing verb starts with: the CI, its metadata bound
 // to its token, and the invocation's one signer. withProvenance says that
 // provenance will be written, which the metadata's notes are about.
-func (a *app) job(cmd *cobra.Command, o options.Signing, withProvenance bool) (ci.Provider, *ci.Metadata, *signing.Signer, error) {
+func (a *app) job(ctx context.Context, o options.Signing, withProvenance bool) (ci.Provider, *ci.Metadata, *signing.Signer, error) {
 	if o.Key != "" {
-		a.loadKey(cmd.Context(), o.Key) // starts decrypting now; buildSigner waits for it
+		a.loadKey(ctx, o.Key) // starts decrypting now; buildSigner waits for it
 	}
 	p, err := a.provider(o.Token)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	md, tok, err := a.resolveMetadata(cmd, p, o.Token)
+	md, tok, err := a.resolveMetadata(ctx, p, o.Token)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if withProvenance {
 		a.logNotes(md)
 	}
-	signer, err := a.buildSigner(cmd.Context(), o, md, tok)
+	signer, err := a.buildSigner(ctx, o, md, tok)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return p, md, signer, nil
 }
 
-// publish is the run behind `seal sign` and `seal attest IMAGE`.
-func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign, withProvenance bool, atts func(*ci.Metadata) []publish.Attestation) error {
-	ctx := cmd.Context()
+// publish is the run behind `seal sign` and `seal attest IMAGE`: it returns what was written,
+// also when it failed part way.
+func (a *app) publish(ctx context.Context, ref string, o *options.Publish, sign, withProvenance bool, atts func(*ci.Metadata) []publish.Attestation) (*publish.Report, error) {
 	format, err := oci.ParseFormat(o.Format)
 	if err != nil {
-		return &usageError{err}
+		return nil, &usageError{err}
 	}
 	if err := checkImageRef(ref); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkKeyRef(o.Key); err != nil {
-		return err
+		return nil, err
 	}
-	p, md, signer, err := a.job(cmd, o.Signing, withProvenance)
+	p, md, signer, err := a.job(ctx, o.Signing, withProvenance)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reg, err := a.registry(p, o.Registry)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pub, err := publish.New(signer, reg, publish.WithFormat(format), publish.WithJobs(o.Jobs), publish.WithLogger(a.log))
 	if err != nil {
-		return &usageError{err}
+		return nil, &usageError{err}
 	}
 	req := publish.Request{Ref: ref, Recursive: o.Recursive, Sign: sign}
 	if atts != nil {
@@ -75,9 +74,8 @@ func (a *app) publish(cmd *cobra.Command, ref string, o *options.Publish, sign, 
 		if err := a.saveBundles(o.OutputDir, rep); err != nil && perr == nil {
 			perr = err
 		}
-		a.summarize(rep, o.JSON)
 	}
-	return perr
+	return rep, perr
 }
 
 func (a *app) saveBundles(dir string, rep *publish.Report) error {
@@ -107,6 +105,9 @@ func (a *app) saveBundles(dir string, rep *publish.Report) error {
 // with --json every digest, referrer, tag, bundle path and log entry on
 // stdout.
 func (a *app) summarize(rep *publish.Report, asJSON bool) {
+	if rep == nil {
+		return
+	}
 	if rep.Image.Tag != "" {
 		fmt.Fprintf(a.stderr, "resolved tag %q to %s: signed the digest only\n", rep.Image.Tag, rep.Image.Descriptor.Digest)
 	}

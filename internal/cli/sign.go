@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/publish"
 )
 
 func (a *app) newSign() *cobra.Command {
@@ -19,9 +22,17 @@ Kyverno Cosign, policy-controller legacy), or either one with --format.`,
   seal sign --key cosign.key --recursive registry.example.com/app:1.2.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.publish(cmd, args[0], o, true, false, nil)
+			rep, err := a.runSign(cmd.Context(), args[0], o)
+			a.summarize(rep, o.JSON)
+			return err
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
+}
+
+// runSign is `seal sign`: it signs image and returns what was written, also when it failed
+// part way.
+func (a *app) runSign(ctx context.Context, image string, o *options.Publish) (*publish.Report, error) {
+	return a.publish(ctx, image, o, true, false, nil)
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -72,99 +74,153 @@ with the repository's token on behalf of code or events from outside it, unless
   seal verify --key promotion.pub --no-signature --attestation vsa ghcr.io/acme/app@sha256:4c9b...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := a.verifyPolicy(cmd, o)
-			if err != nil {
-				return err
-			}
-			if o.VSA != "" {
-				switch {
-				case len(o.Bundles) > 0:
-					return usagef("--vsa summarizes the verification of an image in a registry, not of files with --bundle")
-				case len(args) != 1:
-					return usagef("--vsa writes the summary of one image: give one IMAGE")
-				case o.VSA == "-" && o.JSON:
-					return usagef("--vsa - and --json both write to stdout: give --vsa a file")
-				}
-			}
-			if len(o.Bundles) > 0 {
-				return a.verifyFiles(cmd, o, p, args)
-			}
-			prov, err := a.provider(options.Token{TokenEnv: "SIGSTORE_ID_TOKEN"})
-			if err != nil {
-				return err
-			}
-			reg, err := a.readRegistry(prov, o.Registry)
-			if err != nil {
-				return err
-			}
-			// Many images share one registry session and verify in parallel;
-			// reports print in argument order.
-			v := verify.New(reg)
-			start := time.Now()
-			reps := make([]*verify.Report, len(args))
-			errs := make([]error, len(args))
-			sem := make(chan struct{}, max(1, o.Jobs))
-			var wg sync.WaitGroup
-			for i, ref := range args {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					sem <- struct{}{}
-					defer func() { <-sem }()
-					reps[i], errs[i] = v.Verify(ctx, ref, *p, o.Recursive)
-				}()
-			}
-			wg.Wait()
-			if o.VSA != "" {
-				if err := a.writeVSA(o, p, reps[0], errs[0], start); err != nil {
-					return err
-				}
-			}
-			type result struct {
-				*verify.Report
-				Verified bool   `json:"verified"`
-				Error    string `json:"error,omitempty"`
-			}
-			var results []result
-			failed := 0
-			for i := range args {
-				r := result{Report: reps[i], Verified: errs[i] == nil}
-				if errs[i] != nil {
-					failed++
-					r.Error = a.redact(errs[i].Error())
-				}
-				if reps[i] == nil {
-					r.Report = &verify.Report{Image: args[i]}
-				} else {
-					printVerifyReport(a.stderr, reps[i])
-				}
-				results = append(results, r)
-			}
-			if o.JSON {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if len(args) == 1 {
-					_ = enc.Encode(results[0])
-				} else {
-					_ = enc.Encode(results)
-				}
-			}
-			if len(args) == 1 {
-				return errs[0]
-			}
-			if failed > 0 {
-				return fmt.Errorf("%d of %d images failed verification (first: %w)", failed, len(args), firstError(errs))
-			}
-			return nil
+			res, err := a.runVerify(cmd.Context(), args, o)
+			a.printVerified(res, o.JSON)
+			return err
 		},
 	}
 	o.AddFlags(cmd.Flags())
 	return cmd
 }
 
+// verified is what `seal verify` found: a result for each image, in argument order, or for
+// each file checked against bundles.
+type verified struct {
+	Results []verifyResult
+	// Files says the results are about files (--bundle).
+	Files bool
+	// VSANote says where the verification summary was written, or why it was not (--vsa).
+	VSANote string
+}
+
+// verifyResult is one image's or file's report, as --json prints it.
+type verifyResult struct {
+	*verify.Report
+	Verified bool   `json:"verified"`
+	Error    string `json:"error,omitempty"`
+	// ran says the verification ran to a report; without one, Report names the image only.
+	ran bool
+}
+
+// runVerify is `seal verify`: it checks refs (images, or files with o.Bundles) against the
+// policy o describes. The error says whether the policy held; the results are returned either
+// way.
+func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify) (*verified, error) {
+	p, err := a.verifyPolicy(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.VSA != "" {
+		switch {
+		case len(o.Bundles) > 0:
+			return nil, usagef("--vsa summarizes the verification of an image in a registry, not of files with --bundle")
+		case len(refs) != 1:
+			return nil, usagef("--vsa writes the summary of one image: give one IMAGE")
+		case o.VSA == "-" && o.JSON:
+			return nil, usagef("--vsa - and --json both write to stdout: give --vsa a file")
+		}
+	}
+	if len(o.Bundles) > 0 {
+		return a.verifyFiles(ctx, o, p, refs)
+	}
+	prov, err := a.provider(options.Token{TokenEnv: "SIGSTORE_ID_TOKEN"})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := a.readRegistry(prov, o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	// Many images share one registry session and verify in parallel;
+	// reports print in argument order.
+	v := verify.New(reg)
+	start := time.Now()
+	reps := make([]*verify.Report, len(refs))
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, max(1, o.Jobs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			reps[i], errs[i] = v.Verify(ctx, ref, *p, o.Recursive)
+		}()
+	}
+	wg.Wait()
+	res := &verified{}
+	if o.VSA != "" {
+		if res.VSANote, err = a.writeVSA(o, p, reps[0], errs[0], start); err != nil {
+			return nil, err
+		}
+	}
+	failed := 0
+	for i := range refs {
+		r := verifyResult{Report: reps[i], Verified: errs[i] == nil, ran: reps[i] != nil}
+		if errs[i] != nil {
+			failed++
+			r.Error = a.redact(errs[i].Error())
+		}
+		if reps[i] == nil {
+			r.Report = &verify.Report{Image: refs[i]}
+		}
+		res.Results = append(res.Results, r)
+	}
+	if len(refs) == 1 {
+		return res, errs[0]
+	}
+	if failed > 0 {
+		return res, fmt.Errorf("%d of %d images failed verification (first: %w)", failed, len(refs), firstError(errs))
+	}
+	return res, nil
+}
+
+// printVerified prints the short human reports on stderr and, asJSON, the results on stdout.
+func (a *app) printVerified(res *verified, asJSON bool) {
+	if res == nil {
+		return
+	}
+	if res.VSANote != "" {
+		fmt.Fprintln(a.stderr, res.VSANote)
+	}
+	for _, r := range res.Results {
+		if r.ran {
+			printVerifyReport(a.stderr, r.Report)
+		}
+	}
+	if !asJSON {
+		return
+	}
+	if res.Files {
+		// One line per file, as each was checked.
+		enc := json.NewEncoder(a.stdout)
+		for _, r := range res.Results {
+			_ = enc.Encode(struct {
+				*verify.Report
+				Verified bool `json:"verified"`
+			}{r.Report, r.Verified})
+		}
+		return
+	}
+	_, _ = a.stdout.Write(verifyJSON(res.Results))
+}
+
+// verifyJSON is the --json report of images: one object for one image, else a list.
+func verifyJSON(results []verifyResult) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	if len(results) == 1 {
+		_ = enc.Encode(results[0])
+	} else {
+		_ = enc.Encode(results)
+	}
+	return b.Bytes()
+}
+
 // verifyPolicy turns the flags into a policy, refusing contradictions.
-func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Policy, error) {
+func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Policy, error) {
 	p := &verify.Policy{RequireSignature: !o.NoSignature, RequireTlog: !o.NoTlog}
 	for _, t := range o.Attestations {
 		// As a requirement, cosign's "slsaprovenance" (v0.2) accepts either
@@ -196,7 +252,7 @@ func (a *app) verifyPolicy(cmd *cobra.Command, o *options.Verify) (*verify.Polic
 	case (o.GitLabProjectID != "" || o.GitLabNamespaceID != "") && o.GitLabProject == "":
 		return nil, usagef("--gitlab-project-id and --gitlab-namespace-id apply to --gitlab-project")
 	}
-	id, pub, err := a.signer(cmd, o.Identity)
+	id, pub, err := a.signer(ctx, o.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -349,62 +405,55 @@ func printVerifyReport(w io.Writer, r *verify.Report) {
 }
 
 // verifyFiles checks release files against saved bundles, offline.
-func (a *app) verifyFiles(cmd *cobra.Command, o *options.Verify, p *verify.Policy, files []string) error {
+func (a *app) verifyFiles(ctx context.Context, o *options.Verify, p *verify.Policy, files []string) (*verified, error) {
 	p.RequireSignature = false // files carry attestations, not image signatures
 	var bundles [][]byte
 	for _, b := range o.Bundles {
 		raw, err := os.ReadFile(b)
 		if err != nil {
-			return fmt.Errorf("reading bundle: %w", err)
+			return nil, fmt.Errorf("reading bundle: %w", err)
 		}
 		bundles = append(bundles, raw)
 	}
+	res := &verified{Files: true}
 	var firstErr error
 	for _, f := range files {
-		subs, err := subject.FromGlob(cmd.Context(), f)
+		subs, err := subject.FromGlob(ctx, f)
 		if err != nil {
-			return err
+			return res, err
 		}
 		for _, s := range subs {
 			digest, _ := hex.DecodeString(s.Digest["sha256"])
 			rep, err := verify.VerifyBundles(s.Name, digest, bundles, *p)
 			if rep != nil {
-				printVerifyReport(a.stderr, rep)
-				if o.JSON {
-					_ = json.NewEncoder(a.stdout).Encode(struct {
-						*verify.Report
-						Verified bool `json:"verified"`
-					}{rep, err == nil})
-				}
+				res.Results = append(res.Results, verifyResult{Report: rep, Verified: err == nil, ran: true})
 			}
 			if err != nil && firstErr == nil {
 				firstErr = err
 			}
 		}
 	}
-	return firstErr
+	return res, firstErr
 }
 
 // writeVSA writes the verification summary of one image's run: PASSED or
 // FAILED by the policy, nothing when the run could not decide (the image
-// or its registry could not be read).
-func (a *app) writeVSA(o *options.Verify, p *verify.Policy, rep *verify.Report, verr error, start time.Time) error {
+// or its registry could not be read). It returns what it did, for the log.
+func (a *app) writeVSA(o *options.Verify, p *verify.Policy, rep *verify.Report, verr error, start time.Time) (string, error) {
 	if rep == nil || (verr != nil && !errors.Is(verr, verify.ErrPolicy)) {
-		fmt.Fprintf(a.stderr, "no verification summary written: the verification did not run to a result\n")
-		return nil
+		return "no verification summary written: the verification did not run to a result", nil
 	}
 	vsa, err := verify.NewVSA(rep, *p, verr == nil, verify.VSAOptions{Time: start, Version: version.Get(), Recursive: o.Recursive})
 	if err != nil {
-		return err
+		return "", err
 	}
 	st, err := vsa.Statement()
 	if err != nil {
-		return fmt.Errorf("writing the verification summary: %w", err)
+		return "", fmt.Errorf("writing the verification summary: %w", err)
 	}
 	if err := a.writeOutput(o.VSA, st); err != nil {
-		return err
+		return "", err
 	}
-	fmt.Fprintf(a.stderr, "wrote verification summary of %s to %s: %s, %s (unsigned: sign it with seal attest --vsa)\n",
-		rep.Image, o.VSA, vsa.VerificationResult, strings.Join(vsa.VerifiedLevels, ", "))
-	return nil
+	return fmt.Sprintf("wrote verification summary of %s to %s: %s, %s (unsigned: sign it with seal attest --vsa)",
+		rep.Image, o.VSA, vsa.VerificationResult, strings.Join(vsa.VerifiedLevels, ", ")), nil
 }

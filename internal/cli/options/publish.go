@@ -98,6 +98,9 @@ type Attest struct {
 	// VSA is a verification summary statement written by `seal verify
 	// --vsa`, to sign and publish about the image it names.
 	VSA string
+	// NoUpload attests an image given by digest without reading or
+	// writing the registry: the bundles are only written to OutputDir.
+	NoUpload bool
 	Publish
 }
 
@@ -110,5 +113,6 @@ func (o *Attest) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Sign, "sign", false, "also sign the image, in the same run")
 	fs.StringArrayVar(&o.SubjectPaths, "subject-path", nil, "attest files matching this glob instead of an image (writes bundle files)")
 	fs.StringVar(&o.VSA, "vsa", "", "attest the SLSA Verification Summary that seal verify --vsa wrote to FILE; the IMAGE must be the one it verified")
+	fs.BoolVar(&o.NoUpload, "no-upload", false, "do not read or write the registry: attest the IMAGE given by digest (NAME@sha256:HEX) in bundle files in --output-dir only")
 	o.Publish.AddFlags(fs)
 }

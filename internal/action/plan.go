@@ -1,0 +1,399 @@
+package action
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sealsign/seal/internal/cli/options"
+)
+
+// Steps are the steps `seal action` runs; "all" is the root action.yml.
+var Steps = []string{"sign", "attest", "provenance", "verify", "all"}
+
+// ErrInput is wrapped by every error about a step's inputs: the user must fix the step's
+// configuration, and nothing was run.
+var ErrInput = errors.New("invalid step input")
+
+// inputError is an error about the inputs, worded for the user as it is.
+type inputError struct{ err error }
+
+func (e inputError) Error() string   { return e.err.Error() }
+func (e inputError) Unwrap() []error { return []error{e.err, ErrInput} }
+
+func inputErrorf(format string, args ...any) error {
+	return inputError{fmt.Errorf(format, args...)}
+}
+
+func wrapInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return inputError{err}
+}
+
+// Plan is what a step runs, decided from its inputs alone: the options of the verb a user
+// would run (seal sign, attest or verify), and what the step does around it.
+type Plan struct {
+	// Step is sign, attest, provenance, verify or all.
+	Step string
+	// Image is the image reference, "" for files.
+	Image string
+	// Sign, Attest and Verify are the options of the verb the step runs; exactly one is set.
+	// Attest runs for the attest, provenance and all steps, and for files.
+	Sign   *options.Publish
+	Attest *options.Attest
+	Verify *options.Verify
+	// OutputDir receives bundles and reports.
+	OutputDir string
+	// KeyMaterial is the key input's value when it is the key itself, which the verb reads
+	// by reference (env://INPUT_KEY) and the step masks; never logged.
+	KeyMaterial string
+	// Tlog is the tlog input: auto, true or false.
+	Tlog string
+	// CustomSigstore: a private Sigstore instance signs.
+	CustomSigstore bool
+	// GitHubAttestations is the github-attestations input: auto, true or false.
+	GitHubAttestations string
+	// Summary writes the job summary.
+	Summary bool
+	// Notes are warnings for the log.
+	Notes []string
+}
+
+// Key is the signing key reference, "" for keyless; never key material.
+func (p *Plan) Key() string {
+	switch {
+	case p.Sign != nil:
+		return p.Sign.Key
+	case p.Attest != nil:
+		return p.Attest.Key
+	}
+	return ""
+}
+
+// NewPlan turns a step's inputs into what it runs. getenv reads the runner's environment,
+// for the signer a verification expects by default (this repository's own CI);
+// requireDigest refuses an image not pinned by digest. Errors about the inputs wrap ErrInput.
+func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest bool) (*Plan, error) {
+	p := &Plan{Step: step}
+	var err error
+	if p.Image, err = in.Image(); err != nil {
+		return nil, wrapInput(err)
+	}
+	paths := in.Lines("subject-path")
+	switch {
+	case p.Image != "" && len(paths) > 0:
+		return nil, inputErrorf("give the image input or subject-path, not both")
+	case p.Image == "" && (len(paths) == 0 || step == "sign" || step == "verify"):
+		return nil, inputErrorf("input image is required: the image to %s, as NAME@sha256:HEX (or NAME with the digest input)", stepGoal(step))
+	case p.Image != "" && requireDigest && !PinnedByDigest(p.Image):
+		return nil, inputErrorf("input image %q is not pinned by digest: give NAME@sha256:HEX, the digest the build pushed (a tag can be moved between the build and this job)", p.Image)
+	}
+	if p.Summary, err = in.Bool("summary", true); err != nil {
+		return nil, wrapInput(err)
+	}
+	p.OutputDir = in.String("output-dir")
+	if p.OutputDir == "" {
+		p.OutputDir = "seal"
+	}
+	recursive, err := in.Bool("recursive", false)
+	if err != nil {
+		return nil, wrapInput(err)
+	}
+	insecure := in.List("insecure-registry")
+	if step == "verify" {
+		if p.Verify, err = planVerify(in, getenv); err != nil {
+			return nil, err
+		}
+		p.Verify.Recursive, p.Verify.Insecure = recursive, insecure
+		return p, nil
+	}
+
+	// What to write.
+	sign, err := in.Bool("sign", step == "all")
+	if err != nil {
+		return nil, wrapInput(err)
+	}
+	prov, err := in.Bool("provenance", step == "all" || step == "provenance")
+	if err != nil {
+		return nil, wrapInput(err)
+	}
+	o := options.Defaults[options.Attest]()
+	if step == "sign" {
+		sign, prov = true, false
+	} else {
+		if step == "provenance" {
+			prov = true
+		}
+		if o.Predicates, o.Types, err = predicates(in); err != nil {
+			return nil, err
+		}
+		if v := in.String("slsa-version"); v != "" {
+			o.SLSAVersion = v
+		}
+	}
+	push, err := in.Bool("push-to-registry", true)
+	if err != nil {
+		return nil, wrapInput(err)
+	}
+	if err := p.planSigning(in, &o.Signing); err != nil {
+		return nil, err
+	}
+	if p.GitHubAttestations, err = in.Choice("github-attestations", "auto", "auto", "true", "false"); err != nil {
+		return nil, wrapInput(err)
+	}
+
+	switch {
+	case len(paths) > 0:
+		if sign && step != "all" {
+			return nil, inputErrorf("input sign applies to images: files get attestations only")
+		}
+		o.SubjectPaths = paths
+	case !push:
+		if !PinnedByDigest(p.Image) {
+			return nil, inputErrorf("push-to-registry is false, so the registry is not read: give the image by digest (NAME@sha256:HEX, or the digest input)")
+		}
+		if sign {
+			p.Notes = append(p.Notes, "push-to-registry is false: the image signature is not written (it lives in the registry); attestations are written as bundle files")
+		}
+		o.NoUpload = true
+	case step == "sign":
+		p.Sign = &o.Publish
+	default:
+		o.Sign = sign
+	}
+	if p.Sign == nil {
+		o.Provenance = prov
+		if !prov && len(o.Predicates) == 0 && !o.Sign {
+			return nil, inputErrorf("nothing to %s: set provenance: true, or give sbom or predicate", stepGoal(step))
+		}
+		p.Attest = o
+	}
+	if len(paths) == 0 && push {
+		if o.Format, err = in.Choice("format", "both", "both", "bundle", "legacy"); err != nil {
+			return nil, wrapInput(err)
+		}
+		o.Recursive, o.Insecure = recursive, insecure
+	}
+	o.OutputDir = p.OutputDir
+	return p, nil
+}
+
+// planSigning sets how to sign: the key and the Sigstore instance.
+func (p *Plan) planSigning(in Inputs, s *options.Signing) error {
+	s.Key, p.KeyMaterial = keyRef(in)
+	for _, f := range []struct {
+		input string
+		dst   *string
+	}{
+		{"fulcio-url", &s.FulcioURL}, {"rekor-url", &s.RekorURL}, {"timestamp-url", &s.TimestampURL},
+		{"signing-config", &s.SigningConfig}, {"sigstore", &s.Sigstore},
+	} {
+		if v := in.String(f.input); v != "" && !(f.input == "sigstore" && v == "public-good") {
+			*f.dst = v
+			p.CustomSigstore = true
+		}
+	}
+	if v := in.String("rekor-version"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return inputErrorf("input rekor-version: %q is not a number (want 1 or 2)", v)
+		}
+		s.RekorVersion = uint32(n)
+		p.CustomSigstore = true
+	}
+	var err error
+	if p.Tlog, err = in.Choice("tlog", "auto", "auto", "true", "false"); err != nil {
+		return wrapInput(err)
+	}
+	s.Tlog, s.NoTlog = p.Tlog == "true", p.Tlog == "false"
+	ts, err := in.Bool("timestamp", true)
+	if err != nil {
+		return wrapInput(err)
+	}
+	s.NoTimestamp = !ts
+	if v := in.String("audience"); v != "" {
+		s.Audience = v
+	}
+	return nil
+}
+
+// keyRef is the --key reference of the key input. A key given as the input's value itself
+// (key: ${{ secrets.COSIGN_PRIVATE_KEY }}) is read by reference from the variable the runner
+// put it in, so that it never stands on a command line or in a log; it is returned as material
+// too, for masking.
+func keyRef(in Inputs) (ref, material string) {
+	v := in.String("key")
+	if !IsKeyMaterial(v) {
+		return v, ""
+	}
+	return "env://" + in.Var("key"), v
+}
+
+func stepGoal(step string) string {
+	switch step {
+	case "sign":
+		return "sign"
+	case "verify":
+		return "verify"
+	}
+	return "attest"
+}
+
+// predicates are the files of the sbom and predicate inputs and their types, by position.
+func predicates(in Inputs) (files, types []string, err error) {
+	if sbom := in.String("sbom"); sbom != "" {
+		files = append(files, sbom)
+		types = append(types, in.String("sbom-type"))
+	} else if in.String("sbom-type") != "" {
+		return nil, nil, inputErrorf("input sbom-type is set but sbom is not: give the SBOM file")
+	}
+	more, ptypes := in.Lines("predicate"), in.List("predicate-type")
+	if len(ptypes) > len(more) {
+		return nil, nil, inputErrorf("%d predicate-type entries for %d predicate files: give one type per file, in order", len(ptypes), len(more))
+	}
+	for i, f := range more {
+		files = append(files, f)
+		t := ""
+		if i < len(ptypes) {
+			t = ptypes[i]
+		}
+		types = append(types, t)
+	}
+	// seal attest pairs types with predicates by position, so a detected type can only be
+	// left out at the end.
+	last := len(types)
+	for last > 0 && types[last-1] == "" {
+		last--
+	}
+	for i, t := range types[:last] {
+		if t == "" {
+			return nil, nil, inputErrorf("predicate %d has no type while a later one has: give sbom-type/predicate-type for every file, or only for the last ones", i+1)
+		}
+	}
+	if last == 0 {
+		return files, nil, nil
+	}
+	return files, types[:last], nil
+}
+
+// planVerify is what the verify step checks: who signed (this repository's own CI when the
+// inputs name nobody) and what must be attested.
+func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) {
+	o := options.Defaults[options.Verify]()
+	// A public key is no secret, but a PEM has no place on a command line either.
+	o.Key, _ = keyRef(in)
+	for _, f := range []struct {
+		input string
+		dst   *string
+	}{
+		{"github-repo", &o.GitHubRepo}, {"github-workflow", &o.GitHubWorkflow},
+		{"gitlab-project", &o.GitLabProject}, {"gitlab-host", &o.GitLabHost}, {"ref", &o.Ref},
+		{"certificate-identity", &o.CertificateIdentity}, {"certificate-identity-regexp", &o.CertificateIdentityRegexp},
+		{"certificate-oidc-issuer", &o.CertificateOIDCIssuer}, {"certificate-oidc-issuer-regexp", &o.CertificateOIDCIssuerRegexp},
+		{"trusted-root", &o.TrustedRoot},
+		{"builder-id", &o.BuilderID}, {"source-repo", &o.SourceRepo}, {"source-ref", &o.SourceRef},
+	} {
+		*f.dst = in.String(f.input)
+	}
+	pinned := o.Key != "" || o.GitHubRepo != "" || o.GitLabProject != "" || o.CertificateIdentity != "" || o.CertificateIdentityRegexp != ""
+	if !pinned {
+		// Nobody named a signer: expect this repository's own CI, the common case of a
+		// deployment job checking what the release job signed.
+		switch {
+		case getenv("GITHUB_ACTIONS") == "true" && getenv("GITHUB_REPOSITORY") != "":
+			o.GitHubRepo = getenv("GITHUB_REPOSITORY")
+		case getenv("GITLAB_CI") == "true" && getenv("CI_PROJECT_PATH") != "":
+			o.GitLabProject = getenv("CI_PROJECT_PATH")
+			if h := getenv("CI_SERVER_HOST"); h != "" && o.GitLabHost == "" {
+				o.GitLabHost = h
+			}
+		default:
+			return nil, inputErrorf("say who must have signed: key, certificate-identity, github-repo or gitlab-project")
+		}
+	}
+	o.Attestations = in.List("attestations")
+	sig, err := in.Bool("signature", true)
+	if err != nil {
+		return nil, wrapInput(err)
+	}
+	o.NoSignature = !sig
+	if o.ProtectedRefOnly, err = in.Bool("protected-ref-only", false); err != nil {
+		return nil, wrapInput(err)
+	}
+	if o.HostedRunnersOnly, err = in.Bool("hosted-runners-only", false); err != nil {
+		return nil, wrapInput(err)
+	}
+	tlog, err := in.Choice("tlog", "auto", "auto", "true", "false")
+	if err != nil {
+		return nil, wrapInput(err)
+	}
+	o.NoTlog = tlog == "false"
+	return o, nil
+}
+
+// Secrets are the values the step must mask in the log: the key material, whole and line by
+// line (GitHub masks a secret line by line, and a multi-line value masked whole would leave its
+// lines in the log).
+func (p *Plan) Secrets() []string {
+	if p.KeyMaterial == "" {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(p.KeyMaterial, "\n") {
+		if l = strings.TrimSpace(l); len(l) >= 8 && !strings.HasPrefix(l, "-----") {
+			out = append(out, l)
+		}
+	}
+	return append(out, p.KeyMaterial)
+}
+
+// Command is the seal command line that does what the step runs, for the log and for users
+// to repeat it: rendered from the options, with no value that looks like key material, and
+// URLs without user information or query (where a password or a token could stand). Key
+// material never reaches the options (the key is read by reference); this guards the log
+// anyway.
+func (p *Plan) Command() string {
+	var args []string
+	switch {
+	case p.Sign != nil:
+		args = append([]string{"sign"}, options.Args(p.Sign)...)
+	case p.Attest != nil:
+		args = append([]string{"attest"}, options.Args(p.Attest)...)
+	case p.Verify != nil:
+		args = append([]string{"verify"}, options.Args(p.Verify)...)
+	}
+	if p.Image != "" {
+		args = append(args, p.Image)
+	}
+	return redactedCommand(args)
+}
+
+// redactedCommand joins args into the command line the log shows.
+func redactedCommand(args []string) string {
+	out := []string{"seal"}
+	for _, arg := range args {
+		switch {
+		case IsKeyMaterial(arg):
+			arg = "(redacted)"
+		case strings.Contains(arg, "://"):
+			if u, err := url.Parse(arg); err == nil && (u.User != nil || u.RawQuery != "" || u.Fragment != "") {
+				if u.User != nil {
+					u.User = url.User("redacted")
+				}
+				if u.RawQuery != "" {
+					u.RawQuery = "redacted"
+				}
+				u.Fragment = ""
+				arg = u.String()
+			} else if err != nil {
+				arg = "(redacted)"
+			}
+		}
+		out = append(out, arg)
+	}
+	return strings.Join(out, " ")
+}

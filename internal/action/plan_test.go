@@ -1,0 +1,280 @@
+package action
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+
+	"github.com/sealsign/seal/internal/cli/options"
+)
+
+// TestPlan pins what a step's inputs become: the options of the verb it runs, shown as the
+// command that does the same.
+func TestPlan(t *testing.T) {
+	dig := "sha256:" + strings.Repeat("4c", 32)
+	img := "ghcr.io/acme/app@" + dig
+	for _, tc := range []struct {
+		name    string
+		step    string
+		inputs  map[string]string
+		env     map[string]string
+		require bool
+		want    string
+		offline bool
+		err     string
+	}{{
+		name:   "all, keyless, with SBOM",
+		step:   "all",
+		inputs: map[string]string{"IMAGE": "ghcr.io/acme/app:1.0", "DIGEST": dig, "SBOM": "sbom.spdx.json", "OUTPUT_DIR": "/tmp/o"},
+		want:   "seal attest --provenance --predicate sbom.spdx.json --sign --output-dir /tmp/o " + img,
+	}, {
+		name:   "all, signing and provenance turned off",
+		step:   "all",
+		inputs: map[string]string{"IMAGE": img, "SIGN": "false", "PROVENANCE": "false", "SBOM": "bom.json", "SBOM_TYPE": "cyclonedx"},
+		want:   "seal attest --predicate bom.json --type cyclonedx --output-dir seal " + img,
+	}, {
+		name: "sign with a key, recursive, private Sigstore",
+		step: "sign",
+		inputs: map[string]string{"IMAGE": img, "KEY": "env://COSIGN_PRIVATE_KEY", "RECURSIVE": "true", "FORMAT": "legacy", "TLOG": "false", "TIMESTAMP": "false",
+			"FULCIO_URL": "https://fulcio.internal", "REKOR_URL": "https://rekor.internal", "REKOR_VERSION": "1", "INSECURE_REGISTRY": "localhost:5000", "AUDIENCE": "other"},
+		want: "seal sign --format legacy --recursive --output-dir seal --insecure-registry localhost:5000 --key env://COSIGN_PRIVATE_KEY" +
+			" --fulcio-url https://fulcio.internal --rekor-url https://rekor.internal --rekor-version 1 --no-tlog --no-timestamp --audience other " + img,
+	}, {
+		name:   "a key given as the input's value is read from the input's variable",
+		step:   "sign",
+		inputs: map[string]string{"IMAGE": img, "KEY": "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPLANTED\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"},
+		want:   "seal sign --output-dir seal --key env://INPUT_KEY " + img,
+	}, {
+		name:   "a base64 key as input",
+		step:   "all",
+		inputs: map[string]string{"IMAGE": img, "KEY": "LS0tLS1CRUdJTiBFTkNSWVBURUQgU0lHU1RPUkUgUFJJVkFURSBLRVktLS0tLQo="},
+		want:   "seal attest --provenance --sign --output-dir seal --key env://INPUT_KEY " + img,
+	}, {
+		name:   "verify with a public key PEM as input",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----"},
+		want:   "seal verify --key env://INPUT_KEY " + img,
+	}, {
+		name:   "attest files",
+		step:   "provenance",
+		inputs: map[string]string{"SUBJECT_PATH": "dist/*.tar.gz\ndist/*.zip", "SLSA_VERSION": "0.2", "TLOG": "true", "FORMAT": "not checked for files"},
+		want:   "seal attest --provenance --slsa-version 0.2 --subject-path dist/*.tar.gz --subject-path dist/*.zip --output-dir seal --tlog",
+	}, {
+		name:    "attest without pushing",
+		step:    "attest",
+		inputs:  map[string]string{"IMAGE": img, "PUSH_TO_REGISTRY": "false", "PROVENANCE": "true", "RECURSIVE": "true"},
+		want:    "seal attest --provenance --no-upload --output-dir seal " + img,
+		offline: true,
+	}, {
+		name:   "attest without pushing needs a digest",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": "ghcr.io/acme/app:1.0", "PUSH_TO_REGISTRY": "false", "PROVENANCE": "true"},
+		err:    "give the image by digest",
+	}, {
+		name:   "sign without pushing signs nothing",
+		step:   "sign",
+		inputs: map[string]string{"IMAGE": img, "PUSH_TO_REGISTRY": "false"},
+		err:    "nothing to sign",
+	}, {
+		name:   "predicates with types in order",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "PREDICATE": "trivy.json\nvex.json", "PREDICATE_TYPE": "vuln, openvex"},
+		want:   "seal attest --predicate trivy.json --predicate vex.json --type vuln --type openvex --output-dir seal " + img,
+	}, {
+		name:   "a detected type after a given one",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SBOM": "sbom.json", "SBOM_TYPE": "spdx", "PREDICATE": "trivy.json"},
+		want:   "seal attest --predicate sbom.json --predicate trivy.json --type spdx --output-dir seal " + img,
+	}, {
+		name:   "a detected type before a given one",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SBOM": "sbom.json", "PREDICATE": "trivy.json", "PREDICATE_TYPE": "vuln"},
+		err:    "predicate 1 has no type",
+	}, {
+		name:   "more types than predicates",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "PREDICATE": "a.json", "PREDICATE_TYPE": "vuln,spdx"},
+		err:    "2 predicate-type entries for 1 predicate files",
+	}, {
+		name:   "nothing to attest",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img},
+		err:    "nothing to attest",
+	}, {
+		name:   "no image",
+		step:   "sign",
+		inputs: map[string]string{},
+		err:    "input image is required",
+	}, {
+		name:    "GitLab requires a digest",
+		step:    "sign",
+		inputs:  map[string]string{"IMAGE": "registry.gitlab.com/g/p:1.0"},
+		require: true,
+		err:     "is not pinned by digest",
+	}, {
+		name:   "both image and files",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SUBJECT_PATH": "dist/*"},
+		err:    "not both",
+	}, {
+		name:   "a malformed format",
+		step:   "sign",
+		inputs: map[string]string{"IMAGE": img, "FORMAT": "sigstore"},
+		err:    "input format",
+	}, {
+		name:   "a malformed rekor-version",
+		step:   "sign",
+		inputs: map[string]string{"IMAGE": img, "REKOR_VERSION": "v2"},
+		err:    "input rekor-version",
+	}, {
+		name:   "verify in GitHub defaults to this repository",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img, "ATTESTATIONS": "slsaprovenance1,spdx", "SIGNATURE": "false", "TLOG": "false"},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
+		want:   "seal verify --github-repo acme/app --attestation slsaprovenance1 --attestation spdx --no-signature --no-tlog " + img,
+	}, {
+		name:   "sign with GitHub's own Sigstore instance",
+		step:   "sign",
+		inputs: map[string]string{"IMAGE": img, "SIGSTORE": "github"},
+		want:   "seal sign --output-dir seal --sigstore github " + img,
+	}, {
+		name: "verify with the provenance and runner checks",
+		step: "verify",
+		inputs: map[string]string{"IMAGE": img, "GITLAB_PROJECT": "g/p", "REF": "refs/heads/main", "PROTECTED_REF_ONLY": "true", "HOSTED_RUNNERS_ONLY": "true",
+			"BUILDER_ID": "https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main", "SOURCE_REPO": "https://gitlab.com/g/p", "SOURCE_REF": "refs/heads/main"},
+		want: "seal verify --gitlab-project g/p --ref refs/heads/main --hosted-runners-only --protected-ref-only" +
+			" --source-repo https://gitlab.com/g/p --source-ref refs/heads/main --builder-id https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main " + img,
+	}, {
+		name:   "verify with a malformed boolean",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img, "GITHUB_REPO": "acme/app", "HOSTED_RUNNERS_ONLY": "yes please"},
+		err:    "hosted-runners-only",
+	}, {
+		name:   "verify in GitLab defaults to this project",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img, "CERTIFICATE_OIDC_ISSUER": "https://gitlab.example.com"},
+		env:    map[string]string{"GITLAB_CI": "true", "CI_PROJECT_PATH": "g/p", "CI_SERVER_HOST": "gitlab.example.com"},
+		want:   "seal verify --gitlab-project g/p --gitlab-host gitlab.example.com --certificate-oidc-issuer https://gitlab.example.com " + img,
+	}, {
+		name:   "verify with a key",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "env://COSIGN_PUBLIC_KEY", "RECURSIVE": "true"},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
+		want:   "seal verify --key env://COSIGN_PUBLIC_KEY --recursive " + img,
+	}, {
+		name:   "verify outside CI needs a signer",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img},
+		err:    "say who must have signed",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range tc.inputs {
+				env["INPUT_"+k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			getenv := func(k string) string { return env[k] }
+			p, err := NewPlan(tc.step, NewInputs(getenv), getenv, tc.require)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrInput) {
+					t.Fatalf("NewPlan() error = %v, want an input error with %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewPlan() = %v", err)
+			}
+			got := p.Command()
+			if got != tc.want {
+				t.Errorf("Command() =\n%s\nwant\n%s", got, tc.want)
+			}
+			if offline := p.Attest != nil && p.Attest.NoUpload; offline != tc.offline {
+				t.Errorf("NoUpload = %v, want %v", offline, tc.offline)
+			}
+			checkCommandRuns(t, p, got)
+		})
+	}
+}
+
+// checkCommandRuns parses the command shown with the verb's own flags and checks that it
+// gives the options the step runs with.
+func checkCommandRuns(t *testing.T, p *Plan, command string) {
+	t.Helper()
+	args := strings.Fields(command)[2:]
+	if p.Image != "" {
+		if args[len(args)-1] != p.Image {
+			t.Fatalf("command %q does not end with the image %s", command, p.Image)
+		}
+		args = args[:len(args)-1]
+	}
+	parse := func(o interface{ AddFlags(*pflag.FlagSet) }) {
+		fs := pflag.NewFlagSet("step", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatalf("parsing %q: %v", command, err)
+		}
+	}
+	var diff string
+	switch {
+	case p.Sign != nil:
+		o := &options.Publish{}
+		parse(o)
+		diff = cmp.Diff(p.Sign, o)
+	case p.Attest != nil:
+		o := &options.Attest{}
+		parse(o)
+		diff = cmp.Diff(p.Attest, o)
+	case p.Verify != nil:
+		o := &options.Verify{}
+		parse(o)
+		diff = cmp.Diff(p.Verify, o)
+	}
+	if diff != "" {
+		t.Errorf("the command shown is not what the step runs (-planned +shown):\n%s", diff)
+	}
+}
+
+// TestPlanKeyMaterial checks that a key given as the input's value is masked line by line and
+// reaches neither the options nor the command shown.
+func TestPlanKeyMaterial(t *testing.T) {
+	key := "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPLANTEDline1PLANTEDline1\nshort\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+	env := map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32), "INPUT_KEY": key}
+	getenv := func(k string) string { return env[k] }
+	p, err := NewPlan("all", NewInputs(getenv), getenv, false)
+	if err != nil {
+		t.Fatalf("NewPlan() = %v", err)
+	}
+	if diff := cmp.Diff([]string{"PLANTEDline1PLANTEDline1", strings.TrimSpace(key)}, p.Secrets()); diff != "" {
+		t.Errorf("Secrets() (-want +got):\n%s", diff)
+	}
+	if p.Key() != "env://INPUT_KEY" || p.Attest.Key != "env://INPUT_KEY" {
+		t.Errorf("Key() = %q, options key %q: want env://INPUT_KEY", p.Key(), p.Attest.Key)
+	}
+	if c := p.Command(); strings.Contains(c, "PLANTED") {
+		t.Errorf("Command() shows the key: %s", c)
+	}
+}
+
+// TestRedactedCommand checks what the step's log shows of a command line.
+func TestRedactedCommand(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sign", "--key", "env://COSIGN_PRIVATE_KEY", "--fulcio-url", "https://fulcio.internal", "app@sha256:ab"},
+			"seal sign --key env://COSIGN_PRIVATE_KEY --fulcio-url https://fulcio.internal app@sha256:ab"},
+		{[]string{"sign", "--key", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPLANTED"}, "seal sign --key (redacted)"},
+		{[]string{"sign", "--key", "LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCg=="}, "seal sign --key (redacted)"},
+		{[]string{"sign", "--rekor-url", "https://user:PLANTEDpass@rekor.internal/?token=PLANTEDtok#x"}, "seal sign --rekor-url https://redacted@rekor.internal/?redacted"},
+		{[]string{"sign", "--key", "hashivault://PLANTED%zz"}, "seal sign --key (redacted)"},
+	} {
+		if got := redactedCommand(tc.args); got != tc.want {
+			t.Errorf("redactedCommand(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
