@@ -3,8 +3,10 @@ package action
 import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -127,6 +129,43 @@ func BundleInfo(path string) (*Identity, bool, error) {
 	}
 	id.SCT = slices.ContainsFunc(cert.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(oidSCTList) })
 	return id, tlog, nil
+}
+
+// ReadSigner sets Identity and Tlog from the first bundle written that can be read: the
+// certificate is the truth about who signed (a reusable workflow, not the caller, for
+// instance). Without one (legacy format only), Tlog is what Seal decided from the plan's tlog
+// input and the repository's visibility, read through getenv. It returns the errors of the
+// bundles it could not read.
+func (r *Result) ReadSigner(p *Plan, getenv func(string) string) []error {
+	var errs []error
+	for _, b := range r.Bundles() {
+		id, tlog, err := BundleInfo(b)
+		if err != nil && !errors.Is(err, ErrNoCertificate) {
+			errs = append(errs, err)
+			continue
+		}
+		r.Identity, r.Tlog = id, tlog
+		return errs
+	}
+	r.Tlog = p.Tlog == "true" || (p.Tlog == "auto" && publicRepository(getenv))
+	return errs
+}
+
+// publicRepository repeats Seal's transparency log rule: public repositories upload.
+func publicRepository(getenv func(string) string) bool {
+	if v := getenv("CI_PROJECT_VISIBILITY"); v != "" {
+		return v == "public"
+	}
+	b, err := os.ReadFile(getenv("GITHUB_EVENT_PATH"))
+	if err != nil {
+		return false
+	}
+	var ev struct {
+		Repository struct {
+			Visibility string `json:"visibility"`
+		} `json:"repository"`
+	}
+	return json.Unmarshal(b, &ev) == nil && ev.Repository.Visibility == "public"
 }
 
 // AddPublished records what was published next to an image: the image by digest, the tag

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -109,47 +108,14 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 		}
 	}
 	if step != "verify" {
-		a.inspectBundles(res, p)
+		for _, err := range res.ReadSigner(p, a.getenv) {
+			a.log.Warn("reading a bundle for the summary", "error", err)
+		}
 		if err := a.storeOnGitHub(ctx, in, p, res); err != nil {
 			return err
 		}
 	}
 	return a.report(res, p, f)
-}
-
-// inspectBundles reads the signer's identity and the transparency log entries from the
-// bundles just written: the certificate is the truth about who signed (a reusable workflow,
-// not the caller, for instance).
-func (a *app) inspectBundles(res *action.Result, p *action.Plan) {
-	bundles := res.Bundles()
-	for _, b := range bundles {
-		id, tlog, err := action.BundleInfo(b)
-		if err != nil && !errors.Is(err, action.ErrNoCertificate) {
-			a.log.Warn("reading a bundle for the summary", "bundle", b, "error", err)
-			continue
-		}
-		res.Identity, res.Tlog = id, tlog
-		return
-	}
-	// Legacy format only: no bundle to read; say what Seal decided.
-	res.Tlog = p.Tlog == "true" || (p.Tlog == "auto" && a.publicRepository())
-}
-
-// publicRepository repeats Seal's transparency log rule: public repositories upload.
-func (a *app) publicRepository() bool {
-	if v := a.getenv("CI_PROJECT_VISIBILITY"); v != "" {
-		return v == "public"
-	}
-	b, err := os.ReadFile(a.getenv("GITHUB_EVENT_PATH"))
-	if err != nil {
-		return false
-	}
-	var ev struct {
-		Repository struct {
-			Visibility string `json:"visibility"`
-		} `json:"repository"`
-	}
-	return json.Unmarshal(b, &ev) == nil && ev.Repository.Visibility == "public"
 }
 
 // storeOnGitHub stores attestation bundles in the repository's attestations. In auto mode

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestAttestNoUpload attests an image by digest without a registry (what the action's
+// push-to-registry: false runs): the statement lands in a bundle file named after the digest,
+// about that digest; and the refusals say what to fix.
+func TestAttestNoUpload(t *testing.T) {
+	clearCI(t)
+	t.Setenv("COSIGN_PASSWORD", "attest-no-upload")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "cosign")
+	if _, stderr, code := run(t, "generate-key-pair", "--output-key-prefix", key); code != 0 {
+		t.Fatalf("generate-key-pair: exit %d: %s", code, stderr)
+	}
+	hex := strings.Repeat("4c", 32)
+	// No registry listens here: a read would fail.
+	image := "127.0.0.1:9/acme/app@sha256:" + hex
+	out := filepath.Join(dir, "out")
+	stdout, stderr, code := run(t, "attest", "--no-upload", "--provenance", "--key", key+".key", "--output-dir", out, "--json", image)
+	if code != 0 {
+		t.Fatalf("seal attest --no-upload: exit %d: %s", code, stderr)
+	}
+	var listed struct {
+		Bundles []fileBundle `json:"bundles"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &listed); err != nil {
+		t.Fatalf("reading --json: %v\n%s", err, stdout)
+	}
+	want := filepath.Join(out, "sha256-"+hex+".provenance.sigstore.json")
+	if len(listed.Bundles) != 1 || listed.Bundles[0].Bundle != want || listed.Bundles[0].Subject != image {
+		t.Fatalf("--json lists %+v, want one bundle %s about %s", listed.Bundles, want, image)
+	}
+	b, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundle struct {
+		DSSE struct {
+			Payload string `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if err := json.Unmarshal(b, &bundle); err != nil {
+		t.Fatalf("reading bundle: %v", err)
+	}
+	payload, err := base64.StdEncoding.DecodeString(bundle.DSSE.Payload)
+	if err != nil {
+		t.Fatalf("decoding payload: %v", err)
+	}
+	var st struct {
+		Subject []struct {
+			Name   string            `json:"name"`
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(payload, &st); err != nil || len(st.Subject) != 1 || st.Subject[0].Digest["sha256"] != hex {
+		t.Errorf("statement subject = %+v (%v), want the digest %s", st.Subject, err, hex)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--provenance", "--output-dir", out, "127.0.0.1:9/acme/app:1.0"}, "give the IMAGE by digest"},
+		{[]string{"--provenance", "--sign", "--output-dir", out, image}, "drop --sign"},
+		{[]string{"--provenance", "--recursive", "--output-dir", out, image}, "drop --recursive"},
+		{[]string{"--provenance", image}, "give --output-dir"},
+		{[]string{"--provenance", "--subject-path", "*.go", "--output-dir", out}, "--no-upload applies to an IMAGE"},
+	} {
+		args := append([]string{"attest", "--no-upload", "--key", key + ".key"}, tc.args...)
+		if _, stderr, code := run(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("seal %q: exit %d, want 2 and %q:\n%s", args, code, tc.want, stderr)
+		}
+	}
+}
