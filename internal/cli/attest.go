@@ -32,7 +32,8 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
 		Example: `  seal attest --sign --provenance --predicate sbom.spdx.json ghcr.io/acme/app@sha256:4c9b...
   seal attest --predicate trivy.json --type vuln registry.example.com/app:1.2.0
   seal attest --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...   # what seal verify --vsa wrote
-  seal attest --provenance --subject-path 'dist/*.tar.gz' --output-dir attestations/`,
+  seal attest --provenance --subject-path 'dist/*.tar.gz' --output-dir attestations/
+  seal attest --provenance --no-upload --output-dir attestations/ ghcr.io/acme/app@sha256:4c9b...   # bundle files only`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			image := ""
