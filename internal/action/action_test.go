@@ -360,3 +360,20 @@ func TestReadSigner(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestations checks which bundles are stored in GitHub's attestations: attestations
+// saved as files, not signatures nor attestations without a file.
+func TestAttestations(t *testing.T) {
+	r := &Result{
+		Items: []publish.Item{
+			{Subject: "app@sha256:1", Kind: "signature", BundlePath: "sig.json"},
+			{Subject: "app@sha256:1", Kind: "attestation", PredicateType: "p1", BundlePath: "att.json"},
+			{Subject: "app@sha256:1", Kind: "attestation", PredicateType: "p1", Format: "legacy"},
+		},
+		Files: []FileBundle{{Subject: "a.tar.gz", PredicateType: "p2", Bundle: "a.json"}},
+	}
+	want := []FileBundle{{Subject: "app@sha256:1", PredicateType: "p1", Bundle: "att.json"}, {Subject: "a.tar.gz", PredicateType: "p2", Bundle: "a.json"}}
+	if diff := cmp.Diff(want, r.Attestations()); diff != "" {
+		t.Errorf("Attestations() (-want +got):\n%s", diff)
+	}
+}

@@ -57,6 +57,9 @@ type Plan struct {
 	CustomSigstore bool
 	// GitHubAttestations is the github-attestations input: auto, true or false.
 	GitHubAttestations string
+	// GitHubToken stores attestations in GitHub: the github-token input, else GITHUB_TOKEN.
+	// It is a secret: the step masks it.
+	GitHubToken string
 	// Summary writes the job summary.
 	Summary bool
 	// Notes are warnings for the log.
@@ -144,6 +147,9 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	}
 	if p.GitHubAttestations, err = in.Choice("github-attestations", "auto", "auto", "true", "false"); err != nil {
 		return nil, wrapInput(err)
+	}
+	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
+		p.GitHubToken = getenv("GITHUB_TOKEN")
 	}
 
 	switch {

@@ -278,3 +278,28 @@ func TestRedactedCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanGitHubToken checks which token stores attestations: the input, else the job's.
+func TestPlanGitHubToken(t *testing.T) {
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"INPUT_GITHUB_TOKEN": "from-input", "GITHUB_TOKEN": "from-job"}, "from-input"},
+		{map[string]string{"GITHUB_TOKEN": "from-job"}, "from-job"},
+	} {
+		tc.env["INPUT_IMAGE"] = img
+		getenv := func(k string) string { return tc.env[k] }
+		p, err := NewPlan("all", NewInputs(getenv), getenv, false)
+		if err != nil {
+			t.Fatalf("NewPlan() = %v", err)
+		}
+		if p.GitHubToken != tc.want {
+			t.Errorf("GitHubToken = %q, want %q", p.GitHubToken, tc.want)
+		}
+		if strings.Contains(p.Command(), tc.want) {
+			t.Errorf("Command() shows the token: %s", p.Command())
+		}
+	}
+}

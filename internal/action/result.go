@@ -207,6 +207,18 @@ func (r *Result) Bundles() []string {
 	return append(first, rest...)
 }
 
+// Attestations lists the attestation bundles written as files, to store in GitHub's
+// attestations: those saved from the registry's, then those about files.
+func (r *Result) Attestations() []FileBundle {
+	var out []FileBundle
+	for _, it := range r.Items {
+		if it.Kind == "attestation" && it.BundlePath != "" {
+			out = append(out, FileBundle{Subject: it.Subject, PredicateType: it.PredicateType, Bundle: it.BundlePath})
+		}
+	}
+	return append(out, r.Files...)
+}
+
 // Output is one step output.
 type Output struct{ Name, Value string }
 

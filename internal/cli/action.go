@@ -53,8 +53,7 @@ commands that verify the result to $GITHUB_STEP_SUMMARY and --summary-file.`,
 // runAction runs one step: plan it from its inputs, run the verb's own code with the planned
 // options, then report to the runner.
 func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error {
-	in := action.NewInputs(a.getenv)
-	p, err := action.NewPlan(step, in, a.getenv, f.requireDigest)
+	p, err := action.NewPlan(step, action.NewInputs(a.getenv), a.getenv, f.requireDigest)
 	if errors.Is(err, action.ErrInput) {
 		return &usageError{err}
 	} else if err != nil {
@@ -111,7 +110,7 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 		for _, err := range res.ReadSigner(p, a.getenv) {
 			a.log.Warn("reading a bundle for the summary", "error", err)
 		}
-		if err := a.storeOnGitHub(ctx, in, p, res); err != nil {
+		if err := a.storeOnGitHub(ctx, p, res); err != nil {
 			return err
 		}
 	}
@@ -121,34 +120,20 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 // storeOnGitHub stores attestation bundles in the repository's attestations. In auto mode
 // only keyless bundles are stored (GitHub verifies certificates, not keys), and a refusal is
 // a warning: the attestations are in the registry anyway.
-func (a *app) storeOnGitHub(ctx context.Context, in action.Inputs, p *action.Plan, res *action.Result) error {
+func (a *app) storeOnGitHub(ctx context.Context, p *action.Plan, res *action.Result) error {
 	if p.GitHubAttestations == "false" || a.getenv("GITHUB_ACTIONS") != "true" {
 		return nil
 	}
 	if p.GitHubAttestations == "auto" && res.Identity == nil {
 		return nil
 	}
-	type candidate struct{ path, ptype string }
-	var cs []candidate
-	for _, it := range res.Items {
-		if it.Kind == "attestation" && it.BundlePath != "" {
-			cs = append(cs, candidate{it.BundlePath, it.PredicateType})
-		}
-	}
-	for _, f := range res.Files {
-		cs = append(cs, candidate{f.Bundle, f.PredicateType})
-	}
-	tok := in.String("github-token")
-	if tok == "" {
-		tok = a.getenv("GITHUB_TOKEN")
-	}
-	a.mask(tok)
+	a.mask(p.GitHubToken)
 	store := action.GitHubStore{
 		APIURL: a.getenv("GITHUB_API_URL"), ServerURL: a.getenv("GITHUB_SERVER_URL"),
-		Repository: a.getenv("GITHUB_REPOSITORY"), Token: tok,
+		Repository: a.getenv("GITHUB_REPOSITORY"), Token: p.GitHubToken,
 	}
-	for _, c := range cs {
-		b, err := os.ReadFile(c.path)
+	for _, c := range res.Attestations() {
+		b, err := os.ReadFile(c.Bundle)
 		if err != nil {
 			return fmt.Errorf("reading bundle: %w", err)
 		}
@@ -160,7 +145,7 @@ func (a *app) storeOnGitHub(ctx context.Context, in action.Inputs, p *action.Pla
 			}
 			return err
 		}
-		res.Stored = append(res.Stored, action.Stored{Bundle: c.path, PredicateType: c.ptype, ID: id, URL: url})
+		res.Stored = append(res.Stored, action.Stored{Bundle: c.Bundle, PredicateType: c.PredicateType, ID: id, URL: url})
 		a.log.Info("stored in GitHub's attestations", "url", url)
 	}
 	return nil
