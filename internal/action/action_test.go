@@ -368,7 +368,7 @@ func TestAttestations(t *testing.T) {
 		Items: []publish.Item{
 			{Subject: "app@sha256:1", Kind: "signature", BundlePath: "sig.json"},
 			{Subject: "app@sha256:1", Kind: "attestation", PredicateType: "p1", BundlePath: "att.json"},
-			{Subject: "app@sha256:1", Kind: "attestation", PredicateType: "p1", Format: "legacy"},
+			{Subject: "app@sha256:1", Kind: "attestation", PredicateType: "p1", Format: oci.Legacy},
 		},
 		Files: []FileBundle{{Subject: "a.tar.gz", PredicateType: "p2", Bundle: "a.json"}},
 	}
