@@ -43,11 +43,18 @@ func (b *bed) resolve(c *oci.Client, ref string) oci.Subject {
 // to: a valid statement whose subject is from's digest.
 func (b *bed) copyProvenance(from, to string, f Format) {
 	b.t.Helper()
+	b.copyAttestation(from, to, f, slsaV1)
+}
+
+// copyAttestation attaches from's attestation of predicateType in format
+// f (for the legacy format, every layer of from's .att tag) to to.
+func (b *bed) copyAttestation(from, to string, f Format, predicateType string) {
+	b.t.Helper()
 	ctx := context.Background()
 	c := b.ociClient()
 	src, dst := b.resolve(c, from), b.resolve(c, to)
 	if f == Bundle {
-		bs, err := c.Bundles(ctx, src, oci.BundleFilter{PredicateType: slsaV1})
+		bs, err := c.Bundles(ctx, src, oci.BundleFilter{PredicateType: predicateType})
 		if err != nil || len(bs) == 0 {
 			b.t.Fatalf("Bundles() = %d, %v", len(bs), err)
 		}

@@ -66,6 +66,13 @@ func (b *bed) push(repo string) string {
 // A nil md publishes the signature alone.
 func (b *bed) signKeyless(ref, issuer string, claims map[string]any, md *ci.Metadata) {
 	b.t.Helper()
+	b.publish(b.keyless(issuer, claims), ref, md)
+}
+
+// keyless is the signer Seal makes in the CI whose token carries claims,
+// with the bed's Fulcio and TSA.
+func (b *bed) keyless(issuer string, claims map[string]any) *signing.Signer {
+	b.t.Helper()
 	tok, err := oidc.Parse(b.iss.Mint(issuer, claims))
 	if err != nil {
 		b.t.Fatal(err)
@@ -74,10 +81,20 @@ func (b *bed) signKeyless(ref, issuer string, claims map[string]any, md *ci.Meta
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.publish(s, ref, md)
+	return s
 }
 
 func (b *bed) publish(s *signing.Signer, ref string, md *ci.Metadata) {
+	b.t.Helper()
+	req := publish.Request{Ref: ref, Sign: true}
+	if md != nil {
+		req.Attestations = []publish.Attestation{publish.Provenance{Metadata: md, FinishedOn: time.Now()}}
+	}
+	b.send(s, req)
+}
+
+// send publishes req with s in the bed's format.
+func (b *bed) send(s *signing.Signer, req publish.Request) {
 	b.t.Helper()
 	reg, err := oci.New(oci.WithInsecureHosts(b.reg.Host), oci.WithWriteAccess())
 	if err != nil {
@@ -91,12 +108,8 @@ func (b *bed) publish(s *signing.Signer, ref string, md *ci.Metadata) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	req := publish.Request{Ref: ref, Sign: true}
-	if md != nil {
-		req.Attestations = []publish.Attestation{publish.Provenance{Metadata: md, FinishedOn: time.Now()}}
-	}
 	if _, err := p.Publish(context.Background(), req); err != nil {
-		b.t.Fatalf("publishing for %s: %v", ref, err)
+		b.t.Fatalf("publishing for %s: %v", req.Ref, err)
 	}
 }
 
