@@ -122,6 +122,15 @@ type Spec struct {
 	// identity, the policy also checks the provenance's source repository,
 	// builder, and the preset's ref, runner and protection requirements.
 	Attestations []string
+	// NoSignature drops the image signature requirement: the image is
+	// admitted on its SLSA Verification Summary alone, which must then be
+	// the one attestation (as `seal verify --no-signature --attestation
+	// vsa` admits it). The summary's signer is the Identity or PublicKey:
+	// the promotion job that verified the image and attested the summary.
+	NoSignature bool
+	// VSA is what a Verification Summary among the Attestations must say
+	// beyond PASSED with no FAILED level.
+	VSA VSACheck
 	// Format is where signatures are looked for.
 	Format Format
 	// TrustedRoot is a trusted_root.json for a private Sigstore instance;
@@ -188,6 +197,10 @@ type prepared struct {
 	// provenance reports that SLSA v1 provenance is attested, so preset
 	// checks can be made on it.
 	provenance bool
+	// vsa reports that a Verification Summary is attested; vsaReq is what
+	// it must say.
+	vsa    bool
+	vsaReq *vsaRequirement
 }
 
 var (
@@ -249,6 +262,12 @@ func (s Spec) prepare() (*prepared, error) {
 		if t == SLSAProvenanceV1 {
 			p.provenance = true
 		}
+		if t == VSA {
+			p.vsa = true
+		}
+	}
+	if err := p.prepareVSA(); err != nil {
+		return nil, err
 	}
 	if len(s.TrustedRoot) > 0 {
 		t, err := parseTrust(s.TrustedRoot)
