@@ -157,9 +157,6 @@ func kyverno(p *prepared) ([]byte, error) {
 		if err := kyvGlob("verifier id", p.vsaReq.verifier); err != nil {
 			return nil, err
 		}
-		if bundle && p.NoSignature {
-			return nil, errors.New("kyverno's SigstoreBundle verifier (--kind clusterpolicy --format bundle) is not written for a verification summary alone: Seal has not seen it refuse a summary of another image attached to this one (TestVSAPolicies runs the Cosign type); use --format legacy, or the ImageValidatingPolicy (--kind imagevalidatingpolicy)")
-		}
 	}
 	attestor, err := p.kyvAttestor(bundle)
 	if err != nil {

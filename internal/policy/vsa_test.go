@@ -110,7 +110,7 @@ func (b *bed) vsaImages(signer, other *signing.Signer) vsaImages {
 
 // TestVSAPolicies admits images on a SLSA Verification Summary alone
 // (--no-signature --attestation vsa) with the real engines: Kyverno's CLI
-// (ClusterPolicy, Cosign type; ImageValidatingPolicy) and both
+// (ClusterPolicy, Cosign and SigstoreBundle types; ImageValidatingPolicy) and both
 // policy-controller testers (legacy and bundle format), for a keyless
 // promotion job (a GitHub preset where the engine can pin its repository,
 // else its raw subject and issuer) and for a key. Each image carries a
@@ -149,6 +149,11 @@ func TestVSAPolicies(t *testing.T) {
 	kyv := engine{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
 		return kyvernoAdmitsWith(t, kyverno, policy, image, nil, "-v=6")
 	}}
+	// Kyverno's SigstoreBundle type takes its trusted root from TUF only.
+	bundleEnv := []string{"TUF_ROOT=" + testbed.StartTUF(t, map[string][]byte{"trusted_root.json": root}).InitCache(t)}
+	kyvBundle := engine{"kyverno-bundle", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
+		return kyvernoAdmitsWith(t, kyverno, policy, image, bundleEnv, "-v=6")
+	}}
 	var pcs []engine
 	for _, pc := range policyControllers {
 		pcs = append(pcs, engine{"policy-controller-" + pc.version, PolicyController, b.admitsBy(testbed.Bin(t, pc.bin))})
@@ -170,6 +175,10 @@ func TestVSAPolicies(t *testing.T) {
 		lowLevel:      `the verification summary must say: verifiedLevels holds SLSA_BUILD_LEVEL_2`,
 		replayed:      `no matching subject digest found`,
 	}
+	// The SigstoreBundle type logs sigstore-go's reasons at -v=4.
+	kyvBundleWhys := kyvWhys
+	kyvBundleWhys.otherSigner = `expected SAN value to match regex|accepted signatures do not match threshold`
+	kyvBundleWhys.replayed = `provided artifact digest does not match any digest in statement`
 	ivpWhys := whys{
 		failed:        `verification summary where verificationResult is PASSED`,
 		failedLevel:   `verification summary where verifiedLevels is not empty and holds no FAILED`,
@@ -205,6 +214,8 @@ func TestVSAPolicies(t *testing.T) {
 	cases = append(cases,
 		tc{"preset-legacy", kyv, Spec{Identity: &preset, Format: Legacy, TrustedRoot: root}, keyless, kyvWhys},
 		tc{"key-legacy", kyv, Spec{PublicKey: pub, Format: Legacy}, keyed, kyvWhys},
+		tc{"raw-bundle", kyvBundle, Spec{Identity: rawOf(&preset), Format: Bundle}, keyless, kyvBundleWhys},
+		tc{"key-bundle", kyvBundle, Spec{PublicKey: pub, Format: Bundle}, keyed, kyvBundleWhys},
 		tc{"ivp-raw", kyv, Spec{Identity: rawOf(&preset), KyvernoKind: ImageValidatingPolicyKind, Format: Legacy, TrustedRoot: root, TUFMirror: tuf.URL, TUFRoot: tuf.RootJSON}, keyless, ivpWhys},
 		tc{"ivp-key", kyv, Spec{PublicKey: pub, KyvernoKind: ImageValidatingPolicyKind, Format: Legacy}, keyed, ivpWhys},
 	)
