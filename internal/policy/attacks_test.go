@@ -155,11 +155,9 @@ func (b *bed) signUntimestamped(ref, issuer string, claims map[string]any, md *c
 func TestEngineAttacks(t *testing.T) {
 	tester := testbed.Bin(t, testbed.BinTester)
 	kyverno := testbed.Bin(t, binKyverno)
-	iss := testbed.StartIssuer(t)
-	fulcio := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	root := testbed.TrustedRootJSON(t, fulcio, tsa)
-	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root, tester: tester}
+	b := startBed(t, testbed.Distribution)
+	b.tester = tester
+	iss, root := b.iss, b.root
 
 	main := testbed.GitHubClaims("acme/app")
 	good := b.push("acme/app")
@@ -209,22 +207,18 @@ func TestEngineAttacks(t *testing.T) {
 	id.Issuer = iss.GitHub
 
 	type engine struct {
-		name    string
-		kind    Engine
+		engineRun
 		formats []Format
-		admits  func(t *testing.T, policy []byte, image string) (bool, string)
 	}
 	var engines []engine
-	for _, pc := range policyControllers {
-		engines = append(engines, engine{"policy-controller-" + pc.version, PolicyController, []Format{Bundle, Legacy}, b.admitsBy(testbed.Bin(t, pc.bin))})
+	for _, r := range b.policyControllerRuns(t) {
+		engines = append(engines, engine{r, []Format{Bundle, Legacy}})
 	}
-	engines = append(engines, []engine{
-		// Kyverno's SigstoreBundle type takes its trusted root only from
-		// TUF (see TestKyvernoCLI), so only the Cosign type runs here.
-		{"kyverno", Kyverno, []Format{Legacy}, func(t *testing.T, policy []byte, image string) (bool, string) {
-			return kyvernoAdmits(t, kyverno, policy, image)
-		}},
-	}...)
+	// Kyverno's SigstoreBundle type takes its trusted root only from TUF
+	// (see TestKyvernoCLI), so only the Cosign type runs here.
+	engines = append(engines, engine{engineRun{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
+		return kyvernoAdmits(t, kyverno, policy, image)
+	}}, []Format{Legacy}})
 	// Why each engine rejects each attack, per format. In bundle format
 	// policy-controller (cosign v2.5.0's
 	// verifyImageAttestationsSigstoreBundle) drops every bundle that fails

@@ -40,6 +40,16 @@ type bed struct {
 	format Format
 }
 
+// startBed starts a private Sigstore (issuer, Fulcio, TSA, no log) and a
+// registry of kind.
+func startBed(t *testing.T, kind testbed.RegistryKind) *bed {
+	t.Helper()
+	iss := testbed.StartIssuer(t)
+	fulcio := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	return &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, kind), root: testbed.TrustedRootJSON(t, fulcio, tsa)}
+}
+
 // push uploads a fresh random image and returns its digest reference.
 func (b *bed) push(repo string) string {
 	b.t.Helper()
@@ -141,6 +151,23 @@ func (b *bed) keyed() (*signing.Signer, []byte) {
 var policyControllers = []struct{ version, bin string }{
 	{"v0.13.1", testbed.BinTester},
 	{"v0.15.1", testbed.BinTesterV15},
+}
+
+// engineRun is an engine as the tests run it: admits reports whether
+// policy admits image, with the engine's output.
+type engineRun struct {
+	name   string
+	kind   Engine
+	admits func(t *testing.T, policy []byte, image string) (bool, string)
+}
+
+// policyControllerRuns are both policy-controller testers, on b's registry.
+func (b *bed) policyControllerRuns(t *testing.T) []engineRun {
+	var out []engineRun
+	for _, pc := range policyControllers {
+		out = append(out, engineRun{"policy-controller-" + pc.version, PolicyController, b.admitsBy(testbed.Bin(t, pc.bin))})
+	}
+	return out
 }
 
 // admitsBy is admits with the tester binary at path.

@@ -121,12 +121,9 @@ func (b *bed) vsaImages(signer, other *signing.Signer) vsaImages {
 // the same images.
 func TestVSAPolicies(t *testing.T) {
 	kyverno := testbed.Bin(t, binKyverno)
-	iss := testbed.StartIssuer(t)
-	fulcio := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	root := testbed.TrustedRootJSON(t, fulcio, tsa)
+	b := startBed(t, testbed.Distribution)
+	iss, root := b.iss, b.root
 	tuf := testbed.StartTUF(t, map[string][]byte{"trusted_root.json": root, "rekor.pub": unusedKey(t), "ctfe.pub": unusedKey(t)})
-	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root}
 
 	// The promotion job: acme/promote's workflow on main, or a key.
 	promote := testbed.GitHubClaims("acme/promote")
@@ -141,23 +138,15 @@ func TestVSAPolicies(t *testing.T) {
 	}
 	preset.Issuer = iss.GitHub
 
-	type engine struct {
-		name   string
-		kind   Engine
-		admits func(t *testing.T, policy []byte, image string) (bool, string)
-	}
-	kyv := engine{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
+	kyv := engineRun{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
 		return kyvernoAdmitsWith(t, kyverno, policy, image, nil, "-v=6")
 	}}
 	// Kyverno's SigstoreBundle type takes its trusted root from TUF only.
 	bundleEnv := []string{"TUF_ROOT=" + testbed.StartTUF(t, map[string][]byte{"trusted_root.json": root}).InitCache(t)}
-	kyvBundle := engine{"kyverno-bundle", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
+	kyvBundle := engineRun{"kyverno-bundle", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
 		return kyvernoAdmitsWith(t, kyverno, policy, image, bundleEnv, "-v=6")
 	}}
-	var pcs []engine
-	for _, pc := range policyControllers {
-		pcs = append(pcs, engine{"policy-controller-" + pc.version, PolicyController, b.admitsBy(testbed.Bin(t, pc.bin))})
-	}
+	pcs := b.policyControllerRuns(t)
 
 	// Why each engine refuses, by case. Kyverno's ClusterPolicy names the
 	// condition that failed, the ImageValidatingPolicy the validation (and,
@@ -198,7 +187,7 @@ func TestVSAPolicies(t *testing.T) {
 
 	type tc struct {
 		name string
-		e    engine
+		e    engineRun
 		spec Spec
 		im   vsaImages
 		why  whys
@@ -272,7 +261,7 @@ func TestVSAPolicies(t *testing.T) {
 
 	// The policy digest, when asked, must be the summary's.
 	t.Run("policy-digest", func(t *testing.T) {
-		for _, e := range append([]engine{kyv}, pcs...) {
+		for _, e := range append([]engineRun{kyv}, pcs...) {
 			for _, d := range []struct {
 				digest string
 				want   bool
