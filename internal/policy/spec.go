@@ -72,6 +72,9 @@ const (
 	SPDX             = predicate.SPDX
 	CycloneDX        = predicate.CycloneDX
 	Vuln             = predicate.Vuln
+	// VSA is a SLSA Verification Summary, which `seal verify --vsa`
+	// writes and `seal attest --vsa` signs.
+	VSA = predicate.VSA
 	// CosignSign is the predicate type of a cosign v3 (and Seal) image
 	// signature in bundle format: a DSSE in-toto statement about the digest.
 	CosignSign = "https://sigstore.dev/cosign/sign/v1"

@@ -7,13 +7,8 @@ import (
 	"strings"
 
 	"github.com/sealsign/seal/internal/identity"
-	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/verify"
 )
-
-// VSA is the predicate type of a SLSA Verification Summary, which
-// `seal verify --vsa` writes and `seal attest --vsa` signs.
-const VSA = predicate.VSA
 
 // VSACheck is what a policy requires of a Verification Summary, beyond
 // what every one requires: verificationResult PASSED and no FAILED level,
