@@ -416,6 +416,11 @@ func (p *prepared) needProvenance(engine Engine) error {
 	if len(why) == 0 {
 		return nil
 	}
+	if p.NoSignature {
+		// The summary is the promotion job's, whose own runner and ref the
+		// policy would have to check; the engines can read neither.
+		return fmt.Errorf("%s cannot check this of the promotion job that attested the verification summary, and no provenance is attested with a summary: %s; drop --hosted-runners-only and --protected-ref-only", engine, strings.Join(why, "; "))
+	}
 	return fmt.Errorf("this identity needs --attestation slsaprovenance, so that the policy checks it in Seal's provenance: %s", strings.Join(why, "; "))
 }
 

@@ -114,6 +114,9 @@ func TestGenerateRefuses(t *testing.T) {
 		{"verifier id as a kyverno variable", Kyverno, func(t *testing.T) Spec {
 			return Spec{PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: Legacy, KyvernoKind: ImageValidatingPolicyKind, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "{{ request.object.metadata.name }}"}}
 		}, "as variables"},
+		{"summary alone, hosted runners", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: mustGitHub(t, "acme/promote", "", "", true), Images: []string{"a/**"}, Format: Legacy, NoSignature: true, Attestations: []string{"vsa"}}
+		}, "drop --hosted-runners-only"},
 		{"summary alone, preset, ImageValidatingPolicy", Kyverno, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: Legacy, KyvernoKind: ImageValidatingPolicyKind, NoSignature: true, Attestations: []string{"vsa"}}
 		}, "use --kind clusterpolicy --format legacy"},
