@@ -118,7 +118,8 @@ func (b *bed) vsaImages(signer, other *signing.Signer) vsaImages {
 // another signer attested, one from another verifier, one below the
 // required level, and a valid summary of another image copied onto this
 // one are refused. `seal verify --no-signature --attestation vsa` judges
-// the same images.
+// the same images. The policy digest, when asked, is checked too; and
+// without --no-signature the summary is required beside the signature.
 func TestVSAPolicies(t *testing.T) {
 	kyverno := testbed.Bin(t, binKyverno)
 	b := startBed(t, testbed.Distribution)
@@ -274,6 +275,38 @@ func TestVSAPolicies(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%v", e.name, d.want), func(t *testing.T) {
 					got, out := e.admits(t, policy, keyed.good)
 					verdict{keyed.good, d.want, `policy.digest|failed evaluating rego policy`}.check(t, got, out, policy)
+				})
+			}
+		}
+	})
+
+	// Without --no-signature the summary comes on top of the image
+	// signature: a summary alone is refused, a signed image with one is
+	// admitted, and a signed image with a FAILED one refused.
+	t.Run("with-signature", func(t *testing.T) {
+		signed := b.push("acme/app")
+		b.send(keySigner, publish.Request{Ref: signed, Sign: true, Attestations: []publish.Attestation{
+			vsaRecord{publish.Predicate{Type: VSA, JSON: vsaPredicate(t, signed, verify.ResultPassed, verify.VerifierID, verify.LevelBuild2)}}}})
+		signedFailed := b.push("acme/app")
+		b.send(keySigner, publish.Request{Ref: signedFailed, Sign: true, Attestations: []publish.Attestation{
+			vsaRecord{publish.Predicate{Type: VSA, JSON: vsaPredicate(t, signedFailed, verify.ResultFailed, verify.VerifierID, verify.LevelFailed)}}}})
+		for _, e := range append([]engineRun{kyv}, pcs...) {
+			policy, err := Generate(e.kind, Spec{Images: []string{b.reg.Host + "/**"}, PublicKey: pub, Format: Legacy, KyvernoKind: ClusterPolicyKind, NoTlog: true,
+				Attestations: []string{"vsa"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []struct {
+				name string
+				v    verdict
+			}{
+				{"summary-alone", verdict{keyed.good, false, `no signatures found|no matching signatures`}},
+				{"signed", verdict{signed, true, ""}},
+				{"signed-failed", verdict{signedFailed, false, `verificationResult is PASSED|failed evaluating rego policy`}},
+			} {
+				t.Run(e.name+"/"+v.name, func(t *testing.T) {
+					got, out := e.admits(t, policy, v.v.image)
+					v.v.check(t, got, out, policy)
 				})
 			}
 		}
