@@ -78,6 +78,9 @@ func (p *prepared) summary() string {
 	if len(p.Attestations) > 0 {
 		s += " and attested with " + strings.Join(p.Attestations, ", ")
 	}
+	if p.vsa {
+		s += ", the verification summary saying " + strings.Join(p.vsaWhats(), "; ")
+	}
 	return s + "."
 }
 
