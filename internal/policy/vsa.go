@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/sealsign/seal/internal/identity"
@@ -56,7 +57,7 @@ func (p *prepared) prepareVSA() error {
 		return nil
 	}
 	if p.NoSignature && len(p.Attestations) != 1 {
-		return fmt.Errorf("--no-signature admits an image on its SLSA Verification Summary alone: drop the other attestations (%s), which the summary's verifier checked", strings.Join(otherThan(p.Attestations, VSA), ", "))
+		return fmt.Errorf("--no-signature admits an image on its SLSA Verification Summary alone: drop the other attestations (%s), which the summary's verifier checked", strings.Join(slices.DeleteFunc(slices.Clone(p.Attestations), func(a string) bool { return a == VSA }), ", "))
 	}
 	r := &vsaRequirement{verifier: c.VerifierID}
 	if r.verifier == "" {
@@ -66,12 +67,7 @@ func (p *prepared) prepareVSA() error {
 		return fmt.Errorf("verifier id %q: %w", r.verifier, err)
 	}
 	if c.MinLevel != "" {
-		i := -1
-		for j, l := range buildLevels {
-			if l == strings.ToUpper(c.MinLevel) {
-				i = j
-			}
-		}
+		i := slices.Index(buildLevels, strings.ToUpper(c.MinLevel))
 		if i < 0 {
 			return fmt.Errorf("SLSA level %q: want one of %s", c.MinLevel, strings.Join(buildLevels, ", "))
 		}
@@ -86,16 +82,6 @@ func (p *prepared) prepareVSA() error {
 	}
 	p.vsaReq = r
 	return nil
-}
-
-func otherThan(list []string, s string) []string {
-	var out []string
-	for _, e := range list {
-		if e != s {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // vsaCheck is one requirement on the summary's predicate, written for
