@@ -38,12 +38,21 @@ refuses and says what to use instead (` + "`seal verify`" + `). With --attestati
 slsaprovenance the policy also checks Seal's SLSA provenance: source repository, ref
 and builder; the runner (--hosted-runners-only), which the engines cannot read in the
 certificate, is checked there only, and refused without it. The policy opens with a
-comment that says what it admits.`,
+comment that says what it admits.
+
+--no-signature --attestation vsa admits an image on the SLSA Verification Summary a
+promotion job attested (seal verify --vsa, then seal attest --vsa) alone, as seal
+verify --no-signature --attestation vsa does; the identity or key is the promotion
+job's. The policy requires verificationResult PASSED, no FAILED level and Seal's
+verifier id (--vsa-verifier), and with --vsa-level and --vsa-policy-digest a minimum
+SLSA Build level and the policy digest the summary records.`,
 		Example: `  seal policy kyverno --kind clusterpolicy --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy kyverno --key cosign.pub --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy policy-controller --github-repo acme/app --ref main --hosted-runners-only \
       --attestation slsaprovenance --image 'ghcr.io/acme/app**' -o policy.yaml
-  seal policy policy-controller --key cosign.pub --no-tlog --image 'registry.example.com/**'`,
+  seal policy policy-controller --key cosign.pub --no-tlog --image 'registry.example.com/**'
+  seal policy kyverno --key promote.pub --no-signature --attestation vsa --vsa-level SLSA_BUILD_LEVEL_2 \
+      --image 'ghcr.io/acme/app**'`,
 		ValidArgs: []string{string(policy.Kyverno), string(policy.PolicyController)},
 		Args:      cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,7 +89,8 @@ func (a *app) policySpec(cmd *cobra.Command, engine policy.Engine, o *options.Po
 	if len(o.Images) == 0 {
 		return nil, usagef("--image is required: give the images the policy governs, e.g. --image 'ghcr.io/acme/app**'")
 	}
-	s := &policy.Spec{Name: o.Name, Images: o.Images, Attestations: o.Attestations, Format: format, RekorURL: o.RekorURL, NoTlog: o.NoTlog, TUFMirror: o.TUFMirror}
+	s := &policy.Spec{Name: o.Name, Images: o.Images, Attestations: o.Attestations, Format: format, RekorURL: o.RekorURL, NoTlog: o.NoTlog, TUFMirror: o.TUFMirror,
+		NoSignature: o.NoSignature, VSA: policy.VSACheck{VerifierID: o.VSAVerifier, MinLevel: o.VSALevel, PolicyDigest: o.VSAPolicyDigest}}
 	if engine == policy.Kyverno {
 		kind, err := policy.ParseKyvernoKind(o.Kind)
 		if err != nil {

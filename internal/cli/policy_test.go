@@ -106,6 +106,17 @@ func TestPolicyFlags(t *testing.T) {
 				return mustGen(policy.Kyverno, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: oci.Legacy})
 			},
 		},
+		{
+			name: "summary alone",
+			args: []string{"policy-controller", "--key", pub, "--no-signature", "--attestation", "vsa", "--vsa-level", "SLSA_BUILD_LEVEL_2",
+				"--vsa-verifier", "https://verifier.example.com", "--vsa-policy-digest", "sha256:" + strings.Repeat("ab", 32), "--image", "r/**"},
+			want: func() string {
+				return mustGen(policy.PolicyController, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{policy.VSA},
+					VSA: policy.VSACheck{VerifierID: "https://verifier.example.com", MinLevel: "SLSA_BUILD_LEVEL_2", PolicyDigest: "sha256:" + strings.Repeat("ab", 32)}})
+			},
+		},
+		{name: "no signature without a summary", args: []string{"kyverno", "--key", pub, "--no-signature", "--image", "r/**"}, code: 2, inStderr: "add --attestation vsa"},
+		{name: "summary level without a summary", args: []string{"kyverno", "--key", pub, "--vsa-level", "SLSA_BUILD_LEVEL_1", "--image", "r/**"}, code: 2, inStderr: "need --attestation vsa"},
 		{name: "unknown engine", args: []string{"gatekeeper", "--key", pub, "--image", "r/**"}, code: 2, inStderr: "unknown policy engine"},
 		{name: "no signer", args: []string{"kyverno", "--image", "r/**"}, code: 2, inStderr: "exactly one of"},
 		{name: "two signers", args: []string{"kyverno", "--key", pub, "--github-repo", "a/b", "--image", "r/**"}, code: 2, inStderr: "exactly one of"},

@@ -45,11 +45,18 @@ func (b *bed) resolve(c *oci.Client, ref string) oci.Subject {
 // to: a valid statement whose subject is from's digest.
 func (b *bed) copyProvenance(from, to string, f oci.Format) {
 	b.t.Helper()
+	b.copyAttestation(from, to, f, slsaV1)
+}
+
+// copyAttestation attaches from's attestation of predicateType in format
+// f (for the legacy format, every layer of from's .att tag) to to.
+func (b *bed) copyAttestation(from, to string, f oci.Format, predicateType string) {
+	b.t.Helper()
 	ctx := context.Background()
 	c := b.ociClient()
 	src, dst := b.resolve(c, from), b.resolve(c, to)
 	if f == oci.Bundle {
-		bs, err := ocibundle.List(ctx, c, src, ocibundle.Filter{PredicateType: slsaV1})
+		bs, err := ocibundle.List(ctx, c, src, ocibundle.Filter{PredicateType: predicateType})
 		if err != nil || len(bs) == 0 {
 			b.t.Fatalf("Bundles() = %d, %v", len(bs), err)
 		}
@@ -150,11 +157,9 @@ func (b *bed) signUntimestamped(ref, issuer string, claims map[string]any, md *c
 func TestEngineAttacks(t *testing.T) {
 	tester := testbed.Bin(t, testbed.BinTester)
 	kyverno := testbed.Bin(t, binKyverno)
-	iss := testbed.StartIssuer(t)
-	fulcio := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	root := testbed.TrustedRootJSON(t, fulcio, tsa)
-	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root, tester: tester}
+	b := startBed(t, testbed.Distribution)
+	b.tester = tester
+	iss, root := b.iss, b.root
 
 	main := testbed.GitHubClaims("acme/app")
 	good := b.push("acme/app")
@@ -204,22 +209,18 @@ func TestEngineAttacks(t *testing.T) {
 	id.Issuer = iss.GitHub
 
 	type engine struct {
-		name    string
-		kind    Engine
+		engineRun
 		formats []oci.Format
-		admits  func(t *testing.T, policy []byte, image string) (bool, string)
 	}
 	var engines []engine
-	for _, pc := range policyControllers {
-		engines = append(engines, engine{"policy-controller-" + pc.version, PolicyController, []oci.Format{oci.Bundle, oci.Legacy}, b.admitsBy(testbed.Bin(t, pc.bin))})
+	for _, r := range b.policyControllerRuns(t) {
+		engines = append(engines, engine{r, []oci.Format{oci.Bundle, oci.Legacy}})
 	}
-	engines = append(engines, []engine{
-		// Kyverno's SigstoreBundle type takes its trusted root only from
-		// TUF (see TestKyvernoCLI), so only the Cosign type runs here.
-		{"kyverno", Kyverno, []oci.Format{oci.Legacy}, func(t *testing.T, policy []byte, image string) (bool, string) {
-			return kyvernoAdmits(t, kyverno, policy, image)
-		}},
-	}...)
+	// Kyverno's SigstoreBundle type takes its trusted root only from TUF
+	// (see TestKyvernoCLI), so only the Cosign type runs here.
+	engines = append(engines, engine{engineRun{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
+		return kyvernoAdmits(t, kyverno, policy, image)
+	}}, []oci.Format{oci.Legacy}})
 	// Why each engine rejects each attack, per format. In bundle format
 	// policy-controller (cosign v2.5.0's
 	// verifyImageAttestationsSigstoreBundle) drops every bundle that fails

@@ -30,6 +30,15 @@
 // user strings reach it only printable, and the YAML encoder writes the
 // policy itself.
 //
+// A policy can also admit an image on a signed SLSA Verification Summary
+// alone (Spec.NoSignature with the vsa attestation): the signer is then
+// the promotion job that ran `seal verify --vsa` and `seal attest --vsa`,
+// and the policy checks in the summary what `seal verify --attestation
+// vsa` checks (PASSED, no FAILED level), the verifier, and optionally a
+// minimum SLSA Build level and the policy digest. Every engine checks the
+// statement's subject against the image's digest itself, so a summary of
+// another image is refused.
+//
 // The policies are checked against the real engines in the tests: Seal
 // signs images on a loopback registry with a private Fulcio and timestamp
 // authority, and policy-controller's own tester and Kyverno's CLI must

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sealsign/seal/internal/identity"
@@ -103,6 +104,25 @@ var goldenCases = []goldenCase{
 	}},
 	{"key", func(t *testing.T) Spec {
 		return Spec{Images: []string{"ghcr.io/acme/app**"}, PublicKey: readFile(t, "cosign.pub"), Attestations: []string{"slsaprovenance"}}
+	}},
+	// Admission on a promotion job's Verification Summary alone.
+	{"vsa-github", func(t *testing.T) Spec {
+		return Spec{Images: []string{"ghcr.io/acme/app**"}, Identity: mustGitHub(t, "acme/promote", "", "refs/heads/main", false),
+			Attestations: []string{"vsa"}, NoSignature: true, VSA: VSACheck{MinLevel: "SLSA_BUILD_LEVEL_2"}}
+	}},
+	{"vsa-key", func(t *testing.T) Spec {
+		return Spec{Images: []string{"ghcr.io/acme/app**"}, PublicKey: readFile(t, "cosign.pub"), Attestations: []string{"vsa"}, NoSignature: true,
+			VSA: VSACheck{PolicyDigest: "sha256:" + strings.Repeat("ab", 32)}}
+	}},
+	{"vsa-raw-identity-private", func(t *testing.T) Spec {
+		return Spec{Images: []string{"registry.example.com/acme/**"}, Identity: &identity.Identity{
+			Issuer: "https://token.actions.githubusercontent.com", Subject: "https://github.com/acme/promote/.github/workflows/promote.yml@refs/heads/main"},
+			Attestations: []string{"vsa"}, NoSignature: true, VSA: VSACheck{VerifierID: "https://verifier.example.com/v1", MinLevel: "SLSA_BUILD_LEVEL_1"},
+			TrustedRoot: readFile(t, "trusted_root.json"), NoTlog: true}
+	}},
+	// A summary beside the image signature.
+	{"vsa-with-signature", func(t *testing.T) Spec {
+		return Spec{Images: []string{"ghcr.io/acme/app**"}, PublicKey: readFile(t, "cosign.pub"), Attestations: []string{"vsa"}}
 	}},
 	{"key-no-tlog-private", func(t *testing.T) Spec {
 		return Spec{Images: []string{"ghcr.io/acme/app**"}, PublicKey: readFile(t, "cosign.pub"), NoTlog: true, TrustedRoot: readFile(t, "trusted_root.json")}

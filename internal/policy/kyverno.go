@@ -56,14 +56,16 @@ type kyvResources struct {
 }
 
 type kyvVerify struct {
-	Type            string           `yaml:"type"`
-	ImageReferences []string         `yaml:"imageReferences"`
-	FailureAction   string           `yaml:"failureAction"`
-	MutateDigest    bool             `yaml:"mutateDigest"`
-	VerifyDigest    bool             `yaml:"verifyDigest"`
-	Required        bool             `yaml:"required"`
-	Attestors       []kyvAttestorSet `yaml:"attestors"`
-	Attestations    []kyvAttestation `yaml:"attestations,omitempty"`
+	Type            string   `yaml:"type"`
+	ImageReferences []string `yaml:"imageReferences"`
+	FailureAction   string   `yaml:"failureAction"`
+	MutateDigest    bool     `yaml:"mutateDigest"`
+	VerifyDigest    bool     `yaml:"verifyDigest"`
+	Required        bool     `yaml:"required"`
+	// Attestors verify the image signature; without them Kyverno checks
+	// the attestations alone.
+	Attestors    []kyvAttestorSet `yaml:"attestors,omitempty"`
+	Attestations []kyvAttestation `yaml:"attestations,omitempty"`
 }
 
 type kyvAttestorSet struct {
@@ -119,8 +121,9 @@ type kyvAnyAll struct {
 type kyvCondition struct {
 	Key      string `yaml:"key"`
 	Operator string `yaml:"operator"`
-	Value    string `yaml:"value"`
-	Message  string `yaml:"message"`
+	// Value is a string, a bool or a list of strings.
+	Value   any    `yaml:"value"`
+	Message string `yaml:"message"`
 }
 
 // kyverno writes a ClusterPolicy with one verifyImages rule.
@@ -151,6 +154,11 @@ func kyverno(p *prepared) ([]byte, error) {
 	if err := p.kyvLiterals(); err != nil {
 		return nil, err
 	}
+	if p.vsaReq != nil {
+		if err := kyvGlob("verifier id", p.vsaReq.verifier); err != nil {
+			return nil, err
+		}
+	}
 	attestor, err := p.kyvAttestor(bundle)
 	if err != nil {
 		return nil, err
@@ -164,6 +172,9 @@ func kyverno(p *prepared) ([]byte, error) {
 		VerifyDigest:    true,
 		Required:        true,
 		Attestors:       sets,
+	}
+	if p.NoSignature {
+		v.Attestors = nil
 	}
 	if bundle {
 		v.Type = "SigstoreBundle"
@@ -186,6 +197,13 @@ func kyverno(p *prepared) ([]byte, error) {
 					Value:    val,
 					Message:  "the provenance must say: " + c.what,
 				})
+			}
+			a.Conditions = []kyvAnyAll{{All: all}}
+		}
+		if t == VSA {
+			var all []kyvCondition
+			for _, c := range p.vsaReq.checks() {
+				all = append(all, c.kyverno)
 			}
 			a.Conditions = []kyvAnyAll{{All: all}}
 		}
@@ -231,6 +249,9 @@ func (p *prepared) kyvLiterals() error {
 	fields = append(fields, [2]string{"transparency log URL", p.rekor})
 	for _, a := range p.Attestations {
 		fields = append(fields, [2]string{"attestation type", a})
+	}
+	if p.vsaReq != nil {
+		fields = append(fields, [2]string{"verifier id", p.vsaReq.verifier})
 	}
 	for _, g := range p.Images {
 		fields = append(fields, [2]string{"image glob", g})
@@ -307,7 +328,7 @@ func kyvImages(globs []string) []string {
 
 // attestationName is a short, stable name for a predicate type.
 func attestationName(t string) string {
-	for n, u := range map[string]string{"slsa-provenance": SLSAProvenanceV1, "spdx": SPDX, "cyclonedx": CycloneDX, "vuln": Vuln, "signature": CosignSign} {
+	for n, u := range map[string]string{"slsa-provenance": SLSAProvenanceV1, "spdx": SPDX, "cyclonedx": CycloneDX, "vuln": Vuln, "signature": CosignSign, "vsa": VSA} {
 		if u == t {
 			return n
 		}

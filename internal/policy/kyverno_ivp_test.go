@@ -25,16 +25,13 @@ import (
 // refused, or Generate refuses to write the policy.
 func TestKyvernoIVP(t *testing.T) {
 	bin := testbed.Bin(t, binKyverno)
-	iss := testbed.StartIssuer(t)
-	fulcio := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	root := testbed.TrustedRootJSON(t, fulcio, tsa)
+	b := startBed(t, testbed.Distribution)
+	iss, root := b.iss, b.root
 	// Kyverno initialises its Sigstore client from TUF for every keyless
 	// check, and insists on the transparency and CT logs' keys even when
 	// the policy ignores both: this repository serves keys of logs that do
 	// not exist, as a private instance's TUF repository serves its own.
 	tuf := testbed.StartTUF(t, map[string][]byte{"trusted_root.json": root, "rekor.pub": unusedKey(t), "ctfe.pub": unusedKey(t)})
-	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root}
 	im := b.kyvernoImages()
 
 	main := testbed.GitHubClaims("acme/app")

@@ -63,11 +63,8 @@ func kyvernoAdmitsWith(t *testing.T, bin string, policy []byte, image string, en
 // only from TUF, is TestKyvernoCLIBundle's.
 func TestKyvernoCLI(t *testing.T) {
 	bin := testbed.Bin(t, binKyverno)
-	iss := testbed.StartIssuer(t)
-	fulcio := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	root := testbed.TrustedRootJSON(t, fulcio, tsa)
-	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root}
+	b := startBed(t, testbed.Distribution)
+	iss, root := b.iss, b.root
 
 	im := b.kyvernoImages()
 	gl, err := identity.FromGitLab("acme-group/app", "", "main", false, false)

@@ -200,18 +200,37 @@ func kyvernoIVP(p *prepared) ([]byte, error) {
 	// The engine filters images by matchImageReferences before the
 	// validations see them, and lists every category, empty or not.
 	vars := []ivpNamedCEL{{Name: "images", Expression: "images.containers + images.initContainers + images.ephemeralContainers"}}
-	vals := []ivpValidation{{
-		Expression: fmt.Sprintf("variables.images.all(image, verifyImageSignatures(image, [attestors.%s]) > 0)", ivpAttestorName),
-		Message:    "every image must be " + p.signedBy(),
-	}}
+	var vals []ivpValidation
+	if !p.NoSignature {
+		vals = append(vals, ivpValidation{
+			Expression: fmt.Sprintf("variables.images.all(image, verifyImageSignatures(image, [attestors.%s]) > 0)", ivpAttestorName),
+			Message:    "every image must be " + p.signedBy(),
+		})
+	}
 	var atts []ivpAttestation
 	for _, t := range p.Attestations {
 		n := ivpName(attestationName(t))
 		atts = append(atts, ivpAttestation{Name: n, InToto: ivpInToto{Type: t}})
+		by := " by the same signer"
+		if p.NoSignature {
+			by = ", " + p.signedBy()
+		}
 		vals = append(vals, ivpValidation{
 			Expression: fmt.Sprintf("variables.images.all(image, verifyAttestationSignatures(image, attestations.%s, [attestors.%s]) > 0)", n, ivpAttestorName),
-			Message:    "every image must be attested with " + t + " by the same signer",
+			Message:    "every image must be attested with " + t + by,
 		})
+		if t != VSA {
+			continue
+		}
+		// extractPayload returns the statement of the summary the
+		// validation above verified (of the image's digest), or fails.
+		pred := fmt.Sprintf("extractPayload(image, attestations.%s).predicate", n)
+		for _, c := range p.vsaReq.checks() {
+			vals = append(vals, ivpValidation{
+				Expression: "variables.images.all(image, " + c.cel(pred) + ")",
+				Message:    "every image must be vouched for by a verification summary where " + c.what,
+			})
+		}
 	}
 	doc := ivpPolicy{
 		APIVersion: "policies.kyverno.io/v1",

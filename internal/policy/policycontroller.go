@@ -185,6 +185,9 @@ func policyControllerDocs(p *prepared) ([]byte, error) {
 		if t == SLSAProvenanceV1 && len(checks) > 0 {
 			a.Policy = &cipRego{Type: "rego", Data: regoPolicy(t, checks)}
 		}
+		if t == VSA {
+			a.Policy = &cipRego{Type: "rego", Data: p.vsaReq.rego()}
+		}
 		atts = append(atts, a)
 	}
 	spec := cipSpec{Mode: "enforce"}
@@ -195,12 +198,17 @@ func policyControllerDocs(p *prepared) ([]byte, error) {
 		a := base
 		a.Name = authSignature
 		a.SignatureFormat = "bundle"
-		a.Attestations = append([]cipAttestation{{Name: attestationName(CosignSign), PredicateType: CosignSign}}, atts...)
+		a.Attestations = atts
+		if !p.NoSignature {
+			a.Attestations = append([]cipAttestation{{Name: attestationName(CosignSign), PredicateType: CosignSign}}, atts...)
+		}
 		spec.Authorities = []cipAuthority{a}
 	} else {
-		sig := base
-		sig.Name = authSignature
-		spec.Authorities = []cipAuthority{sig}
+		if !p.NoSignature {
+			sig := base
+			sig.Name = authSignature
+			spec.Authorities = []cipAuthority{sig}
+		}
 		if len(atts) > 0 {
 			a := base
 			a.Name = authAttestations
@@ -265,7 +273,9 @@ func (p *prepared) cipAuthority(trName string) (cipAuthority, error) {
 // workflow extensions, which the authorities cannot check themselves.
 func (p *prepared) cipRego(atts []cipAttestation) string {
 	var rules []string
-	rules = append(rules, fmt.Sprintf("count(input.authorityMatches[%s].signatures) > 0", regoString(authSignature)))
+	if !p.NoSignature {
+		rules = append(rules, fmt.Sprintf("count(input.authorityMatches[%s].signatures) > 0", regoString(authSignature)))
+	}
 	for _, a := range atts {
 		rules = append(rules, fmt.Sprintf("count(input.authorityMatches[%s].attestations[%s]) > 0", regoString(authAttestations), regoString(a.Name)))
 	}
@@ -274,7 +284,8 @@ func (p *prepared) cipRego(atts []cipAttestation) string {
 		src = p.Identity.Source
 	}
 	github := src != nil && src.CI == identity.CIGitHub
-	if len(atts) == 0 && !github {
+	if (len(atts) == 0 || p.NoSignature && len(atts) == 1) && !github {
+		// One authority: its match is the policy.
 		return ""
 	}
 	var b strings.Builder

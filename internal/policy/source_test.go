@@ -62,11 +62,9 @@ func (b *bed) certSummary(ref string) certificate.Summary {
 // acme's own image must still be admitted by every policy written.
 func TestForeignCaller(t *testing.T) {
 	tester := testbed.Bin(t, testbed.BinTester)
-	iss := testbed.StartIssuer(t)
-	fulcio := testbed.StartFulcio(t, iss)
-	tsa := testbed.StartTSA(t)
-	root := testbed.TrustedRootJSON(t, fulcio, tsa)
-	b := &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, testbed.Distribution), root: root, tester: tester}
+	b := startBed(t, testbed.Distribution)
+	b.tester = tester
+	iss, root := b.iss, b.root
 	tuf := testbed.StartTUF(t, map[string][]byte{"trusted_root.json": root})
 	kyvEnv := []string{"TUF_ROOT=" + tuf.InitCache(t)}
 

@@ -50,6 +50,9 @@ const (
 	SPDX             = predicate.SPDX
 	CycloneDX        = predicate.CycloneDX
 	Vuln             = predicate.Vuln
+	// VSA is a SLSA Verification Summary, which `seal verify --vsa`
+	// writes and `seal attest --vsa` signs.
+	VSA = predicate.VSA
 	// CosignSign is the predicate type of a cosign v3 (and Seal) image
 	// signature in bundle format: a DSSE in-toto statement about the digest.
 	CosignSign = predicate.CosignSign
@@ -100,6 +103,15 @@ type Spec struct {
 	// identity, the policy also checks the provenance's source repository,
 	// builder, and the preset's ref, runner and protection requirements.
 	Attestations []string
+	// NoSignature drops the image signature requirement: the image is
+	// admitted on its SLSA Verification Summary alone, which must then be
+	// the one attestation (as `seal verify --no-signature --attestation
+	// vsa` admits it). The summary's signer is the Identity or PublicKey:
+	// the promotion job that verified the image and attested the summary.
+	NoSignature bool
+	// VSA is what a Verification Summary among the Attestations must say
+	// beyond PASSED with no FAILED level.
+	VSA VSACheck
 	// Format is where signatures are looked for.
 	Format oci.Format
 	// TrustedRoot is a trusted_root.json for a private Sigstore instance;
@@ -166,6 +178,10 @@ type prepared struct {
 	// provenance reports that SLSA v1 provenance is attested, so preset
 	// checks can be made on it.
 	provenance bool
+	// vsa reports that a Verification Summary is attested; vsaReq is what
+	// it must say.
+	vsa    bool
+	vsaReq *vsaRequirement
 }
 
 var (
@@ -227,6 +243,12 @@ func (s Spec) prepare() (*prepared, error) {
 		if t == SLSAProvenanceV1 {
 			p.provenance = true
 		}
+		if t == VSA {
+			p.vsa = true
+		}
+	}
+	if err := p.prepareVSA(); err != nil {
+		return nil, err
 	}
 	if len(s.TrustedRoot) > 0 {
 		t, err := parseTrust(s.TrustedRoot)
@@ -371,6 +393,11 @@ func (p *prepared) needProvenance(engine Engine) error {
 	}
 	if len(why) == 0 {
 		return nil
+	}
+	if p.NoSignature {
+		// The summary is the promotion job's, whose own runner and ref the
+		// policy would have to check; the engines can read neither.
+		return fmt.Errorf("%s cannot check this of the promotion job that attested the verification summary, and no provenance is attested with a summary: %s; drop --hosted-runners-only and --protected-ref-only", engine, strings.Join(why, "; "))
 	}
 	return fmt.Errorf("this identity needs --attestation slsaprovenance, so that the policy checks it in Seal's provenance: %s", strings.Join(why, "; "))
 }

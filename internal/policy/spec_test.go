@@ -91,6 +91,37 @@ func TestGenerateRefuses(t *testing.T) {
 		{"legacy keyless without log needs a TSA chain (policy-controller)", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, NoTlog: true}
 		}, "--trusted-root"},
+		// Admission on a Verification Summary alone.
+		{"no signature without a summary", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"slsaprovenance"}}
+		}, "add --attestation vsa"},
+		{"no signature, summary and more", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"vsa", "spdx"}}
+		}, "drop the other attestations (https://spdx.dev/Document)"},
+		{"summary checks without a summary", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, VSA: VSACheck{MinLevel: "SLSA_BUILD_LEVEL_1"}}
+		}, "need --attestation vsa"},
+		{"unknown level", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{MinLevel: "SLSA_SOURCE_LEVEL_2"}}
+		}, "want one of SLSA_BUILD_LEVEL_0"},
+		{"bad policy digest", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{PolicyDigest: "sha256:abc"}}
+		}, "want sha256:HEX"},
+		{"verifier id with a line feed", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "https://v.example.com\n  input.x == 1"}}
+		}, "control character"},
+		{"verifier id as a kyverno glob", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "https://*"}}
+		}, "as a glob"},
+		{"verifier id as a kyverno variable", Kyverno, func(t *testing.T) Spec {
+			return Spec{PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "{{ request.object.metadata.name }}"}}
+		}, "as variables"},
+		{"summary alone, hosted runners", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: mustGitHub(t, "acme/promote", "", "", true), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"vsa"}}
+		}, "drop --hosted-runners-only"},
+		{"summary alone, preset, ImageValidatingPolicy", Kyverno, func(t *testing.T) Spec {
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind, NoSignature: true, Attestations: []string{"vsa"}}
+		}, "use --kind clusterpolicy --format legacy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Generate(tc.engine, tc.spec(t))

@@ -40,6 +40,16 @@ type bed struct {
 	format oci.Format
 }
 
+// startBed starts a private Sigstore (issuer, Fulcio, TSA, no log) and a
+// registry of kind.
+func startBed(t *testing.T, kind testbed.RegistryKind) *bed {
+	t.Helper()
+	iss := testbed.StartIssuer(t)
+	fulcio := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	return &bed{t: t, iss: iss, fulcio: fulcio, tsa: tsa, reg: testbed.StartRegistry(t, kind), root: testbed.TrustedRootJSON(t, fulcio, tsa)}
+}
+
 // push uploads a fresh random image and returns its digest reference.
 func (b *bed) push(repo string) string {
 	b.t.Helper()
@@ -66,6 +76,13 @@ func (b *bed) push(repo string) string {
 // A nil md publishes the signature alone.
 func (b *bed) signKeyless(ref, issuer string, claims map[string]any, md *ci.Metadata) {
 	b.t.Helper()
+	b.publish(b.keyless(issuer, claims), ref, md)
+}
+
+// keyless is the signer Seal makes in the CI whose token carries claims,
+// with the bed's Fulcio and TSA.
+func (b *bed) keyless(issuer string, claims map[string]any) *signing.Signer {
+	b.t.Helper()
 	tok, err := oidc.Parse(b.iss.Mint(issuer, claims))
 	if err != nil {
 		b.t.Fatal(err)
@@ -74,10 +91,20 @@ func (b *bed) signKeyless(ref, issuer string, claims map[string]any, md *ci.Meta
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	b.publish(s, ref, md)
+	return s
 }
 
 func (b *bed) publish(s *signing.Signer, ref string, md *ci.Metadata) {
+	b.t.Helper()
+	req := publish.Request{Ref: ref, Sign: true}
+	if md != nil {
+		req.Attestations = []publish.Attestation{publish.Provenance{Metadata: md, FinishedOn: time.Now()}}
+	}
+	b.send(s, req)
+}
+
+// send publishes req with s in the bed's format.
+func (b *bed) send(s *signing.Signer, req publish.Request) {
 	b.t.Helper()
 	reg, err := oci.New(oci.WithInsecureHosts(b.reg.Host), oci.WithWriteAccess())
 	if err != nil {
@@ -91,12 +118,8 @@ func (b *bed) publish(s *signing.Signer, ref string, md *ci.Metadata) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	req := publish.Request{Ref: ref, Sign: true}
-	if md != nil {
-		req.Attestations = []publish.Attestation{publish.Provenance{Metadata: md, FinishedOn: time.Now()}}
-	}
 	if _, err := p.Publish(context.Background(), req); err != nil {
-		b.t.Fatalf("publishing for %s: %v", ref, err)
+		b.t.Fatalf("publishing for %s: %v", req.Ref, err)
 	}
 }
 
@@ -128,6 +151,23 @@ func (b *bed) keyed() (*signing.Signer, []byte) {
 var policyControllers = []struct{ version, bin string }{
 	{"v0.13.1", testbed.BinTester},
 	{"v0.15.1", testbed.BinTesterV15},
+}
+
+// engineRun is an engine as the tests run it: admits reports whether
+// policy admits image, with the engine's output.
+type engineRun struct {
+	name   string
+	kind   Engine
+	admits func(t *testing.T, policy []byte, image string) (bool, string)
+}
+
+// policyControllerRuns are both policy-controller testers, on b's registry.
+func (b *bed) policyControllerRuns(t *testing.T) []engineRun {
+	var out []engineRun
+	for _, pc := range policyControllers {
+		out = append(out, engineRun{"policy-controller-" + pc.version, PolicyController, b.admitsBy(testbed.Bin(t, pc.bin))})
+	}
+	return out
 }
 
 // admitsBy is admits with the tester binary at path.
