@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"github.com/sealsign/seal/internal/identity"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +10,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/policy"
+	"github.com/sealsign/seal/internal/verify"
 )
 
 func sealPolicy(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -112,7 +113,7 @@ func TestPolicyFlags(t *testing.T) {
 				"--vsa-verifier", "https://verifier.example.com", "--vsa-policy-digest", "sha256:" + strings.Repeat("ab", 32), "--image", "r/**"},
 			want: func() string {
 				return mustGen(policy.PolicyController, policy.Spec{PublicKey: pubPEM, Images: []string{"r/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{policy.VSA},
-					VSA: policy.VSACheck{VerifierID: "https://verifier.example.com", MinLevel: "SLSA_BUILD_LEVEL_2", PolicyDigest: "sha256:" + strings.Repeat("ab", 32)}})
+					VSA: verify.VSACheck{VerifierID: "https://verifier.example.com", MinLevel: "SLSA_BUILD_LEVEL_2", PolicyDigest: "sha256:" + strings.Repeat("ab", 32)}})
 			},
 		},
 		{name: "no signature without a summary", args: []string{"kyverno", "--key", pub, "--no-signature", "--image", "r/**"}, code: 2, inStderr: "add --attestation vsa"},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/verify"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -108,16 +109,16 @@ var goldenCases = []goldenCase{
 	// Admission on a promotion job's Verification Summary alone.
 	{"vsa-github", func(t *testing.T) Spec {
 		return Spec{Images: []string{"ghcr.io/acme/app**"}, Identity: mustGitHub(t, "acme/promote", "", "refs/heads/main", false),
-			Attestations: []string{"vsa"}, NoSignature: true, VSA: VSACheck{MinLevel: "SLSA_BUILD_LEVEL_2"}}
+			Attestations: []string{"vsa"}, NoSignature: true, VSA: verify.VSACheck{MinLevel: "SLSA_BUILD_LEVEL_2"}}
 	}},
 	{"vsa-key", func(t *testing.T) Spec {
 		return Spec{Images: []string{"ghcr.io/acme/app**"}, PublicKey: readFile(t, "cosign.pub"), Attestations: []string{"vsa"}, NoSignature: true,
-			VSA: VSACheck{PolicyDigest: "sha256:" + strings.Repeat("ab", 32)}}
+			VSA: verify.VSACheck{PolicyDigest: "sha256:" + strings.Repeat("ab", 32)}}
 	}},
 	{"vsa-raw-identity-private", func(t *testing.T) Spec {
 		return Spec{Images: []string{"registry.example.com/acme/**"}, Identity: &identity.Identity{
 			Issuer: "https://token.actions.githubusercontent.com", Subject: "https://github.com/acme/promote/.github/workflows/promote.yml@refs/heads/main"},
-			Attestations: []string{"vsa"}, NoSignature: true, VSA: VSACheck{VerifierID: "https://verifier.example.com/v1", MinLevel: "SLSA_BUILD_LEVEL_1"},
+			Attestations: []string{"vsa"}, NoSignature: true, VSA: verify.VSACheck{VerifierID: "https://verifier.example.com/v1", MinLevel: "SLSA_BUILD_LEVEL_1"},
 			TrustedRoot: readFile(t, "trusted_root.json"), NoTlog: true}
 	}},
 	// A summary beside the image signature.

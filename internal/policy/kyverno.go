@@ -155,7 +155,7 @@ func kyverno(p *prepared) ([]byte, error) {
 		return nil, err
 	}
 	if p.vsaReq != nil {
-		if err := kyvGlob("verifier id", p.vsaReq.verifier); err != nil {
+		if err := kyvGlob("verifier id", p.vsaReq.Verifier); err != nil {
 			return nil, err
 		}
 	}
@@ -251,7 +251,7 @@ func (p *prepared) kyvLiterals() error {
 		fields = append(fields, [2]string{"attestation type", a})
 	}
 	if p.vsaReq != nil {
-		fields = append(fields, [2]string{"verifier id", p.vsaReq.verifier})
+		fields = append(fields, [2]string{"verifier id", p.vsaReq.Verifier})
 	}
 	for _, g := range p.Images {
 		fields = append(fields, [2]string{"image glob", g})

@@ -21,6 +21,7 @@ import (
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
+	"github.com/sealsign/seal/internal/verify"
 )
 
 // Engine is an admission controller Seal writes policies for.
@@ -110,8 +111,9 @@ type Spec struct {
 	// the promotion job that verified the image and attested the summary.
 	NoSignature bool
 	// VSA is what a Verification Summary among the Attestations must say
-	// beyond PASSED with no FAILED level.
-	VSA VSACheck
+	// beyond PASSED with no FAILED level: what `seal verify` asks of one
+	// with the same flags.
+	VSA verify.VSACheck
 	// Format is where signatures are looked for.
 	Format oci.Format
 	// TrustedRoot is a trusted_root.json for a private Sigstore instance;

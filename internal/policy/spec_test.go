@@ -6,6 +6,7 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	"github.com/sealsign/seal/internal/verify"
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )
@@ -99,22 +100,22 @@ func TestGenerateRefuses(t *testing.T) {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"vsa", "spdx"}}
 		}, "drop the other attestations (https://spdx.dev/Document)"},
 		{"summary checks without a summary", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, VSA: VSACheck{MinLevel: "SLSA_BUILD_LEVEL_1"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, VSA: verify.VSACheck{MinLevel: "SLSA_BUILD_LEVEL_1"}}
 		}, "need --attestation vsa"},
 		{"unknown level", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{MinLevel: "SLSA_SOURCE_LEVEL_2"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: verify.VSACheck{MinLevel: "SLSA_SOURCE_LEVEL_2"}}
 		}, "want one of SLSA_BUILD_LEVEL_0"},
 		{"bad policy digest", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{PolicyDigest: "sha256:abc"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: verify.VSACheck{PolicyDigest: "sha256:abc"}}
 		}, "want sha256:HEX"},
 		{"verifier id with a line feed", PolicyController, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "https://v.example.com\n  input.x == 1"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: verify.VSACheck{VerifierID: "https://v.example.com\n  input.x == 1"}}
 		}, "control character"},
 		{"verifier id as a kyverno glob", Kyverno, func(t *testing.T) Spec {
-			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "https://*"}}
+			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"vsa"}, VSA: verify.VSACheck{VerifierID: "https://*"}}
 		}, "as a glob"},
 		{"verifier id as a kyverno variable", Kyverno, func(t *testing.T) Spec {
-			return Spec{PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind, Attestations: []string{"vsa"}, VSA: VSACheck{VerifierID: "{{ request.object.metadata.name }}"}}
+			return Spec{PublicKey: readFile(t, "cosign.pub"), Images: []string{"a/**"}, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind, Attestations: []string{"vsa"}, VSA: verify.VSACheck{VerifierID: "{{ request.object.metadata.name }}"}}
 		}, "as variables"},
 		{"summary alone, hosted runners", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: mustGitHub(t, "acme/promote", "", "", true), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"vsa"}}

@@ -3,44 +3,16 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
-	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/verify"
 )
 
-// VSACheck is what a policy requires of a Verification Summary, beyond
-// what every one requires: verificationResult PASSED and no FAILED level,
-// as `seal verify --attestation vsa` requires.
-type VSACheck struct {
-	// VerifierID is the verifier.id the summary must name; empty means
-	// Seal's (verify.VerifierID).
-	VerifierID string
-	// MinLevel is a SLSA Build level (SLSA_BUILD_LEVEL_0 to _3) the
-	// summary's verifiedLevels must hold, or a higher one.
-	MinLevel string
-	// PolicyDigest is the hex SHA-256 (optionally "sha256:"-prefixed) the
-	// summary's policy.digest.sha256 must be: `seal verify`'s flags for
-	// the promotion, as its VSA records them.
-	PolicyDigest string
-}
-
-// buildLevels are the SLSA Build track levels, lowest first: the ones SLSA
-// v1.0 and v1.1 define. A policy's minimum admits the levels from it up.
-var buildLevels = []string{verify.LevelBuild0, verify.LevelBuild1, verify.LevelBuild2, "SLSA_BUILD_LEVEL_3"}
-
-var hexDigest = regexp.MustCompile(`^[0-9a-f]{64}$`)
-
-// vsaRequirement is a validated VSACheck.
-type vsaRequirement struct {
-	verifier string
-	// levels are the acceptable levels, when a minimum is asked.
-	levels []string
-	min    string
-	digest string
-}
+// vsaRequirement is what a Verification Summary must say, as `seal verify
+// --attestation vsa` checks it (verify.VSARequirement), written here for
+// each engine.
+type vsaRequirement struct{ verify.VSARequirement }
 
 // prepareVSA validates the VSA checks and the signature requirement: a
 // policy without the image signature admits on a Verification Summary
@@ -48,7 +20,7 @@ type vsaRequirement struct {
 func (p *prepared) prepareVSA() error {
 	c := p.VSA
 	if !p.vsa {
-		if c != (VSACheck{}) {
+		if c != (verify.VSACheck{}) {
 			return errors.New("the verification summary checks (verifier, level, policy digest) need --attestation vsa")
 		}
 		if p.NoSignature {
@@ -59,28 +31,11 @@ func (p *prepared) prepareVSA() error {
 	if p.NoSignature && len(p.Attestations) != 1 {
 		return fmt.Errorf("--no-signature admits an image on its SLSA Verification Summary alone: drop the other attestations (%s), which the summary's verifier checked", strings.Join(slices.DeleteFunc(slices.Clone(p.Attestations), func(a string) bool { return a == VSA }), ", "))
 	}
-	r := &vsaRequirement{verifier: c.VerifierID}
-	if r.verifier == "" {
-		r.verifier = verify.VerifierID
+	r, err := c.Requirement()
+	if err != nil {
+		return err
 	}
-	if err := identity.Printable(r.verifier); err != nil {
-		return fmt.Errorf("verifier id %q: %w", r.verifier, err)
-	}
-	if c.MinLevel != "" {
-		i := slices.Index(buildLevels, strings.ToUpper(c.MinLevel))
-		if i < 0 {
-			return fmt.Errorf("SLSA level %q: want one of %s", c.MinLevel, strings.Join(buildLevels, ", "))
-		}
-		r.min, r.levels = buildLevels[i], buildLevels[i:]
-	}
-	if c.PolicyDigest != "" {
-		d := strings.ToLower(strings.TrimPrefix(c.PolicyDigest, "sha256:"))
-		if !hexDigest.MatchString(d) {
-			return fmt.Errorf("policy digest %q: want sha256:HEX, the policy.digest seal verify --vsa records", c.PolicyDigest)
-		}
-		r.digest = d
-	}
-	p.vsaReq = r
+	p.vsaReq = &vsaRequirement{*r}
 	return nil
 }
 
@@ -99,9 +54,9 @@ type vsaCheck struct {
 	helpers string
 }
 
-// vsaChecks are the requirements on a summary's predicate: what
-// `seal verify --attestation vsa` requires (PASSED, no FAILED level),
-// the verifier, and the level and policy asked for. The summary's subject
+// vsaChecks are the requirements on a summary's predicate, the ones
+// `seal verify --attestation vsa` makes with the same flags: PASSED, no
+// FAILED level, the verifier, and the level and policy asked for. The summary's subject
 // is the image's digest: each engine checks it (TestVSAPolicies replays a
 // summary of another image), so resourceUri is not compared.
 func (r *vsaRequirement) checks() []vsaCheck {
@@ -114,10 +69,10 @@ func (r *vsaRequirement) checks() []vsaCheck {
 			rego:    []string{"input.predicate.verificationResult == " + regoString(verify.ResultPassed)},
 		},
 		{
-			what:    "verifier.id is " + r.verifier,
-			kyverno: kyvCondition{Key: "{{ verifier.id }}", Operator: "Equals", Value: r.verifier},
-			cel:     func(p string) string { return p + ".verifier.id == " + q(r.verifier) },
-			rego:    []string{"input.predicate.verifier.id == " + regoString(r.verifier)},
+			what:    "verifier.id is " + r.Verifier,
+			kyverno: kyvCondition{Key: "{{ verifier.id }}", Operator: "Equals", Value: r.Verifier},
+			cel:     func(p string) string { return p + ".verifier.id == " + q(r.Verifier) },
+			rego:    []string{"input.predicate.verifier.id == " + regoString(r.Verifier)},
 		},
 		{
 			what:    "verifiedLevels is not empty and holds no " + verify.LevelFailed,
@@ -129,26 +84,26 @@ func (r *vsaRequirement) checks() []vsaCheck {
 			helpers: "failedLevel {\n  input.predicate.verifiedLevels[_] == " + regoString(verify.LevelFailed) + "\n}\n",
 		},
 	}
-	if r.min != "" {
+	if r.MinLevel != "" {
 		var quoted []string
-		for _, l := range r.levels {
+		for _, l := range r.Levels {
 			quoted = append(quoted, q(l))
 		}
 		list := "[" + strings.Join(quoted, ", ") + "]"
 		cs = append(cs, vsaCheck{
-			what:    "verifiedLevels holds " + r.min + " or higher (" + strings.Join(r.levels, ", ") + ")",
-			kyverno: kyvCondition{Key: "{{ verifiedLevels }}", Operator: "AnyIn", Value: r.levels},
+			what:    "verifiedLevels holds " + r.MinLevel + " or higher (" + strings.Join(r.Levels, ", ") + ")",
+			kyverno: kyvCondition{Key: "{{ verifiedLevels }}", Operator: "AnyIn", Value: r.Levels},
 			cel:     func(p string) string { return p + ".verifiedLevels.exists(l, l in " + list + ")" },
 			rego:    []string{"minimumLevel"},
 			helpers: "minimumLevel {\n  input.predicate.verifiedLevels[_] == " + list + "[_]\n}\n",
 		})
 	}
-	if r.digest != "" {
+	if r.Digest != "" {
 		cs = append(cs, vsaCheck{
-			what:    "policy.digest.sha256 is " + r.digest,
-			kyverno: kyvCondition{Key: "{{ policy.digest.sha256 }}", Operator: "Equals", Value: r.digest},
-			cel:     func(p string) string { return p + ".policy.digest.sha256 == " + q(r.digest) },
-			rego:    []string{"input.predicate.policy.digest.sha256 == " + regoString(r.digest)},
+			what:    "policy.digest.sha256 is " + r.Digest,
+			kyverno: kyvCondition{Key: "{{ policy.digest.sha256 }}", Operator: "Equals", Value: r.Digest},
+			cel:     func(p string) string { return p + ".policy.digest.sha256 == " + q(r.Digest) },
+			rego:    []string{"input.predicate.policy.digest.sha256 == " + regoString(r.Digest)},
 		})
 	}
 	for i := range cs {
@@ -189,8 +144,8 @@ func (p *prepared) vsaLimits(engine string) []string {
 	l := []string{"Its subject must be the image's digest, which the engine checks; its",
 		"resourceUri is not compared (`seal attest --vsa` attests a summary only",
 		"about the digest that resourceUri names)."}
-	if p.vsaReq.min != "" {
-		l = append(l, "Levels above "+buildLevels[len(buildLevels)-1]+", which SLSA v1.0 and v1.1 do not define,",
+	if p.vsaReq.MinLevel != "" {
+		l = append(l, "Levels above "+verify.LevelBuild3+", which SLSA v1.0 and v1.1 do not define,",
 			"do not count.")
 	}
 	switch {

@@ -211,13 +211,16 @@ func TestVSAPolicies(t *testing.T) {
 		tc{"ivp-raw", kyv, Spec{Identity: rawOf(&preset), KyvernoKind: ImageValidatingPolicyKind, Format: oci.Legacy, TrustedRoot: root, TUFMirror: tuf.URL, TUFRoot: tuf.RootJSON}, keyless, ivpWhys},
 		tc{"ivp-key", kyv, Spec{PublicKey: pub, KyvernoKind: ImageValidatingPolicyKind, Format: oci.Legacy}, keyed, ivpWhys},
 	)
+	// What the engines and seal verify are asked of a summary: the same
+	// flags, --vsa-level SLSA_BUILD_LEVEL_2.
+	minLevel := verify.VSACheck{MinLevel: verify.LevelBuild2}
 	t.Run("engines", func(t *testing.T) {
 		for _, c := range cases {
 			c.spec.Images = []string{b.reg.Host + "/**"}
 			c.spec.NoSignature = true
 			c.spec.Attestations = []string{"vsa"}
 			c.spec.NoTlog = true
-			c.spec.VSA = VSACheck{MinLevel: verify.LevelBuild2}
+			c.spec.VSA = minLevel
 			policy, err := Generate(c.e.kind, c.spec)
 			if err != nil {
 				t.Fatalf("%s %s: Generate() = %v", c.e.name, c.name, err)
@@ -270,7 +273,7 @@ func TestVSAPolicies(t *testing.T) {
 				want   bool
 			}{{vsaPolicyDigest, true}, {strings.Repeat("0", 64), false}} {
 				policy, err := Generate(e.kind, Spec{Images: []string{b.reg.Host + "/**"}, PublicKey: pub, Format: oci.Legacy, KyvernoKind: ClusterPolicyKind, NoTlog: true,
-					NoSignature: true, Attestations: []string{"vsa"}, VSA: VSACheck{PolicyDigest: "sha256:" + d.digest}})
+					NoSignature: true, Attestations: []string{"vsa"}, VSA: verify.VSACheck{PolicyDigest: "sha256:" + d.digest}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -314,9 +317,10 @@ func TestVSAPolicies(t *testing.T) {
 		}
 	})
 
-	// seal verify --no-signature --attestation vsa on the same images: it
-	// refuses a FAILED summary, another signer's and a replayed one, and,
-	// having no flag for them, does not check the verifier or the level.
+	// seal verify --no-signature --attestation vsa, with the flags the
+	// policies were written from, on the same images: it agrees with every
+	// engine, refusing each image for its case's reason, and, like
+	// policy-controller, admits an image with a FAILED and a PASSED summary.
 	t.Run("seal-verify", func(t *testing.T) {
 		trusted, err := sgroot.NewTrustedRootFromJSON(root)
 		if err != nil {
@@ -328,25 +332,41 @@ func TestVSAPolicies(t *testing.T) {
 		}
 		v := verify.New(b.ociClient())
 		for _, s := range []struct {
-			name string
-			p    verify.Policy
-			im   vsaImages
+			name        string
+			p           verify.Policy
+			im          vsaImages
+			otherSigner string
 		}{
-			{"preset", verify.Policy{Identity: &preset, Trusted: trusted}, keyless},
-			{"key", verify.Policy{Key: key}, keyed},
+			{"preset", verify.Policy{Identity: &preset, Trusted: trusted}, keyless, "does not match"},
+			{"key", verify.Policy{Key: key}, keyed, "another key signed it"},
 		} {
 			s.p.Attestations = []string{VSA}
 			for _, c := range []struct {
 				name, image string
-				want        bool
+				check       verify.VSACheck
+				why         string // "" admits
 			}{
-				{"good", s.im.good, true}, {"failed", s.im.failed, false}, {"failed-level", s.im.failedLevel, false}, {"other-signer", s.im.otherSigner, false}, {"replayed", s.im.replayed, false},
-				{"other-verifier", s.im.otherVerifier, true}, {"low-level", s.im.lowLevel, true}, {"several", s.im.several, true},
+				{"good", s.im.good, minLevel, ""},
+				{"failed", s.im.failed, minLevel, "verificationResult FAILED"},
+				{"failed-level", s.im.failedLevel, minLevel, "lists a FAILED level"},
+				{"other-signer", s.im.otherSigner, minLevel, s.otherSigner},
+				{"other-verifier", s.im.otherVerifier, minLevel, `from verifier "https://verifier.example.com/slsa", want "` + verify.VerifierID + `"`},
+				{"other-verifier-asked", s.im.otherVerifier, verify.VSACheck{VerifierID: "https://verifier.example.com/slsa", MinLevel: verify.LevelBuild2}, ""},
+				{"low-level", s.im.lowLevel, minLevel, "verifiedLevels [SLSA_BUILD_LEVEL_1], want SLSA_BUILD_LEVEL_2 or higher"},
+				{"replayed", s.im.replayed, minLevel, "about another artifact"},
+				{"several", s.im.several, minLevel, ""},
+				{"policy-digest", s.im.good, verify.VSACheck{PolicyDigest: "sha256:" + vsaPolicyDigest}, ""},
+				{"other-policy-digest", s.im.good, verify.VSACheck{PolicyDigest: "sha256:" + strings.Repeat("0", 64)}, "policy.digest sha256 \"" + vsaPolicyDigest + "\", want"},
 			} {
-				_, err := v.Verify(context.Background(), c.image, s.p, false)
+				p := s.p
+				p.VSA = c.check
+				_, err := v.Verify(context.Background(), c.image, p, false)
 				t.Logf("%s/%s: seal verify: %v", s.name, c.name, err)
-				if (err == nil) != c.want {
-					t.Errorf("%s/%s: seal verify admitted = %v, want %v (%v)", s.name, c.name, err == nil, c.want, err)
+				switch {
+				case c.why == "" && err != nil:
+					t.Errorf("%s/%s: seal verify refused: %v", s.name, c.name, err)
+				case c.why != "" && (err == nil || !strings.Contains(err.Error(), c.why)):
+					t.Errorf("%s/%s: seal verify = %v, want a refusal saying %q", s.name, c.name, err, c.why)
 				}
 			}
 		}

@@ -29,8 +29,10 @@ import (
 
 // checker verifies signatures against one policy.
 type checker struct {
-	p     Policy
-	now   func() time.Time
+	p   Policy
+	now func() time.Time
+	// vsa is what a required Verification Summary must say.
+	vsa   *VSARequirement
 	key   signature.Verifier // keyed
 	keyID string
 	ident sgverify.CertificateIdentity
@@ -45,7 +47,11 @@ type checker struct {
 }
 
 func newChecker(p Policy, now func() time.Time) (*checker, error) {
-	c := &checker{p: p, now: now}
+	vsa, err := p.vsaRequirement()
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{p: p, now: now, vsa: vsa}
 	if p.Key != nil {
 		v, err := signature.LoadDefaultVerifier(p.Key)
 		if err != nil {

@@ -25,6 +25,10 @@ type Policy struct {
 	Attestations []string
 	// Provenance, when set, is checked on every SLSA provenance attestation.
 	Provenance *ProvenanceCheck
+	// VSA is what a Verification Summary must say when Attestations
+	// require one; its zero value asks for Seal's verifier only. A summary
+	// found but not required gets only the checks every one gets.
+	VSA VSACheck
 	// Exhaustive verifies every storage format, even when the bundles alone
 	// already satisfy the policy (the legacy tags are otherwise not read).
 	Exhaustive bool

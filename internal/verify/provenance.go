@@ -150,7 +150,7 @@ func (c *checker) statement(f *Finding, digest []byte) error {
 		return err
 	}
 	if st.PredicateType == predicate.VSA {
-		return checkVSA(st.Predicate, digest)
+		return checkVSA(st.Predicate, digest, c.vsa)
 	}
 	if st.PredicateType != predicate.SLSAProvenanceV1 && st.PredicateType != predicate.SLSAProvenanceV02 {
 		return nil

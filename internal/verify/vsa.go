@@ -81,6 +81,9 @@ func NewVSA(rep *Report, p Policy, passed bool, o VSAOptions) (*VSA, error) {
 	if _, _, err := splitImage(rep.Image); err != nil {
 		return nil, err
 	}
+	if _, err := p.vsaRequirement(); err != nil {
+		return nil, err
+	}
 	doc := p.Document(o.Recursive)
 	v := &VSA{
 		Verifier:           VSAVerifier{ID: VerifierID},
@@ -226,6 +229,12 @@ type PolicyDocument struct {
 		BuilderID    string `json:"builderId,omitempty"`
 		ProtectedRef bool   `json:"protectedRef,omitempty"`
 	} `json:"provenance,omitempty"`
+	// VSA is what a required Verification Summary must say.
+	VSA *struct {
+		Verifier     string `json:"verifier"`
+		MinLevel     string `json:"minLevel,omitempty"`
+		PolicyDigest string `json:"policyDigest,omitempty"`
+	} `json:"vsa,omitempty"`
 	Recursive bool `json:"recursive,omitempty"`
 }
 
@@ -264,6 +273,19 @@ func (p Policy) Document(recursive bool) PolicyDocument {
 			BuilderID    string `json:"builderId,omitempty"`
 			ProtectedRef bool   `json:"protectedRef,omitempty"`
 		}{pc.SourceRepo, pc.SourceRef, pc.BuilderID, pc.ProtectedRef}
+	}
+	// A policy that failed validation verified nothing; its checks are
+	// still told apart by what was asked.
+	r, err := p.vsaRequirement()
+	if err != nil {
+		r = &VSARequirement{Verifier: p.VSA.VerifierID, MinLevel: p.VSA.MinLevel, Digest: p.VSA.PolicyDigest}
+	}
+	if r != nil {
+		d.VSA = &struct {
+			Verifier     string `json:"verifier"`
+			MinLevel     string `json:"minLevel,omitempty"`
+			PolicyDigest string `json:"policyDigest,omitempty"`
+		}{r.Verifier, r.MinLevel, r.Digest}
 	}
 	return d
 }
@@ -416,8 +438,9 @@ func ResourceDigest(uri, want string) error {
 
 // checkVSA refuses a VSA that does not vouch for this image: only a PASSED
 // verification, with no FAILED level, of the resource whose digest this
-// is satisfies a requirement for one.
-func checkVSA(pred []byte, digest []byte) error {
+// is satisfies a requirement for one; and, when the policy requires a
+// summary (req), one that says what req asks.
+func checkVSA(pred []byte, digest []byte, req *VSARequirement) error {
 	v, err := ValidateVSA(pred)
 	if err != nil {
 		return err
@@ -428,5 +451,11 @@ func checkVSA(pred []byte, digest []byte) error {
 	if slices.Contains(v.GetVerifiedLevels(), LevelFailed) {
 		return errors.New("verification summary says PASSED but lists a FAILED level")
 	}
-	return ResourceDigest(v.GetResourceUri(), hex.EncodeToString(digest))
+	if err := ResourceDigest(v.GetResourceUri(), hex.EncodeToString(digest)); err != nil {
+		return err
+	}
+	if req != nil {
+		return req.Check(v)
+	}
+	return nil
 }

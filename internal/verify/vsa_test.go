@@ -193,9 +193,10 @@ func vsaStatement(digest, resource, result string) []byte {
 		strings.TrimPrefix(digest, "sha256:"), predicate.VSA, VerifierID, resource, result, level))
 }
 
-// TestVSARequirement: a required VSA is satisfied only by one that PASSED
-// and is about this image; a FAILED one, or one whose resourceUri names
-// another digest, is rejected with its reason. And a VSA written from the
+// TestVSARequirement: a required VSA is satisfied only by one that PASSED,
+// from Seal's verifier, about this image; a FAILED one, another verifier's,
+// or one whose resourceUri names another digest, is rejected with its
+// reason. And a VSA written from the
 // run that verified them names what verified, by digest.
 func TestVSARequirement(t *testing.T) {
 	ctx := context.Background()
@@ -264,6 +265,9 @@ func TestVSARequirement(t *testing.T) {
 		{"another resource", func(s oci.Subject) []byte {
 			return vsaStatement(s.Descriptor.Digest.String(), s.Ref.Context().String()+"@"+other, ResultPassed)
 		}, "names another artifact"},
+		{"another verifier", func(s oci.Subject) []byte {
+			return bytes.Replace(vsaStatement(s.Descriptor.Digest.String(), s.String(), ResultPassed), []byte(VerifierID), []byte("https://verifier.example.com"), 1)
+		}, `from verifier "https://verifier.example.com", want "` + VerifierID + `"`},
 		{"another subject", func(s oci.Subject) []byte {
 			return vsaStatement(other, s.Ref.Context().String()+"@"+other, ResultPassed)
 		}, "about another artifact"},
