@@ -75,6 +75,39 @@ func TestVSA(t *testing.T) {
 		return
 	}
 
+	// The summary checks seal policy writes into admission policies, with
+	// the same flags: the verifier (Seal's by default), the minimum level
+	// and the policy digest. A summary of this run records them.
+	t.Run("summary-checks", func(t *testing.T) {
+		var st struct {
+			Predicate struct {
+				Policy struct {
+					Digest map[string]string `json:"digest"`
+				} `json:"policy"`
+			} `json:"predicate"`
+		}
+		raw, err := os.ReadFile(passed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		digest := "sha256:" + st.Predicate.Policy.Digest["sha256"]
+		verify := func(flags ...string) []string {
+			return append(append([]string{"verify", "--key", s.pub, "--no-signature", "--attestation", "vsa", "--insecure-registry", reg.Host}, flags...), img)
+		}
+		expectVerify(t, true, "", verify("--vsa-level", "SLSA_BUILD_LEVEL_2", "--vsa-policy-digest", digest)...)
+		expectVerify(t, false, "verifiedLevels [SLSA_BUILD_LEVEL_2], want SLSA_BUILD_LEVEL_3", verify("--vsa-level", "SLSA_BUILD_LEVEL_3")...)
+		expectVerify(t, false, `is from verifier "https://github.com/sealsign/seal/verify", want "https://verifier.example.com"`, verify("--vsa-verifier", "https://verifier.example.com")...)
+		expectVerify(t, false, "policy.digest sha256", verify("--vsa-policy-digest", "sha256:"+strings.Repeat("0", 64))...)
+		again := filepath.Join(dir, "again.vsa.json")
+		mustRun(t, nil, sealBin, verify("--vsa-level", "SLSA_BUILD_LEVEL_2", "--vsa", again)...)
+		if raw, err := os.ReadFile(again); err != nil || !strings.Contains(string(raw), "vsa.minLevel=SLSA_BUILD_LEVEL_2") || !strings.Contains(string(raw), "vsa.verifier=https%3A%2F%2Fgithub.com%2Fsealsign%2Fseal%2Fverify") {
+			t.Errorf("seal verify --vsa --attestation vsa --vsa-level: %v, want the summary checks in policy.uri:\n%s", err, raw)
+		}
+	})
+
 	// A bare predicate with --type vsa is a record too: a later summary is
 	// published beside the first. The whole statement is pointed to --vsa.
 	var st struct {

@@ -9,7 +9,6 @@ import (
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/policy"
-	"github.com/sealsign/seal/internal/verify"
 )
 
 func (a *app) newPolicy() *cobra.Command {
@@ -91,7 +90,7 @@ func (a *app) policySpec(cmd *cobra.Command, engine policy.Engine, o *options.Po
 		return nil, usagef("--image is required: give the images the policy governs, e.g. --image 'ghcr.io/acme/app**'")
 	}
 	s := &policy.Spec{Name: o.Name, Images: o.Images, Attestations: o.Attestations, Format: format, RekorURL: o.RekorURL, NoTlog: o.NoTlog, TUFMirror: o.TUFMirror,
-		NoSignature: o.NoSignature, VSA: verify.VSACheck{VerifierID: o.VSAVerifier, MinLevel: o.VSALevel, PolicyDigest: o.VSAPolicyDigest}}
+		NoSignature: o.NoSignature, VSA: vsaCheck(o.VSACheck)}
 	if engine == policy.Kyverno {
 		kind, err := policy.ParseKyvernoKind(o.Kind)
 		if err != nil {

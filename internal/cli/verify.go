@@ -58,7 +58,12 @@ L2 when SLSA provenance verified with a keyless signature from a hosted runner (
 GitLab-hosted, as the Fulcio certificate says), L1 when provenance verified otherwise (a key, a
 self-hosted runner), L0 without provenance; never L3, since Seal signs inside the job, whose own
 steps hold the same token. seal attest --vsa FILE IMAGE signs and publishes it; seal verify
---attestation vsa then requires a VSA that is PASSED and about this image's digest.
+--attestation vsa then requires a VSA that is PASSED, lists no FAILED level, is about this
+image's digest and names Seal's verifier (--vsa-verifier ID for another); --vsa-level
+SLSA_BUILD_LEVEL_N also requires level N or a higher one up to SLSA_BUILD_LEVEL_3, and
+--vsa-policy-digest sha256:HEX the policy.digest of the promotion's checks. These are the
+checks, and the flags, of the admission policies seal policy --attestation vsa writes, and,
+with --vsa, part of this run's own policy.digest.
 
 The GitHub preset refuses runs triggered by pull_request_target or workflow_run, which act
 with the repository's token on behalf of code or events from outside it, unless
@@ -70,8 +75,8 @@ with the repository's token on behalf of code or events from outside it, unless
   # A promotion job: verify, record the verification, sign and publish the record.
   seal verify --github-repo acme/app --attestation slsaprovenance1 --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...
   seal attest --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...
-  # Later, admit on the signed summary alone:
-  seal verify --key promotion.pub --no-signature --attestation vsa ghcr.io/acme/app@sha256:4c9b...`,
+  # Later, admit on the signed summary alone, at Build L2 or higher:
+  seal verify --key promotion.pub --no-signature --attestation vsa --vsa-level SLSA_BUILD_LEVEL_2 ghcr.io/acme/app@sha256:4c9b...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			res, err := a.runVerify(cmd.Context(), args, o)
@@ -238,6 +243,15 @@ func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Poli
 	if !p.RequireSignature && len(p.Attestations) == 0 {
 		return nil, usagef("--no-signature needs at least one --attestation: otherwise nothing is verified")
 	}
+	if o.VSACheck.Set() {
+		if !slices.Contains(p.Attestations, predicate.VSA) {
+			return nil, usagef("the verification summary checks (--vsa-verifier, --vsa-level, --vsa-policy-digest) need --attestation vsa")
+		}
+		p.VSA = vsaCheck(o.VSACheck)
+		if _, err := p.VSA.Requirement(); err != nil {
+			return nil, &usageError{err}
+		}
+	}
 	if o.SourceRepo != "" || o.SourceRef != "" || o.BuilderID != "" || o.ProtectedRefOnly {
 		p.Provenance = &verify.ProvenanceCheck{SourceRepo: o.SourceRepo, SourceRef: o.SourceRef, BuilderID: o.BuilderID}
 		if !hasProvenance(p.Attestations) {
@@ -281,6 +295,12 @@ func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Poli
 		return nil, err
 	}
 	return p, nil
+}
+
+// vsaCheck is what the flags ask of a required Verification Summary, for
+// seal verify and seal policy alike.
+func vsaCheck(o options.VSACheck) verify.VSACheck {
+	return verify.VSACheck{VerifierID: o.VSAVerifier, MinLevel: o.VSALevel, PolicyDigest: o.VSAPolicyDigest}
 }
 
 // refusedGitHubTriggers are the events whose runs hold the repository's

@@ -13,10 +13,8 @@ type Policy struct {
 	// NoSignature admits on a SLSA Verification Summary alone, without
 	// an image signature.
 	NoSignature bool
-	// VSAVerifier, VSALevel and VSAPolicyDigest are what the Verification
-	// Summary must say: its verifier.id (default Seal's), a minimum SLSA
-	// Build level, and its policy.digest.
-	VSAVerifier, VSALevel, VSAPolicyDigest string
+	// VSACheck is what the Verification Summary must say.
+	VSACheck
 	// Format is where signatures are looked for: bundle or legacy.
 	Format string
 	// TrustedRoot is a private Sigstore instance's trusted_root.json.
@@ -44,9 +42,7 @@ func (o *Policy) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Images, "image", nil, "glob of the images the policy governs, e.g. 'ghcr.io/acme/app**' (* within a path segment, ** across; repeatable)")
 	fs.StringArrayVar(&o.Attestations, "attestation", nil, "also require an attestation: slsaprovenance (SLSA v1, as Seal writes it), spdx, cyclonedx, vuln, vsa (a PASSED SLSA Verification Summary from Seal) or a predicate type URI (repeatable)")
 	fs.BoolVar(&o.NoSignature, "no-signature", false, "admit on a SLSA Verification Summary alone (with --attestation vsa), as seal verify --no-signature --attestation vsa does: the identity or key is the promotion job's that attested it")
-	fs.StringVar(&o.VSAVerifier, "vsa-verifier", "", "with --attestation vsa: the verifier.id the summary must name (default Seal's, https://github.com/sealsign/seal/verify)")
-	fs.StringVar(&o.VSALevel, "vsa-level", "", "with --attestation vsa: the lowest SLSA Build level the summary must record, e.g. SLSA_BUILD_LEVEL_2 (higher levels pass)")
-	fs.StringVar(&o.VSAPolicyDigest, "vsa-policy-digest", "", "with --attestation vsa: the policy.digest (sha256:HEX) the summary must record, i.e. seal verify's checks")
+	o.VSACheck.AddFlags(fs)
 	fs.StringVar(&o.Format, "format", "legacy", "where the engine looks for signatures: legacy (cosign's .sig/.att tags, where the engines can check which GitHub repository signed) or bundle (Sigstore bundles as OCI referrers: raw identities and keys only)")
 	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (policy-controller: also writes a TrustRoot)")
 	fs.StringVar(&o.RekorURL, "rekor-url", "", "transparency log to require entries in (default: the trusted root's, else the public instance)")

@@ -49,6 +49,8 @@ type Verify struct {
 	Identity
 	// Attestations are predicate types that must be attested.
 	Attestations []string
+	// VSACheck is what a required Verification Summary must say.
+	VSACheck
 	// NoSignature does not require an image signature.
 	NoSignature bool
 	// SourceRepo, SourceRef and BuilderID are checked in SLSA provenance
@@ -83,7 +85,8 @@ type Verify struct {
 // AddFlags registers the flags.
 func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	o.Identity.AddFlags(fs)
-	fs.StringArrayVar(&o.Attestations, "attestation", nil, "require an attestation of this type: slsaprovenance, slsaprovenance1, spdx, cyclonedx, vuln, vsa (a PASSED verification summary of this digest) or a URI (repeatable)")
+	fs.StringArrayVar(&o.Attestations, "attestation", nil, "require an attestation of this type: slsaprovenance, slsaprovenance1, spdx, cyclonedx, vuln, vsa (a PASSED verification summary of this digest from Seal, or see --vsa-verifier) or a URI (repeatable)")
+	o.VSACheck.AddFlags(fs)
 	fs.BoolVar(&o.NoSignature, "no-signature", false, "do not require an image signature (attestations only)")
 	fs.StringVar(&o.SourceRepo, "source-repo", "", "provenance must name this source repository URL, and a keyless signer's certificate too (Source Repository URI)")
 	fs.StringVar(&o.SourceRef, "source-ref", "", "provenance must name this source ref, and a keyless signer's certificate too (Source Repository Ref)")
