@@ -45,7 +45,8 @@ promotion job attested (seal verify --vsa, then seal attest --vsa) alone, as sea
 verify --no-signature --attestation vsa does; the identity or key is the promotion
 job's. The policy requires verificationResult PASSED, no FAILED level and Seal's
 verifier id (--vsa-verifier), and with --vsa-level and --vsa-policy-digest a minimum
-SLSA Build level and the policy digest the summary records.`,
+SLSA Build level and the policy digest the summary records: what seal verify
+--attestation vsa requires with the same flags.`,
 		Example: `  seal policy kyverno --kind clusterpolicy --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy kyverno --key cosign.pub --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy policy-controller --github-repo acme/app --ref main --hosted-runners-only \

@@ -34,8 +34,9 @@
 // alone (Spec.NoSignature with the vsa attestation): the signer is then
 // the promotion job that ran `seal verify --vsa` and `seal attest --vsa`,
 // and the policy checks in the summary what `seal verify --attestation
-// vsa` checks (PASSED, no FAILED level), the verifier, and optionally a
-// minimum SLSA Build level and the policy digest. Every engine checks the
+// vsa` checks with the same flags (verify.VSACheck, validated once for
+// both): PASSED, no FAILED level, the verifier, and optionally a minimum
+// SLSA Build level and the policy digest. Every engine checks the
 // statement's subject against the image's digest itself, so a summary of
 // another image is refused.
 //

@@ -8,6 +8,8 @@
 // only if its subject is the image's digest. Provenance is cross-checked
 // with the certificate that signed it, field by field. A verification can be
 // summarized as a SLSA Verification Summary Attestation (vsa.go), which a
-// promotion job signs; a required VSA counts only if it PASSED and is about
-// this digest.
+// promotion job signs; a required VSA counts only if it PASSED, is about
+// this digest and says what the policy's VSACheck asks (Seal's verifier by
+// default, a minimum level, a policy digest), the checks package policy
+// writes for the admission engines.
 package verify
