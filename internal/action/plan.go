@@ -302,6 +302,7 @@ func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) 
 		{"certificate-oidc-issuer", &o.CertificateOIDCIssuer}, {"certificate-oidc-issuer-regexp", &o.CertificateOIDCIssuerRegexp},
 		{"trusted-root", &o.TrustedRoot},
 		{"builder-id", &o.BuilderID}, {"source-repo", &o.SourceRepo}, {"source-ref", &o.SourceRef},
+		{"vsa-verifier", &o.VSAVerifier}, {"vsa-level", &o.VSALevel}, {"vsa-policy-digest", &o.VSAPolicyDigest},
 	} {
 		*f.dst = in.String(f.input)
 	}

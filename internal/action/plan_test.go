@@ -148,6 +148,13 @@ func TestPlan(t *testing.T) {
 		want: "seal verify --gitlab-project g/p --ref refs/heads/main --hosted-runners-only --protected-ref-only" +
 			" --source-repo https://gitlab.com/g/p --source-ref refs/heads/main --builder-id https://gitlab.com/g/p//.gitlab-ci.yml@refs/heads/main " + img,
 	}, {
+		name: "verify on a verification summary alone, with seal policy's summary checks",
+		step: "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "promote.pub", "ATTESTATIONS": "vsa", "SIGNATURE": "false",
+			"VSA_VERIFIER": "https://verifier.example.com", "VSA_LEVEL": "SLSA_BUILD_LEVEL_2", "VSA_POLICY_DIGEST": "sha256:" + strings.Repeat("ab", 32)},
+		want: "seal verify --key promote.pub --attestation vsa --vsa-verifier https://verifier.example.com --vsa-level SLSA_BUILD_LEVEL_2" +
+			" --vsa-policy-digest sha256:" + strings.Repeat("ab", 32) + " --no-signature " + img,
+	}, {
 		name:   "verify with a malformed boolean",
 		step:   "verify",
 		inputs: map[string]string{"IMAGE": img, "GITHUB_REPO": "acme/app", "HOSTED_RUNNERS_ONLY": "yes please"},
