@@ -64,9 +64,10 @@ func dockerfileArg(root, arg string) (string, error) {
 	return "", fmt.Errorf("the Dockerfile has no ARG %s=...", arg)
 }
 
-// imageBuilder runs tools/build-image as the checkout has it, built once.
+// imageBuilder runs tools/build-image as the checkout has it, built once into a temporary
+// directory (tmp, which also takes the builds' OCI layouts) that close removes.
 type imageBuilder struct {
-	root, bin string
+	root, bin, tmp string
 	// epoch is SOURCE_DATE_EPOCH: the source commit's time, so that a rebuild gives the same
 	// digests.
 	epoch    int64
@@ -76,16 +77,26 @@ type imageBuilder struct {
 	log      io.Writer
 }
 
-func newImageBuilder(ctx context.Context, root, tmp string, log io.Writer) (*imageBuilder, error) {
-	bin := filepath.Join(tmp, "build-image")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./tools/build-image")
-	cmd.Dir = root
+// newImageBuilder builds tools/build-image for images of o.version from the commit revision,
+// made at epoch.
+func newImageBuilder(ctx context.Context, o *options, revision string, epoch int64, log io.Writer) (*imageBuilder, error) {
+	tmp, err := os.MkdirTemp("", "seal-release-")
+	if err != nil {
+		return nil, err
+	}
+	b := &imageBuilder{root: o.root, bin: filepath.Join(tmp, "build-image"), tmp: tmp,
+		epoch: epoch, version: o.version, revision: revision, insecure: o.insecure, log: log}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", b.bin, "./tools/build-image")
+	cmd.Dir = o.root
 	cmd.Env = buildEnv()
 	if out, err := cmd.CombinedOutput(); err != nil {
+		b.close()
 		return nil, fmt.Errorf("building tools/build-image: %w\n%s", err, out)
 	}
-	return &imageBuilder{root: root, bin: bin, log: log}, nil
+	return b, nil
 }
+
+func (b *imageBuilder) close() { os.RemoveAll(b.tmp) }
 
 // build assembles img from the linux binaries in bins (platform to path) and writes it with
 // the output flags (--push REF or --oci-layout DIR); it returns the index digest.

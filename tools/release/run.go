@@ -82,16 +82,11 @@ func prepare(ctx context.Context, o *options, stdout, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "seal-release-")
+	b, err := newImageBuilder(ctx, o, source, epoch, log)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	b, err := newImageBuilder(ctx, o.root, tmp, log)
-	if err != nil {
-		return err
-	}
-	b.epoch, b.version, b.revision, b.insecure = epoch, o.version, source, o.insecure
+	defer b.close()
 	imgs, err := releaseImages(o.root, o)
 	if err != nil {
 		return err
@@ -253,16 +248,11 @@ func checkImages(ctx context.Context, o *options, rel *release, dist string, pla
 			return fmt.Errorf("the images need the %s binary: check it too (--platforms)", p)
 		}
 	}
-	tmp, err := os.MkdirTemp("", "seal-release-")
+	b, err := newImageBuilder(ctx, o, rel.source, epoch, log)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	b, err := newImageBuilder(ctx, o.root, tmp, log)
-	if err != nil {
-		return err
-	}
-	b.epoch, b.version, b.revision, b.insecure = epoch, o.version, rel.source, o.insecure
+	defer b.close()
 	imgs, err := releaseImages(o.root, o)
 	if err != nil {
 		return err
@@ -281,7 +271,7 @@ func checkImages(ctx context.Context, o *options, rel *release, dist string, pla
 		if err != nil {
 			return err
 		}
-		dir := filepath.Join(tmp, img.target)
+		dir := filepath.Join(b.tmp, img.target)
 		digest, err := b.build(ctx, img, bins, "--oci-layout", dir)
 		if err != nil {
 			return err
