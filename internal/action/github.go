@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sealsign/seal/internal/limits"
 )
 
 // ErrNotPermitted is wrapped when GitHub refuses to store an attestation because the token
@@ -61,7 +63,7 @@ func (s GitHubStore) Store(ctx context.Context, bundleJSON []byte) (id, page str
 	req.Header.Set("Content-Type", "application/json")
 	tr := s.Transport
 	if tr == nil {
-		tr = http.DefaultTransport
+		tr = limits.Default()
 	}
 	resp, err := (&http.Client{Transport: tr, Timeout: time.Minute}).Do(req)
 	if err != nil {

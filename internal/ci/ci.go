@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oidc"
 )
 
@@ -216,7 +217,7 @@ func WithClock(now func() time.Time) Option {
 func WithMask(f func(secret string)) Option { return func(o *options) error { o.mask = f; return nil } }
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{lookup: os.LookupEnv, environ: os.Environ, transport: http.DefaultTransport, tokenEnv: "SIGSTORE_ID_TOKEN", dir: ".", now: time.Now, git: runGit}
+	o := &options{lookup: os.LookupEnv, environ: os.Environ, transport: limits.Default(), tokenEnv: "SIGSTORE_ID_TOKEN", dir: ".", now: time.Now, git: runGit}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err

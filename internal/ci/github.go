@@ -3,10 +3,12 @@ package ci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"strings"
 
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oidc"
 )
 
@@ -178,8 +180,8 @@ func readEvent(path string) (*event, error) {
 	if path == "" {
 		return ev, nil
 	}
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	b, err := limits.ReadFile("GITHUB_EVENT_PATH", path, limits.Event, nil)
+	if errors.Is(err, fs.ErrNotExist) {
 		return ev, nil
 	}
 	if err != nil {

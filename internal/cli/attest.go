@@ -14,6 +14,7 @@ import (
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/provenance"
 	"github.com/sealsign/seal/internal/publish"
@@ -67,7 +68,9 @@ type fileBundle struct {
 
 // runAttest is `seal attest`: it signs attestations about image (or, with "", about the files
 // of o.SubjectPaths) and returns what it wrote, also when it failed part way.
-func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (*attested, error) {
+func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (_ *attested, err error) {
+	ctx, done := deadline(ctx, o.Timeout.Timeout)
+	defer done(&err)
 	if len(o.Types) > len(o.Predicates) {
 		return nil, usagef("%d --type flags for %d --predicate files: give one --type per --predicate, in order", len(o.Types), len(o.Predicates))
 	}
@@ -85,9 +88,9 @@ func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (*
 		if i < len(o.Types) {
 			typ = o.Types[i]
 		}
-		b, err := os.ReadFile(path)
+		b, err := a.readFile("--predicate", path, limits.Predicate)
 		if err != nil {
-			return nil, fmt.Errorf("reading predicate: %w", err)
+			return nil, err
 		}
 		d, err := predicate.Parse(b, typ, time.Now())
 		if err != nil {
@@ -253,9 +256,9 @@ func (v vsaAttestation) Statement(s subject.Subject) ([]byte, error) {
 
 // readVSA reads the statement `seal verify --vsa` wrote.
 func (a *app) readVSA(path string) (publish.Attestation, error) {
-	b, err := os.ReadFile(path)
+	b, err := a.readFile("--vsa", path, limits.Document)
 	if err != nil {
-		return nil, fmt.Errorf("reading verification summary: %w", err)
+		return nil, err
 	}
 	st, err := verify.ReadVSA(b)
 	if err != nil {

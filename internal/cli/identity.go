@@ -46,6 +46,9 @@ func (a *app) signer(ctx context.Context, o options.Identity) (*identity.Identit
 	)
 	switch {
 	case o.Key != "":
+		if err := checkKeyRef(o.Key); err != nil {
+			return nil, nil, err
+		}
 		pub, err := keys.LoadPublic(ctx, o.Key, keys.WithLookupEnv(a.lookupEnv))
 		if err != nil {
 			return nil, nil, err

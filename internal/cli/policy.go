@@ -2,11 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/cli/options"
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/policy"
 )
@@ -56,7 +56,10 @@ SLSA Build level and the policy digest the summary records: what seal verify
       --image 'ghcr.io/acme/app**'`,
 		ValidArgs: []string{string(policy.Kyverno), string(policy.PolicyController)},
 		Args:      cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			ctx, done := deadline(cmd.Context(), o.Timeout.Timeout)
+			defer done(&err)
+			cmd.SetContext(ctx) // policySpec loads a KMS key through it
 			engine, err := policy.ParseEngine(args[0])
 			if err != nil {
 				return &usageError{err}
@@ -110,16 +113,16 @@ func (a *app) policySpec(cmd *cobra.Command, engine policy.Engine, o *options.Po
 		s.PublicKey = pub.PEM()
 	}
 	if o.TUFRoot != "" {
-		b, err := os.ReadFile(o.TUFRoot)
+		b, err := a.readFile("--tuf-root", o.TUFRoot, limits.Document)
 		if err != nil {
-			return nil, fmt.Errorf("reading TUF root: %w", err)
+			return nil, err
 		}
 		s.TUFRoot = b
 	}
 	if o.TrustedRoot != "" {
-		b, err := os.ReadFile(o.TrustedRoot)
+		b, err := a.readFile("--trusted-root", o.TrustedRoot, limits.Document)
 		if err != nil {
-			return nil, fmt.Errorf("reading trusted root: %w", err)
+			return nil, err
 		}
 		s.TrustedRoot = b
 	}

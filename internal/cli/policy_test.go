@@ -127,7 +127,7 @@ func TestPolicyFlags(t *testing.T) {
 		{name: "hosted without provenance", args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "a/b", "--hosted-runners-only", "--image", "r/**"}, code: 2, inStderr: "--attestation slsaprovenance"},
 		{name: "key in bundle format for policy-controller", args: []string{"policy-controller", "--key", pub, "--format", "bundle", "--image", "r/**"}, code: 2, inStderr: "--format legacy"},
 		{name: "bad format", args: []string{"kyverno", "--key", pub, "--image", "r/**", "--format", "both"}, code: 2, inStderr: "a policy reads one format"},
-		{name: "missing key file", args: []string{"kyverno", "--key", "nope.pub", "--image", "r/**"}, code: 1, inStderr: "nope.pub"},
+		{name: "missing key file", args: []string{"kyverno", "--key", "nope.pub", "--image", "r/**"}, code: 2, inStderr: "--key: reading key file: open nope.pub"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, stderr, code := sealPolicy(t, tc.args...)

@@ -41,7 +41,9 @@ bound to the job's OIDC token when one is available.`,
 
 // runProvenance is `seal provenance`: the provenance document (statement, or predicate only)
 // of this CI job about the subjects o names.
-func (a *app) runProvenance(ctx context.Context, o *options.Provenance) ([]byte, error) {
+func (a *app) runProvenance(ctx context.Context, o *options.Provenance) (_ []byte, err error) {
+	ctx, done := deadline(ctx, o.Timeout.Timeout)
+	defer done(&err)
 	ver, err := provenance.ParseVersion(o.SLSAVersion)
 	if err != nil {
 		return nil, &usageError{err}

@@ -21,6 +21,7 @@ import (
 // app is what every verb shares: where to print, how to log, how to read
 // the environment.
 type app struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *slog.Logger
 	lookupEnv      func(string) (string, bool)
@@ -35,7 +36,7 @@ type app struct {
 // Execute runs the CLI with args and returns the process exit code:
 // 0 success, 1 failure, 2 usage error.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	a := &app{stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
+	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
 	root := a.newRoot()
 	root.SetArgs(args)
 	root.SetOut(stdout)

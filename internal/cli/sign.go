@@ -33,6 +33,8 @@ Kyverno Cosign, policy-controller legacy), or either one with --format.`,
 
 // runSign is `seal sign`: it signs image and returns what was written, also when it failed
 // part way.
-func (a *app) runSign(ctx context.Context, image string, o *options.Publish) (*publish.Report, error) {
+func (a *app) runSign(ctx context.Context, image string, o *options.Publish) (_ *publish.Report, err error) {
+	ctx, done := deadline(ctx, o.Timeout.Timeout)
+	defer done(&err)
 	return a.publish(ctx, image, o, true, false, nil)
 }

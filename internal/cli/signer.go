@@ -14,6 +14,7 @@ import (
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/keys"
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/oidc"
 	"github.com/sealsign/seal/internal/signing"
@@ -143,7 +144,11 @@ func services(o options.Signing) (signing.Services, error) {
 		return svc, usagef("--sigstore %q: want public-good or github", o.Sigstore)
 	}
 	if o.SigningConfig != "" {
-		sc, err := root.NewSigningConfigFromPath(o.SigningConfig)
+		b, err := limits.ReadFile("--signing-config", o.SigningConfig, limits.Document, nil)
+		if err != nil {
+			return svc, &usageError{err}
+		}
+		sc, err := root.NewSigningConfigFromJSON(b)
 		if err != nil {
 			return svc, fmt.Errorf("reading signing config %s: %w", o.SigningConfig, err)
 		}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/subject"
@@ -110,7 +110,9 @@ type verifyResult struct {
 // runVerify is `seal verify`: it checks refs (images, or files with o.Bundles) against the
 // policy o describes. The error says whether the policy held; the results are returned either
 // way.
-func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify) (*verified, error) {
+func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify) (_ *verified, err error) {
+	ctx, done := deadline(ctx, o.Timeout.Timeout)
+	defer done(&err)
 	p, err := a.verifyPolicy(ctx, o)
 	if err != nil {
 		return nil, err
@@ -127,6 +129,11 @@ func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify) (
 	}
 	if len(o.Bundles) > 0 {
 		return a.verifyFiles(ctx, o, p, refs)
+	}
+	for _, ref := range refs {
+		if err := checkImageRef(ref); err != nil {
+			return nil, err
+		}
 	}
 	prov, err := a.provider(options.Token{TokenEnv: "SIGSTORE_ID_TOKEN"})
 	if err != nil {
@@ -429,9 +436,9 @@ func (a *app) verifyFiles(ctx context.Context, o *options.Verify, p *verify.Poli
 	p.RequireSignature = false // files carry attestations, not image signatures
 	var bundles [][]byte
 	for _, b := range o.Bundles {
-		raw, err := os.ReadFile(b)
+		raw, err := a.readFile("--bundle", b, limits.Document)
 		if err != nil {
-			return nil, fmt.Errorf("reading bundle: %w", err)
+			return nil, err
 		}
 		bundles = append(bundles, raw)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/sealsign/seal/internal/limits"
 )
 
 // Option configures a Client.
@@ -44,7 +46,8 @@ type options struct {
 }
 
 // WithTransport sets the transport every request goes through, pings and token
-// requests included. The default is a clone of http.DefaultTransport.
+// requests included. The default is limits.NewTransport: the standard library's
+// transport with dial, TLS, response-header and idle-read timeouts.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(o *options) error {
 		if rt == nil {
@@ -290,13 +293,11 @@ func New(opts ...Option) (*Client, error) {
 		}
 	}
 	if o.transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
 		// net/http keeps two idle connections per host by default, so each
 		// burst of parallel uploads (up to WithJobs, and several lanes per
 		// subject) would close most of the connections the previous burst
 		// opened and open, and TLS-handshake, new ones. Keep them all.
-		t.MaxIdleConnsPerHost = max(64, 4*o.jobs)
-		o.transport = t
+		o.transport = limits.NewTransport(limits.DefaultTimeouts, limits.WithMaxIdleConnsPerHost(max(64, 4*o.jobs)))
 	}
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)

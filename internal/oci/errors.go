@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/sealsign/seal/internal/limits"
 )
 
 var (
@@ -92,13 +94,7 @@ func newRegistryError(req *http.Request, resp *http.Response, body []byte) *Regi
 
 // redactURL keeps scheme, host and path: queries carry upload state and, on some
 // registries, signed tokens; user information carries passwords.
-func redactURL(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	r := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
-	return r.String()
-}
+func redactURL(u *url.URL) string { return limits.Redact(u) }
 
 // redactError rewrites the URL inside a transport error so that wrapping it is safe.
 func redactError(err error) error {

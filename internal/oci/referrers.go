@@ -242,8 +242,23 @@ func (c *Client) Referrers(ctx context.Context, s Subject, artifactType string) 
 	return c.referrers(ctx, rc, s.Descriptor.Digest, artifactType)
 }
 
-// maxReferrerPages bounds pagination of a referrers listing.
-const maxReferrerPages = 50
+// maxReferrerPages bounds pagination of a referrers listing, and
+// MaxReferrers its entries: past them a listing is an error, not a walk
+// without end (anyone who can push to the repository can attach referrers).
+const (
+	maxReferrerPages = 50
+	MaxReferrers     = 10000
+)
+
+// ErrTooManyReferrers is wrapped by the error for a listing over MaxReferrers.
+var ErrTooManyReferrers = errors.New("too many referrers")
+
+func checkReferrers(h v1.Hash, n int) error {
+	if n > MaxReferrers {
+		return fmt.Errorf("referrers of %s: %w: more than %d (delete old ones, or ask the registry's operator to)", h, ErrTooManyReferrers, MaxReferrers)
+	}
+	return nil
+}
 
 // referrers lists the referrers of a digest (see Referrers).
 func (c *Client) referrers(ctx context.Context, rc *repoClient, h v1.Hash, artifactType string) ([]v1.Descriptor, error) {
@@ -254,7 +269,7 @@ func (c *Client) referrers(ctx context.Context, rc *repoClient, h v1.Hash, artif
 		}
 		if ok {
 			rc.reg.referrersAPI.Store(yes)
-			return descs, nil
+			return descs, checkReferrers(h, len(descs))
 		}
 		rc.reg.referrersAPI.Store(no)
 	}
@@ -271,7 +286,7 @@ func (c *Client) referrers(ctx context.Context, rc *repoClient, h v1.Hash, artif
 	if err != nil {
 		return nil, err
 	}
-	return idx.Manifests, nil
+	return idx.Manifests, checkReferrers(h, len(idx.Manifests))
 }
 
 // referrersAPI calls GET /v2/<repo>/referrers/<digest>; ok is false when the
@@ -309,6 +324,9 @@ func (c *Client) referrersAPI(ctx context.Context, rc *repoClient, h v1.Hash, ar
 			return nil, false, err
 		}
 		out = append(out, idx.Manifests...)
+		if err := checkReferrers(h, len(out)); err != nil {
+			return nil, false, err
+		}
 		next, err = nextLink(resp)
 		if err != nil {
 			return nil, false, err

@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sealsign/seal/internal/limits"
 )
 
 // ErrNoToken means the job has no identity token: the CI does not offer one
@@ -73,9 +75,9 @@ func FromFlag(v string, lookup func(string) (string, bool)) Source {
 	case strings.HasPrefix(v, "@"):
 		path := v[1:]
 		return SourceFunc(func(context.Context, string) (*Token, error) {
-			b, err := os.ReadFile(path)
+			b, err := limits.ReadFile("--identity-token", path, limits.Token, nil)
 			if err != nil {
-				return nil, fmt.Errorf("reading identity token file: %w", err)
+				return nil, err
 			}
 			t, err := Parse(string(b))
 			if err != nil {
@@ -120,7 +122,7 @@ func (a Actions) Token(ctx context.Context, audience string) (*Token, error) {
 	req.Header.Set("Accept", "application/json")
 	tr := a.Transport
 	if tr == nil {
-		tr = http.DefaultTransport
+		tr = limits.Default()
 	}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	resp, err := client.Do(req)

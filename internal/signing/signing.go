@@ -17,6 +17,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oidc"
 )
 
@@ -65,7 +66,7 @@ func WithTimeout(d time.Duration) Option {
 }
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{transport: http.DefaultTransport, timeout: 30 * time.Second, now: time.Now}
+	o := &options{transport: limits.Default(), timeout: 30 * time.Second, now: time.Now}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err

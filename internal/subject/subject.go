@@ -93,6 +93,12 @@ func hashFile(p string) (string, error) {
 		return "", fmt.Errorf("hashing %s: %w", p, err)
 	}
 	defer f.Close()
+	// A device or a pipe may never end (/dev/zero): only files are subjects.
+	if st, err := f.Stat(); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", p, err)
+	} else if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("hashing %s: not a regular file", p)
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("hashing %s: %w", p, err)

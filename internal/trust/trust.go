@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/sealsign/seal/internal/limits"
 )
 
 //go:embed public_trusted_root.json
@@ -24,7 +26,11 @@ func Load(path string) (*root.TrustedRoot, error) {
 	if path == "" {
 		return Public()
 	}
-	tr, err := root.NewTrustedRootFromPath(path)
+	b, err := limits.ReadFile("--trusted-root", path, limits.Document, nil)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := root.NewTrustedRootFromJSON(b)
 	if err != nil {
 		return nil, fmt.Errorf("loading trusted root %s: %w", path, err)
 	}

@@ -34,6 +34,7 @@ type Policy struct {
 	Name string
 	// Output is the file to write ("-" or empty: stdout).
 	Output string
+	Timeout
 }
 
 // AddFlags registers the flags.
@@ -52,4 +53,5 @@ func (o *Policy) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.TUFRoot, "tuf-root", "", "kyverno imagevalidatingpolicy: the root.json of --tuf-mirror")
 	fs.StringVar(&o.Name, "name", "", "metadata.name of the policy (default: seal-OWNER-REPO)")
 	fs.StringVarP(&o.Output, "output", "o", "-", "file to write, - for stdout")
+	o.Timeout.AddFlags(fs)
 }

@@ -16,6 +16,7 @@ type Provenance struct {
 	// SLSAVersion is "1" or "0.2".
 	SLSAVersion string
 	Token
+	Timeout
 }
 
 // AddFlags registers the flags.
@@ -26,4 +27,5 @@ func (o *Provenance) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.PredicateOnly, "predicate-only", false, "write only the predicate (for cosign attest --predicate)")
 	fs.StringVar(&o.SLSAVersion, "slsa-version", "1", "SLSA provenance version: 1 or 0.2")
 	o.Token.AddFlags(fs)
+	o.Timeout.AddFlags(fs)
 }

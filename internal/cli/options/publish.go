@@ -69,6 +69,7 @@ type Publish struct {
 	OutputDir string
 	Registry
 	Signing
+	Timeout
 }
 
 // AddFlags registers the flags.
@@ -80,6 +81,7 @@ func (o *Publish) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.OutputDir, "output-dir", "", "also save every bundle as a file in this directory")
 	o.Registry.AddFlags(fs)
 	o.Signing.AddFlags(fs)
+	o.Timeout.AddFlags(fs)
 }
 
 // Attest adds what `seal attest` attests.

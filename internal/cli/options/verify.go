@@ -80,6 +80,7 @@ type Verify struct {
 	// unsigned in-toto statement for `seal attest --vsa` to sign.
 	VSA string
 	Registry
+	Timeout
 }
 
 // AddFlags registers the flags.
@@ -104,4 +105,5 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Bundles, "bundle", nil, "verify FILE arguments against these saved bundle files instead of images in a registry (repeatable; offline)")
 	fs.StringVar(&o.VSA, "vsa", "", "write a SLSA Verification Summary (https://slsa.dev/verification_summary/v1) of this verification, PASSED or FAILED, to FILE as an unsigned in-toto statement; sign and publish it with seal attest --vsa FILE IMAGE")
 	o.Registry.AddFlags(fs)
+	o.Timeout.AddFlags(fs)
 }

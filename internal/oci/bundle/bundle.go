@@ -211,6 +211,11 @@ func List(ctx context.Context, c *oci.Client, s oci.Subject, f Filter) ([]Found,
 	return found, nil
 }
 
+// MaxBundles bounds the bundles Entries fetches for one subject, as cosign
+// reads at most 1000 layers of a signature tag: anyone who can push to the
+// repository can attach bundles, and each costs two requests.
+const MaxBundles = 1000
+
 // Entries is List for readers that judge each entry on its own (a
 // verifier): a referrer whose manifest or bundle cannot be read is returned
 // with Err set instead of failing the listing, so that anyone able to push
@@ -226,6 +231,9 @@ func Entries(ctx context.Context, c *oci.Client, s oci.Subject, f Filter) ([]Fou
 		if maybeBundle(d, f) {
 			cands = append(cands, d)
 		}
+	}
+	if len(cands) > MaxBundles {
+		return nil, fmt.Errorf("listing bundles of %s: %d bundles attached, more than the %d Seal reads (delete old ones)", s, len(cands), MaxBundles)
 	}
 	found := make([]*Found, len(cands))
 	_ = c.Parallel(len(cands), func(i int) error {
