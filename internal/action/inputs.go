@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Inputs reads a step's inputs from INPUT_<NAME> variables.
@@ -62,6 +63,20 @@ func (in Inputs) Bool(name string, def bool) (bool, error) {
 	default:
 		return false, fmt.Errorf("input %s: %q is not a boolean (want true or false)", name, v)
 	}
+}
+
+// Duration parses a Go duration input (90s, 3m; 0 for none), returning def when the input
+// is empty.
+func (in Inputs) Duration(name string, def time.Duration) (time.Duration, error) {
+	v := in.String(name)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("input %s: %q is not a duration: want a Go duration such as 90s, 3m or 1h, or 0 for no limit", name, v)
+	}
+	return d, nil
 }
 
 // List splits a multi-line or comma-separated input into its non-empty, trimmed entries, as

@@ -107,11 +107,15 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		return nil, wrapInput(err)
 	}
 	insecure := in.List("insecure-registry")
+	timeout, err := in.Duration("timeout", options.DefaultTimeout)
+	if err != nil {
+		return nil, wrapInput(err)
+	}
 	if step == "verify" {
 		if p.Verify, err = planVerify(in, getenv); err != nil {
 			return nil, err
 		}
-		p.Verify.Recursive, p.Verify.Insecure = recursive, insecure
+		p.Verify.Recursive, p.Verify.Insecure, p.Verify.Timeout.Timeout = recursive, insecure, timeout
 		return p, nil
 	}
 
@@ -185,6 +189,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		o.Recursive, o.Insecure = recursive, insecure
 	}
 	o.OutputDir = p.OutputDir
+	o.Publish.Timeout.Timeout = timeout
 	return p, nil
 }
 

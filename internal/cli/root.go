@@ -33,8 +33,10 @@ type app struct {
 	masks []string
 }
 
-// Execute runs the CLI with args and returns the process exit code:
-// 0 success, 1 failure, 2 usage error.
+// Execute runs the CLI with args and returns the process exit code: 0
+// success, 1 a failed check or a failed service (the run's deadline and an
+// interrupt included), 2 a usage error (an argument, flag, file or reference
+// that is wrong, found before any network call).
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdin: os.Stdin, stdout: stdout, stderr: stderr, lookupEnv: os.LookupEnv}
 	root := a.newRoot()
@@ -44,6 +46,11 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
+	}
+	if ctx.Err() != nil {
+		// A signal ended the run: what was written is listed above, and a
+		// re-run completes it.
+		err = fmt.Errorf("interrupted: %w", err)
 	}
 	// errors.Join puts one error per line; CI logs and scripts that grep for
 	// "seal: error:" want the whole story on one line.
