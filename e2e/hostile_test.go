@@ -318,3 +318,57 @@ func measureRun(tb testing.TB, env []string, limit time.Duration, bin string, ar
 	}
 	return res
 }
+
+// BenchmarkHostileRegistry puts seal, cosign v2 and cosign v3 through
+// TestHostileRegistry's cases, each with the same --timeout, and reports
+// each run's exit code, wall time and peak resident set: the README's
+// table. cosign reads the legacy-format image (its key-only default) in
+// every verify case; the misbehaviour hits the same kind of request.
+// Run: go test ./e2e -run '^$' -bench HostileRegistry -benchtime 1x
+func BenchmarkHostileRegistry(b *testing.B) {
+	tools := map[string]string{"cosign-v2": testbed.Bin(b, testbed.BinCosign), "cosign-v3": testbed.Bin(b, testbed.BinCosignV3)}
+	bed := newHostileBed(b)
+	for _, tc := range hostileCases(bed.proxy.Host) {
+		for _, tool := range []string{"seal", "cosign-v2", "cosign-v3"} {
+			b.Run(strings.ReplaceAll(tc.name, " ", "_")+"/"+tool, func(b *testing.B) {
+				bed.proxy.set(tc.rule)
+				defer bed.proxy.set(nil)
+				env, args := bed.args(tc)
+				bin := sealBin
+				if tool != "seal" {
+					bin = tools[tool]
+					env, args = bed.cosignArgs(tc, tool)
+				}
+				var res toolRun
+				for b.Loop() {
+					// cosign's 3-minute retries would outlast any patience: cut
+					// at the case's bound plus the timeout, and say so.
+					res = measureRun(b, env, tc.timeout+tc.wall, bin, args...)
+				}
+				b.ReportMetric(float64(res.code), "exit")
+				b.ReportMetric(res.wall.Seconds(), "wall-s")
+				b.ReportMetric(float64(res.rssMiB), "rss-MiB")
+				if res.killedAtLimit {
+					b.ReportMetric(1, "killed")
+				}
+			})
+		}
+	}
+}
+
+// cosignArgs are cosign's for a case: the same key, registry and timeout.
+func (bed *hostileBed) cosignArgs(tc hostileCase, tool string) (env []string, args []string) {
+	timeout := "--timeout=" + tc.timeout.String()
+	if tc.verb == "sign" {
+		args = append([]string{"sign", timeout}, cosignKeyed(bed.keys)...)
+		if tool == "cosign-v3" {
+			args = append([]string{"sign", timeout}, cosign3Keyed(bed.keys)...)
+		}
+		return bed.keys.env(), append(args, bed.fresh)
+	}
+	args = []string{"verify", timeout, "--key", bed.keys.pub, "--allow-http-registry", "--insecure-ignore-tlog"}
+	if tool == "cosign-v3" {
+		args = append(args, "--new-bundle-format=false")
+	}
+	return nil, append(args, bed.legacy)
+}

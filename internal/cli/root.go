@@ -67,6 +67,13 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// exitCodes is the help text about Execute's exit codes.
+const exitCodes = `Exit codes: 0 done (signed, attested, verified); 1 a check failed or a service failed
+(registry, Fulcio, timestamp authority, Rekor, OIDC issuer, KMS, GitHub), the --timeout
+deadline (default 3m) and an interrupt included; 2 a usage error: a flag, argument, file or
+image reference that is wrong, found before any network call. Files are read under size
+limits (predicates 64 MiB; bundles, trusted roots, signing configs and summaries 8 MiB).`
+
 type usageError struct{ err error }
 
 func (e *usageError) Error() string { return e.err.Error() }
@@ -85,7 +92,9 @@ func (a *app) newRoot() *cobra.Command {
 publishes them to OCI registries in the formats cosign, Kyverno and policy-controller
 read, and verifies them before deployment.
 
-Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help.`,
+Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help.
+
+` + exitCodes,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version.Get(),

@@ -67,7 +67,9 @@ with --vsa, part of this run's own policy.digest.
 
 The GitHub preset refuses runs triggered by pull_request_target or workflow_run, which act
 with the repository's token on behalf of code or events from outside it, unless
---allow-trigger names the event.`,
+--allow-trigger names the event.
+
+` + exitCodes,
 		Example: `  seal verify --github-repo acme/app --attestation slsaprovenance1 ghcr.io/acme/app@sha256:4c9b...
   seal verify --gitlab-project acme/platform/app --ref main --protected-ref-only registry.gitlab.com/acme/platform/app:1.2.0
   seal verify --key cosign.pub --attestation spdx registry.example.com/app:1.2.0
@@ -299,7 +301,7 @@ func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Poli
 		p.Provenance.ProtectedRef = true
 	}
 	if p.Trusted, err = trust.Load(o.TrustedRoot); err != nil {
-		return nil, err
+		return nil, &usageError{err} // a file that is missing, too large or no trusted root
 	}
 	return p, nil
 }
