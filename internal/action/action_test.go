@@ -146,6 +146,43 @@ func TestOutputs(t *testing.T) {
 	}
 }
 
+// TestMetadataRecords checks the outputs and summary lines of GitHub artifact metadata
+// records: the ids comma-separated, as actions/attest's storage-record-ids.
+func TestMetadataRecords(t *testing.T) {
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
+	plat := "ghcr.io/acme/app@sha256:" + strings.Repeat("cd", 32)
+	r := &Result{Verb: "sign", Image: img, Key: "cosign.key",
+		Items:          []publish.Item{{Subject: img, Kind: "signature", Format: oci.Bundle, Ref: "ghcr.io/acme/app@sha256:01"}},
+		StorageRecords: []Record{{Image: img, IDs: []int64{101, 102}}, {Image: plat, IDs: []int64{103}}},
+	}
+	outs := map[string]string{}
+	for _, o := range r.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	if got := outs["storage-record-ids"]; got != "101,102,103" {
+		t.Errorf("storage-record-ids = %q, want 101,102,103", got)
+	}
+	if _, ok := outs["deployment-record-ids"]; ok {
+		t.Errorf("a signing step outputs deployment-record-ids")
+	}
+	if s := r.Summary(); !strings.Contains(s, "Recorded in GitHub's artifact metadata (storage record `101`, `102`): `"+img+"`") ||
+		!strings.Contains(s, "(storage record `103`): `"+plat+"`") {
+		t.Errorf("Summary() does not list the storage records:\n%s", s)
+	}
+
+	v := &Result{Verb: "verify", Image: img, DeploymentRecords: []Record{{Image: img, IDs: []int64{7}, Environment: "production"}}}
+	outs = map[string]string{}
+	for _, o := range v.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	if outs["deployment-record-ids"] != "7" || outs["storage-record-ids"] != "" {
+		t.Errorf("verify outputs %v, want deployment-record-ids 7 only", outs)
+	}
+	if s := v.Summary(); !strings.Contains(s, "as deployed to `production`: `"+img+"` (deployment record `7`)") {
+		t.Errorf("verify Summary() does not show the deployment record:\n%s", s)
+	}
+}
+
 func TestShellJoin(t *testing.T) {
 	got := shellJoin([]string{"cosign", "verify", "--certificate-identity-regexp", `^https://github.com/acme/.*$`, "it's", ""})
 	want := `cosign verify --certificate-identity-regexp '^https://github.com/acme/.*$' 'it'\''s' ''`

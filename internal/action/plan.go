@@ -57,8 +57,11 @@ type Plan struct {
 	CustomSigstore bool
 	// GitHubAttestations is the github-attestations input: auto, true or false.
 	GitHubAttestations string
-	// GitHubToken stores attestations in GitHub: the github-token input, else GITHUB_TOKEN.
-	// It is a secret: the step masks it.
+	// StorageRecord is the create-storage-record input: auto (when the step stores
+	// attestations in GitHub and pushed the image), true or false.
+	StorageRecord string
+	// GitHubToken stores attestations and artifact metadata in GitHub: the github-token
+	// input, else GITHUB_TOKEN. It is a secret: the step masks it.
 	GitHubToken string
 	// Summary writes the job summary.
 	Summary bool
@@ -86,11 +89,12 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	if p.Image, err = in.Image(); err != nil {
 		return nil, wrapInput(err)
 	}
-	paths := in.Lines("subject-path")
+	paths, checksums := in.Lines("subject-path"), in.Lines("subject-checksums")
+	files := len(paths) > 0 || len(checksums) > 0
 	switch {
-	case p.Image != "" && len(paths) > 0:
-		return nil, inputErrorf("give the image input or subject-path, not both")
-	case p.Image == "" && (len(paths) == 0 || step == "sign" || step == "verify"):
+	case p.Image != "" && files:
+		return nil, inputErrorf("give the image input or subject-path/subject-checksums, not both")
+	case p.Image == "" && (!files || step == "sign" || step == "verify"):
 		return nil, inputErrorf("input image is required: the image to %s, as NAME@sha256:HEX (or NAME with the digest input)", stepGoal(step))
 	case p.Image != "" && requireDigest && !PinnedByDigest(p.Image):
 		return nil, inputErrorf("input image %q is not pinned by digest: give NAME@sha256:HEX, the digest the build pushed (a tag can be moved between the build and this job)", p.Image)
@@ -107,6 +111,9 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		return nil, wrapInput(err)
 	}
 	insecure := in.List("insecure-registry")
+	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
+		p.GitHubToken = getenv("GITHUB_TOKEN")
+	}
 	if step == "verify" {
 		if p.Verify, err = planVerify(in, getenv); err != nil {
 			return nil, err
@@ -148,16 +155,16 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	if p.GitHubAttestations, err = in.Choice("github-attestations", "auto", "auto", "true", "false"); err != nil {
 		return nil, wrapInput(err)
 	}
-	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
-		p.GitHubToken = getenv("GITHUB_TOKEN")
+	if p.StorageRecord, err = in.Choice("create-storage-record", "auto", "auto", "true", "false"); err != nil {
+		return nil, wrapInput(err)
 	}
 
 	switch {
-	case len(paths) > 0:
+	case files:
 		if sign && step != "all" {
 			return nil, inputErrorf("input sign applies to images: files get attestations only")
 		}
-		o.SubjectPaths = paths
+		o.SubjectPaths, o.SubjectChecksums = paths, checksums
 	case !push:
 		if !PinnedByDigest(p.Image) {
 			return nil, inputErrorf("push-to-registry is false, so the registry is not read: give the image by digest (NAME@sha256:HEX, or the digest input)")
@@ -178,7 +185,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		}
 		p.Attest = o
 	}
-	if len(paths) == 0 && push {
+	if !files && push {
 		if o.Format, err = in.Choice("format", "both", "both", "bundle", "legacy"); err != nil {
 			return nil, wrapInput(err)
 		}
@@ -303,6 +310,8 @@ func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) 
 		{"trusted-root", &o.TrustedRoot},
 		{"builder-id", &o.BuilderID}, {"source-repo", &o.SourceRepo}, {"source-ref", &o.SourceRef},
 		{"vsa-verifier", &o.VSAVerifier}, {"vsa-level", &o.VSALevel}, {"vsa-policy-digest", &o.VSAPolicyDigest},
+		{"github-deployment-record", &o.Deployment.Environment}, {"github-physical-environment", &o.Deployment.PhysicalEnvironment},
+		{"github-cluster", &o.Deployment.Cluster}, {"github-deployment-name", &o.Deployment.Name},
 	} {
 		*f.dst = in.String(f.input)
 	}

@@ -63,6 +63,27 @@ func TestPlan(t *testing.T) {
 		inputs: map[string]string{"SUBJECT_PATH": "dist/*.tar.gz\ndist/*.zip", "SLSA_VERSION": "0.2", "TLOG": "true", "FORMAT": "not checked for files"},
 		want:   "seal attest --provenance --slsa-version 0.2 --subject-path dist/*.tar.gz --subject-path dist/*.zip --output-dir seal --tlog",
 	}, {
+		name:   "attest the files of a checksums file",
+		step:   "attest",
+		inputs: map[string]string{"SUBJECT_CHECKSUMS": "dist/checksums.txt", "PROVENANCE": "true", "CREATE_STORAGE_RECORD": "true"},
+		want:   "seal attest --provenance --subject-checksums dist/checksums.txt --output-dir seal",
+	}, {
+		name:   "an image and a checksums file",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SUBJECT_CHECKSUMS": "checksums.txt", "PROVENANCE": "true"},
+		err:    "give the image input or subject-path/subject-checksums, not both",
+	}, {
+		name:   "create-storage-record is auto, true or false",
+		step:   "all",
+		inputs: map[string]string{"IMAGE": img, "CREATE_STORAGE_RECORD": "yes"},
+		err:    `input create-storage-record: "yes" is not one of auto, true, false`,
+	}, {
+		name: "verify, then record the deployment",
+		step: "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "cosign.pub", "GITHUB_DEPLOYMENT_RECORD": "production",
+			"GITHUB_PHYSICAL_ENVIRONMENT": "eu-west-1", "GITHUB_CLUSTER": "prod-1", "GITHUB_DEPLOYMENT_NAME": "web"},
+		want: "seal verify --key cosign.pub --github-deployment-record production --github-physical-environment eu-west-1 --github-cluster prod-1 --github-deployment-name web " + img,
+	}, {
 		name:    "attest without pushing",
 		step:    "attest",
 		inputs:  map[string]string{"IMAGE": img, "PUSH_TO_REGISTRY": "false", "PROVENANCE": "true", "RECURSIVE": "true"},
