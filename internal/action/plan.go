@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -63,11 +64,17 @@ type Plan struct {
 	// GitHubToken stores attestations and artifact metadata in GitHub: the github-token
 	// input, else GITHUB_TOKEN. It is a secret: the step masks it.
 	GitHubToken string
+	// Inline are files the step writes before it runs: a predicate or a checksums file given as
+	// the input's value, as actions/attest takes them, which the verb reads from there.
+	Inline []InlineFile
 	// Summary writes the job summary.
 	Summary bool
 	// Notes are warnings for the log.
 	Notes []string
 }
+
+// InlineFile is an input's value the verb reads as a file.
+type InlineFile struct{ Path, Content string }
 
 // Key is the signing key reference, "" for keyless; never key material.
 func (p *Plan) Key() string {
@@ -89,7 +96,16 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	if p.Image, err = in.Image(); err != nil {
 		return nil, wrapInput(err)
 	}
+	p.OutputDir = in.String("output-dir")
+	if p.OutputDir == "" {
+		p.OutputDir = "seal"
+	}
 	paths, checksums := in.Lines("subject-path"), in.Lines("subject-checksums")
+	if v := in.String("subject-checksums"); InlineChecksums(v) {
+		// The checksums themselves, as actions/attest also takes them.
+		f := InlineFile{Path: filepath.Join(p.OutputDir, "subject-checksums.txt"), Content: v + "\n"}
+		p.Inline, checksums = append(p.Inline, f), []string{f.Path}
+	}
 	files := len(paths) > 0 || len(checksums) > 0
 	switch {
 	case p.Image != "" && files:
@@ -101,10 +117,6 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	}
 	if p.Summary, err = in.Bool("summary", true); err != nil {
 		return nil, wrapInput(err)
-	}
-	p.OutputDir = in.String("output-dir")
-	if p.OutputDir == "" {
-		p.OutputDir = "seal"
 	}
 	recursive, err := in.Bool("recursive", false)
 	if err != nil {
@@ -138,7 +150,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		if step == "provenance" {
 			prov = true
 		}
-		if o.Predicates, o.Types, err = predicates(in); err != nil {
+		if o.Predicates, o.Types, err = p.predicates(in); err != nil {
 			return nil, err
 		}
 		if v := in.String("slsa-version"); v != "" {
@@ -256,8 +268,30 @@ func stepGoal(step string) string {
 	return "attest"
 }
 
-// predicates are the files of the sbom and predicate inputs and their types, by position.
-func predicates(in Inputs) (files, types []string, err error) {
+// InlineChecksums reports whether a subject-checksums input holds checksums (sha256sum's
+// lines) rather than the paths of checksums files.
+func InlineChecksums(v string) bool {
+	first, _, _ := strings.Cut(strings.TrimSpace(v), "\n")
+	first = strings.TrimPrefix(first, `\`)
+	if strings.HasPrefix(first, "SHA256 (") {
+		return true
+	}
+	hex, _, ok := strings.Cut(first, " ")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range strings.ToLower(hex) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// predicates are the files of the sbom and predicate inputs and their types, by position. A
+// predicate input that is a JSON object is the predicate itself (actions/attest's predicate),
+// written to a file for the verb.
+func (p *Plan) predicates(in Inputs) (files, types []string, err error) {
 	if sbom := in.String("sbom"); sbom != "" {
 		files = append(files, sbom)
 		types = append(types, in.String("sbom-type"))
@@ -265,6 +299,10 @@ func predicates(in Inputs) (files, types []string, err error) {
 		return nil, nil, inputErrorf("input sbom-type is set but sbom is not: give the SBOM file")
 	}
 	more, ptypes := in.Lines("predicate"), in.List("predicate-type")
+	if v := in.String("predicate"); strings.HasPrefix(v, "{") {
+		f := InlineFile{Path: filepath.Join(p.OutputDir, "predicate.json"), Content: v + "\n"}
+		p.Inline, more = append(p.Inline, f), []string{f.Path}
+	}
 	if len(ptypes) > len(more) {
 		return nil, nil, inputErrorf("%d predicate-type entries for %d predicate files: give one type per file, in order", len(ptypes), len(more))
 	}

@@ -69,6 +69,11 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 	if err := os.MkdirAll(p.OutputDir, 0o755); err != nil {
 		return fmt.Errorf("creating output directory: %w", err)
 	}
+	for _, f := range p.Inline {
+		if err := os.WriteFile(f.Path, []byte(f.Content), 0o600); err != nil {
+			return fmt.Errorf("writing an input to %s: %w", f.Path, err)
+		}
+	}
 	res := &action.Result{Verb: step, Key: p.Key(), KeyFromInput: p.KeyMaterial != "", CustomSigstore: p.CustomSigstore}
 	a.log.Info("running", "command", a.redact(p.Command()))
 	// published is what was pushed next to the image, for its storage records.

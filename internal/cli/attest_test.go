@@ -168,3 +168,50 @@ func TestAttestSubjectChecksums(t *testing.T) {
 		t.Errorf("a refused run wrote bundles")
 	}
 }
+
+// TestActionInlineInputs runs the attest step with the checksums and the predicate given as the
+// inputs' values, as actions/attest takes them: the step writes them to output-dir and attests
+// the listed files with that predicate.
+func TestActionInlineInputs(t *testing.T) {
+	clearCI(t)
+	t.Setenv("COSIGN_PASSWORD", "inline-inputs")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "cosign")
+	if _, stderr, code := run(t, "generate-key-pair", "--output-key-prefix", key); code != 0 {
+		t.Fatalf("generate-key-pair: exit %d: %s", code, stderr)
+	}
+	a, b := strings.Repeat("0a", 32), strings.Repeat("0b", 32)
+	out := filepath.Join(dir, "out")
+	for k, v := range map[string]string{
+		"INPUT_SUBJECT_CHECKSUMS": a + "  app_linux.tar.gz\n" + b + " *app_windows.zip",
+		"INPUT_PREDICATE":         `{"release": "v1.2.0"}`,
+		"INPUT_PREDICATE_TYPE":    "https://example.com/release/v1",
+		"INPUT_KEY":               key + ".key",
+		"INPUT_OUTPUT_DIR":        out,
+	} {
+		t.Setenv(k, v)
+	}
+	if _, stderr, code := run(t, "action", "attest"); code != 0 {
+		t.Fatalf("seal action attest: exit %d:\n%s", code, stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "predicate.json")); err != nil || string(b) != "{\"release\": \"v1.2.0\"}\n" {
+		t.Errorf("predicate.json = %q, %v", b, err)
+	}
+	for _, f := range []string{"app_linux.tar.gz", "app_windows.zip"} {
+		raw, err := os.ReadFile(filepath.Join(out, f+".example.com_release_v1.sigstore.json"))
+		if err != nil {
+			t.Errorf("no bundle for %s: %v", f, err)
+			continue
+		}
+		var bundle struct {
+			DSSE struct {
+				Payload string `json:"payload"`
+			} `json:"dsseEnvelope"`
+		}
+		_ = json.Unmarshal(raw, &bundle)
+		payload, _ := base64.StdEncoding.DecodeString(bundle.DSSE.Payload)
+		if !strings.Contains(string(payload), `"release":"v1.2.0"`) && !strings.Contains(string(payload), `"release": "v1.2.0"`) {
+			t.Errorf("the statement about %s does not carry the inline predicate: %s", f, payload)
+		}
+	}
+}
