@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -215,15 +216,19 @@ func TestGitHubStore(t *testing.T) {
 		wantID  string
 		wantErr error
 		errText string
+		calls   int
 	}{
-		{"created", http.StatusCreated, `{"id": 123456789012}`, "123456789012", nil, ""},
-		{"no permission", http.StatusForbidden, `{"message":"Resource not accessible by integration"}`, "", ErrNotPermitted, "attestations: write"},
-		{"not found", http.StatusNotFound, `{"message":"Not Found"}`, "", ErrNotPermitted, "Not Found"},
-		{"server error", http.StatusInternalServerError, `oops`, "", nil, "500"},
-		{"no id", http.StatusCreated, `{}`, "", nil, "no id"},
+		{"created", http.StatusCreated, `{"id": 123456789012}`, "123456789012", nil, "", 1},
+		{"no permission", http.StatusForbidden, `{"message":"Resource not accessible by integration"}`, "", ErrNotPermitted, "attestations: write", 1},
+		{"not found", http.StatusNotFound, `{"message":"Not Found"}`, "", ErrNotPermitted, "Not Found", 1},
+		{"server error, retried", http.StatusInternalServerError, `oops`, "", nil, "(3 attempts): 500 oops", 3},
+		{"server error, then created", 0, `{"id": 7}`, "7", nil, "", 2},
+		{"no id", http.StatusCreated, `{}`, "", nil, "no id", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
 				if r.Method != http.MethodPost || r.URL.Path != "/repos/acme/app/attestations" {
 					t.Errorf("request %s %s", r.Method, r.URL.Path)
 				}
@@ -234,12 +239,23 @@ func TestGitHubStore(t *testing.T) {
 				if want := `{"bundle":` + string(bundle) + `}`; string(b) != want {
 					t.Errorf("body %s, want %s", b, want)
 				}
-				w.WriteHeader(tc.status)
+				status := tc.status
+				if status == 0 { // 502 first, then created
+					status = http.StatusCreated
+					if calls == 1 {
+						status = http.StatusBadGateway
+					}
+				}
+				w.WriteHeader(status)
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			s := GitHubStore{APIURL: srv.URL + "/", ServerURL: "https://github.com", Repository: "acme/app", Token: token, Transport: srv.Client().Transport}
+			s := GitHubStore{APIURL: srv.URL + "/", ServerURL: "https://github.com", Repository: "acme/app", Token: token, Transport: srv.Client().Transport,
+				Attempts: 3, Backoff: time.Millisecond}
 			id, url, err := s.Store(context.Background(), bundle)
+			if calls != tc.calls {
+				t.Errorf("%d requests, want %d", calls, tc.calls)
+			}
 			if tc.wantID != "" {
 				if err != nil || id != tc.wantID || url != "https://github.com/acme/app/attestations/"+tc.wantID {
 					t.Errorf("Store() = %q, %q, %v", id, url, err)

@@ -75,9 +75,13 @@ func githubJob(t *testing.T, claims map[string]any, extra map[string]string) *ru
 		env[k] = v
 	}
 	s := func(k string) string { v, _ := claims[k].(string); return v }
+	// Unless the test serves GitHub's API, it answers 404 to everything, as GitHub does for a
+	// repository without attestations or artifact metadata: fast refusals, not retried.
+	noAPI := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(noAPI.Close)
 	for k, v := range map[string]string{
 		"CI": "true", "GITHUB_ACTIONS": "true",
-		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_API_URL": "http://127.0.0.1:1",
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_API_URL": noAPI.URL,
 		"GITHUB_REPOSITORY": s("repository"), "GITHUB_REPOSITORY_ID": s("repository_id"),
 		"GITHUB_REPOSITORY_OWNER": s("repository_owner"), "GITHUB_REPOSITORY_OWNER_ID": s("repository_owner_id"),
 		"GITHUB_SHA": s("sha"), "GITHUB_REF": s("ref"), "GITHUB_REF_TYPE": s("ref_type"),

@@ -15,11 +15,14 @@ import (
 
 // ErrNotPermitted is wrapped when GitHub refuses a write (401, 403 or 404): the token lacks
 // the permission, or the repository's owner is a personal account, which has no artifact
-// metadata.
+// metadata (or its plan no attestations).
 var ErrNotPermitted = errors.New("GitHub did not allow writing artifact metadata")
 
 // Permission is the job permission artifact metadata needs.
 const Permission = "artifact-metadata: write"
+
+// AttestationsPermission is the one the repository's attestations need.
+const AttestationsPermission = "attestations: write"
 
 // apiVersion is the REST API version the request bodies follow.
 const apiVersion = "2022-11-28"
@@ -28,6 +31,7 @@ const apiVersion = "2022-11-28"
 type Client struct {
 	base     string
 	org      string
+	repo     string
 	token    string
 	http     *http.Client
 	attempts int
@@ -86,11 +90,11 @@ func New(apiURL, repository, token string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	owner, _, ok := strings.Cut(repository, "/")
+	owner, name, ok := strings.Cut(repository, "/")
 	switch {
 	case apiURL == "":
 		return nil, fmt.Errorf("%w: the GitHub API URL (GITHUB_API_URL) is not set", ErrNotPermitted)
-	case !ok || owner == "" || strings.ContainsAny(owner, "/?#% "):
+	case !ok || owner == "" || name == "" || strings.ContainsAny(repository[len(owner)+1:], "/?#% ") || strings.ContainsAny(owner, "?#% "):
 		return nil, fmt.Errorf("%w: the repository %q is not OWNER/REPO (GITHUB_REPOSITORY)", ErrNotPermitted, repository)
 	case token == "":
 		return nil, fmt.Errorf("%w: no GitHub token (github-token, GITHUB_TOKEN)", ErrNotPermitted)
@@ -100,7 +104,7 @@ func New(apiURL, repository, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("GitHub API URL %q: want https://HOST[/api/v3]", apiURL)
 	}
 	return &Client{
-		base: strings.TrimSuffix(apiURL, "/"), org: owner, token: token,
+		base: strings.TrimSuffix(apiURL, "/"), org: owner, repo: repository, token: token,
 		http:     &http.Client{Transport: o.transport, Timeout: time.Minute},
 		attempts: o.attempts, backoff: o.backoff, sleep: o.sleep,
 	}, nil
@@ -111,8 +115,8 @@ func (c *Client) Organization() string { return c.org }
 
 // post sends body as JSON to path (under the API URL) and decodes the answer into out,
 // retrying transport errors, 5xx and 429 (GitHub's rate limits answer 429, or 403 with
-// x-ratelimit-remaining: 0).
-func (c *Client) post(ctx context.Context, what, path string, body, out any) error {
+// x-ratelimit-remaining: 0). A refusal names the permission the job needs.
+func (c *Client) post(ctx context.Context, what, path, permission string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("%s: encoding the request: %w", what, err)
@@ -134,8 +138,11 @@ func (c *Client) post(ctx context.Context, what, path string, body, out any) err
 		case status == http.StatusTooManyRequests || status >= 500 || status == http.StatusForbidden && rateLimited(answer):
 			last = fmt.Sprintf("%d %s", status, apiMessage(answer))
 		case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound:
+			if permission == AttestationsPermission {
+				return fmt.Errorf("%w: %s: %d %s for %s (give the job `permissions: %s`)", ErrNotPermitted, what, status, apiMessage(answer), c.repo, permission)
+			}
 			return fmt.Errorf("%w: %s: %d %s for %s (give the job `permissions: %s`; an organisation owns artifact metadata, a personal account has none)",
-				ErrNotPermitted, what, status, apiMessage(answer), c.org, Permission)
+				ErrNotPermitted, what, status, apiMessage(answer), c.org, permission)
 		default:
 			return fmt.Errorf("%s: %d %s", what, status, apiMessage(answer))
 		}

@@ -3,7 +3,8 @@
 // repository there), as actions/attest writes them when it pushes to a registry, and deployment
 // records (which image a deploy gate let through to which environment, cluster and
 // deployment). The organisation's linked artifacts page joins them with the image's
-// attestations.
+// attestations, which it also stores in the repository's attestations (StoreAttestation, for
+// `gh attestation verify`).
 //
 // It speaks GitHub's REST API (version 2022-11-28) itself, over a transport the caller injects:
 // go-github has these calls, but linking it grew the release binary by 1.13 MB, past the size

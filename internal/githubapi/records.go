@@ -2,6 +2,7 @@ package githubapi
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -65,7 +66,7 @@ type recordsAnswer struct {
 func (c *Client) CreateStorageRecord(ctx context.Context, r StorageRecord) ([]int64, error) {
 	body := storageRequest{Name: r.Name, Digest: r.Digest, Version: r.Version, RegistryURL: r.RegistryURL, Repository: r.Repository, Status: r.Status}
 	var out recordsAnswer
-	if err := c.post(ctx, "creating storage record of "+r.Name+"@"+r.Digest, "/orgs/"+c.org+"/artifacts/metadata/storage-record", body, &out); err != nil {
+	if err := c.post(ctx, "creating storage record of "+r.Name+"@"+r.Digest, "/orgs/"+c.org+"/artifacts/metadata/storage-record", Permission, body, &out); err != nil {
 		return nil, err
 	}
 	var ids []int64
@@ -138,7 +139,7 @@ func (c *Client) CreateDeploymentRecord(ctx context.Context, r DeploymentRecord)
 	}
 	var out recordsAnswer
 	what := "creating deployment record of " + r.Name + "@" + r.Digest + " in " + r.LogicalEnvironment
-	if err := c.post(ctx, what, "/orgs/"+c.org+"/artifacts/metadata/deployment-record", body, &out); err != nil {
+	if err := c.post(ctx, what, "/orgs/"+c.org+"/artifacts/metadata/deployment-record", Permission, body, &out); err != nil {
 		return nil, err
 	}
 	var ids []int64
@@ -162,4 +163,25 @@ func ImageName(ref string) (repo, tag string, err error) {
 		tag = t.TagStr()
 	}
 	return r.Context().Name(), tag, nil
+}
+
+// StoreAttestation stores a Sigstore bundle in the repository's attestations (POST
+// /repos/{owner}/{repo}/attestations), as actions/attest does, and returns its id.
+func (c *Client) StoreAttestation(ctx context.Context, bundleJSON []byte) (int64, error) {
+	if !json.Valid(bundleJSON) {
+		return 0, fmt.Errorf("storing attestation in %s: the bundle is not JSON", c.repo)
+	}
+	body := struct {
+		Bundle json.RawMessage `json:"bundle"`
+	}{bundleJSON}
+	var out struct {
+		ID int64 `json:"id"`
+	}
+	if err := c.post(ctx, "storing attestation in "+c.repo, "/repos/"+c.repo+"/attestations", AttestationsPermission, body, &out); err != nil {
+		return 0, err
+	}
+	if out.ID <= 0 {
+		return 0, fmt.Errorf("storing attestation in %s: the response has no id", c.repo)
+	}
+	return out.ID, nil
 }
