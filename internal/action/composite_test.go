@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sealsign/seal/internal/testbed"
 )
 
@@ -73,9 +75,13 @@ func githubJob(t *testing.T, claims map[string]any, extra map[string]string) *ru
 		env[k] = v
 	}
 	s := func(k string) string { v, _ := claims[k].(string); return v }
+	// Unless the test serves GitHub's API, it answers 404 to everything, as GitHub does for a
+	// repository without attestations or artifact metadata: fast refusals, not retried.
+	noAPI := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(noAPI.Close)
 	for k, v := range map[string]string{
 		"CI": "true", "GITHUB_ACTIONS": "true",
-		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_API_URL": "http://127.0.0.1:1",
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_API_URL": noAPI.URL,
 		"GITHUB_REPOSITORY": s("repository"), "GITHUB_REPOSITORY_ID": s("repository_id"),
 		"GITHUB_REPOSITORY_OWNER": s("repository_owner"), "GITHUB_REPOSITORY_OWNER_ID": s("repository_owner_id"),
 		"GITHUB_SHA": s("sha"), "GITHUB_REF": s("ref"), "GITHUB_REF_TYPE": s("ref_type"),
@@ -119,18 +125,43 @@ func tokenServer(t *testing.T, token, requestToken string) *httptest.Server {
 	return srv
 }
 
-// attestationsAPI stands in for POST /repos/OWNER/REPO/attestations.
+// attestationsAPI stands in for POST /repos/OWNER/REPO/attestations and for the artifact
+// metadata endpoints of OWNER: POST /orgs/OWNER/artifacts/metadata/storage-record and
+// .../deployment-record, whose requests it keeps with their headers.
 type attestationsAPI struct {
 	*httptest.Server
 	mu      sync.Mutex
 	bundles []json.RawMessage
 	auth    []string
+	// records are the artifact metadata requests, in order.
+	records []metadataRequest
+}
+
+// metadataRequest is one request to an artifact metadata endpoint.
+type metadataRequest struct {
+	Path, Auth, APIVersion string
+	Body                   map[string]any
 }
 
 func startAttestationsAPI(t *testing.T, repo string) *attestationsAPI {
 	t.Helper()
 	a := &attestationsAPI{}
+	owner, _, _ := strings.Cut(repo, "/")
 	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if kind, ok := strings.CutPrefix(r.URL.Path, "/orgs/"+owner+"/artifacts/metadata/"); ok && r.Method == http.MethodPost &&
+			(kind == "storage-record" || kind == "deployment-record") {
+			var body map[string]any
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				http.Error(w, "not JSON", http.StatusBadRequest)
+				return
+			}
+			a.mu.Lock()
+			a.records = append(a.records, metadataRequest{r.URL.Path, r.Header.Get("Authorization"), r.Header.Get("X-GitHub-Api-Version"), body})
+			id := 9000 + len(a.records)
+			a.mu.Unlock()
+			fmt.Fprintf(w, `{"total_count":1,"storage_records":[{"id":%d}],"deployment_records":[{"id":%d}]}`, id, id)
+			return
+		}
 		if r.Method != http.MethodPost || r.URL.Path != "/repos/"+repo+"/attestations" {
 			http.Error(w, "not found", http.StatusNotFound)
 			return
@@ -338,7 +369,20 @@ func TestActionKeyless(t *testing.T) {
 		}
 	}
 
-	for _, want := range []string{image, identity, iss.GitHub, "https://slsa.dev/provenance/v1", "https://spdx.dev/Document", "cosign verify", "seal verify", "attestations/4242"} {
+	// The storage record of the pushed image, as actions/attest writes it after pushing: on by
+	// default, since the attestations went to GitHub.
+	wantRecord := []metadataRequest{{"/orgs/acme/artifacts/metadata/storage-record", "Bearer " + githubToken, "2022-11-28", map[string]any{
+		"name": reg.Repo("acme/app"), "digest": digest, "registry_url": "http://" + reg.Host,
+		"repository": "acme/app", "status": "active",
+	}}}
+	if diff := cmp.Diff(wantRecord, api.records); diff != "" {
+		t.Errorf("artifact metadata requests (-want +got):\n%s", diff)
+	}
+	if got := res.Outputs["storage-record-ids"]; got != "9001" {
+		t.Errorf("output storage-record-ids = %q, want 9001", got)
+	}
+
+	for _, want := range []string{image, identity, iss.GitHub, "https://slsa.dev/provenance/v1", "https://spdx.dev/Document", "cosign verify", "seal verify", "attestations/4242", "storage record `9001`"} {
 		if !strings.Contains(res.Summary, want) {
 			t.Errorf("job summary does not mention %q:\n%s", want, res.Summary)
 		}
@@ -431,15 +475,23 @@ func TestActionKeyless(t *testing.T) {
 		t.Errorf("stored %d attestations in GitHub, want 6", len(api.bundles))
 	}
 
-	// The verify sub-action, as a deployment job runs it.
+	// Files and an image not pushed have no storage record.
+	if len(api.records) != 1 {
+		t.Errorf("%d artifact metadata requests after the file and no-push steps, want still 1: %+v", len(api.records), api.records)
+	}
+
+	// The verify sub-action, as a deployment job runs it, recording the deployment.
 	vres := job.run(t, filepath.Join(repoRoot(t), "actions", "verify"), map[string]string{
-		"image":                   res.Outputs["image"],
-		"certificate-identity":    identity,
-		"certificate-oidc-issuer": iss.GitHub,
-		"attestations":            "slsaprovenance1, spdxjson",
-		"trusted-root":            trustedRoot,
-		"tlog":                    "false",
-		"insecure-registry":       reg.Host,
+		"image":                    res.Outputs["image"],
+		"certificate-identity":     identity,
+		"certificate-oidc-issuer":  iss.GitHub,
+		"attestations":             "slsaprovenance1, spdxjson",
+		"trusted-root":             trustedRoot,
+		"tlog":                     "false",
+		"insecure-registry":        reg.Host,
+		"github-token":             githubToken,
+		"github-deployment-record": "production",
+		"github-cluster":           "prod-1",
 	})
 	if vres.Failed != "" {
 		t.Fatalf("verify: step %s failed:\n%s", vres.Failed, vres.Log)
@@ -447,8 +499,35 @@ func TestActionKeyless(t *testing.T) {
 	if vres.Outputs["verified"] != "true" || vres.Outputs["digest"] != digest {
 		t.Errorf("verify outputs = %v, want verified true for %s", vres.Outputs, digest)
 	}
-	if !strings.Contains(vres.Summary, "verified") {
+	if !strings.Contains(vres.Summary, "verified") || !strings.Contains(vres.Summary, "as deployed to `production`") {
 		t.Errorf("verify summary:\n%s", vres.Summary)
+	}
+	wantDeployment := metadataRequest{"/orgs/acme/artifacts/metadata/deployment-record", "Bearer " + githubToken, "2022-11-28", map[string]any{
+		"name": reg.Repo("acme/app"), "digest": digest, "status": "deployed", "logical_environment": "production",
+		"cluster": "prod-1", "deployment_name": "app", "return_records": true,
+	}}
+	if len(api.records) != 2 {
+		t.Fatalf("%d artifact metadata requests, want the storage record and one deployment record: %+v", len(api.records), api.records)
+	}
+	if diff := cmp.Diff(wantDeployment, api.records[1]); diff != "" {
+		t.Errorf("deployment record request (-want +got):\n%s", diff)
+	}
+	if got := vres.Outputs["deployment-record-ids"]; got != "9002" {
+		t.Errorf("output deployment-record-ids = %q, want 9002", got)
+	}
+	checkNoSecrets(t, "verify log", vres.Log, idToken, requestToken, githubToken)
+
+	// A verification that fails records nothing: another identity is required.
+	bad := job.run(t, filepath.Join(repoRoot(t), "actions", "verify"), map[string]string{
+		"image": res.Outputs["image"], "certificate-identity": identity + "-other", "certificate-oidc-issuer": iss.GitHub,
+		"trusted-root": trustedRoot, "tlog": "false", "insecure-registry": reg.Host,
+		"github-token": githubToken, "github-deployment-record": "production",
+	})
+	if bad.Failed == "" {
+		t.Errorf("verify with another identity passed:\n%s", bad.Log)
+	}
+	if len(api.records) != 2 {
+		t.Errorf("a failed verification wrote artifact metadata: %+v", api.records[2:])
 	}
 }
 

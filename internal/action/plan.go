@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -57,14 +58,23 @@ type Plan struct {
 	CustomSigstore bool
 	// GitHubAttestations is the github-attestations input: auto, true or false.
 	GitHubAttestations string
-	// GitHubToken stores attestations in GitHub: the github-token input, else GITHUB_TOKEN.
-	// It is a secret: the step masks it.
+	// StorageRecord is the create-storage-record input: auto (when the step stores
+	// attestations in GitHub and pushed the image), true or false.
+	StorageRecord string
+	// GitHubToken stores attestations and artifact metadata in GitHub: the github-token
+	// input, else GITHUB_TOKEN. It is a secret: the step masks it.
 	GitHubToken string
+	// Inline are files the step writes before it runs: a predicate or a checksums file given as
+	// the input's value, as actions/attest takes them, which the verb reads from there.
+	Inline []InlineFile
 	// Summary writes the job summary.
 	Summary bool
 	// Notes are warnings for the log.
 	Notes []string
 }
+
+// InlineFile is an input's value the verb reads as a file.
+type InlineFile struct{ Path, Content string }
 
 // Key is the signing key reference, "" for keyless; never key material.
 func (p *Plan) Key() string {
@@ -86,21 +96,27 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	if p.Image, err = in.Image(); err != nil {
 		return nil, wrapInput(err)
 	}
-	paths := in.Lines("subject-path")
+	p.OutputDir = in.String("output-dir")
+	if p.OutputDir == "" {
+		p.OutputDir = "seal"
+	}
+	paths, checksums := in.Lines("subject-path"), in.Lines("subject-checksums")
+	if v := in.String("subject-checksums"); InlineChecksums(v) {
+		// The checksums themselves, as actions/attest also takes them.
+		f := InlineFile{Path: filepath.Join(p.OutputDir, "subject-checksums.txt"), Content: v + "\n"}
+		p.Inline, checksums = append(p.Inline, f), []string{f.Path}
+	}
+	files := len(paths) > 0 || len(checksums) > 0
 	switch {
-	case p.Image != "" && len(paths) > 0:
-		return nil, inputErrorf("give the image input or subject-path, not both")
-	case p.Image == "" && (len(paths) == 0 || step == "sign" || step == "verify"):
+	case p.Image != "" && files:
+		return nil, inputErrorf("give the image input or subject-path/subject-checksums, not both")
+	case p.Image == "" && (!files || step == "sign" || step == "verify"):
 		return nil, inputErrorf("input image is required: the image to %s, as NAME@sha256:HEX (or NAME with the digest input)", stepGoal(step))
 	case p.Image != "" && requireDigest && !PinnedByDigest(p.Image):
 		return nil, inputErrorf("input image %q is not pinned by digest: give NAME@sha256:HEX, the digest the build pushed (a tag can be moved between the build and this job)", p.Image)
 	}
 	if p.Summary, err = in.Bool("summary", true); err != nil {
 		return nil, wrapInput(err)
-	}
-	p.OutputDir = in.String("output-dir")
-	if p.OutputDir == "" {
-		p.OutputDir = "seal"
 	}
 	recursive, err := in.Bool("recursive", false)
 	if err != nil {
@@ -110,6 +126,9 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	timeout, err := in.Duration("timeout", options.DefaultTimeout)
 	if err != nil {
 		return nil, wrapInput(err)
+	}
+	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
+		p.GitHubToken = getenv("GITHUB_TOKEN")
 	}
 	if step == "verify" {
 		if p.Verify, err = planVerify(in, getenv); err != nil {
@@ -135,7 +154,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		if step == "provenance" {
 			prov = true
 		}
-		if o.Predicates, o.Types, err = predicates(in); err != nil {
+		if o.Predicates, o.Types, err = p.predicates(in); err != nil {
 			return nil, err
 		}
 		if v := in.String("slsa-version"); v != "" {
@@ -152,16 +171,16 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	if p.GitHubAttestations, err = in.Choice("github-attestations", "auto", "auto", "true", "false"); err != nil {
 		return nil, wrapInput(err)
 	}
-	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
-		p.GitHubToken = getenv("GITHUB_TOKEN")
+	if p.StorageRecord, err = in.Choice("create-storage-record", "auto", "auto", "true", "false"); err != nil {
+		return nil, wrapInput(err)
 	}
 
 	switch {
-	case len(paths) > 0:
+	case files:
 		if sign && step != "all" {
 			return nil, inputErrorf("input sign applies to images: files get attestations only")
 		}
-		o.SubjectPaths = paths
+		o.SubjectPaths, o.SubjectChecksums = paths, checksums
 	case !push:
 		if !PinnedByDigest(p.Image) {
 			return nil, inputErrorf("push-to-registry is false, so the registry is not read: give the image by digest (NAME@sha256:HEX, or the digest input)")
@@ -182,7 +201,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		}
 		p.Attest = o
 	}
-	if len(paths) == 0 && push {
+	if !files && push {
 		if o.Format, err = in.Choice("format", "both", "both", "bundle", "legacy"); err != nil {
 			return nil, wrapInput(err)
 		}
@@ -254,8 +273,30 @@ func stepGoal(step string) string {
 	return "attest"
 }
 
-// predicates are the files of the sbom and predicate inputs and their types, by position.
-func predicates(in Inputs) (files, types []string, err error) {
+// InlineChecksums reports whether a subject-checksums input holds checksums (sha256sum's
+// lines) rather than the paths of checksums files.
+func InlineChecksums(v string) bool {
+	first, _, _ := strings.Cut(strings.TrimSpace(v), "\n")
+	first = strings.TrimPrefix(first, `\`)
+	if strings.HasPrefix(first, "SHA256 (") {
+		return true
+	}
+	hex, _, ok := strings.Cut(first, " ")
+	if !ok || len(hex) != 64 {
+		return false
+	}
+	for _, c := range strings.ToLower(hex) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// predicates are the files of the sbom and predicate inputs and their types, by position. A
+// predicate input that is a JSON object is the predicate itself (actions/attest's predicate),
+// written to a file for the verb.
+func (p *Plan) predicates(in Inputs) (files, types []string, err error) {
 	if sbom := in.String("sbom"); sbom != "" {
 		files = append(files, sbom)
 		types = append(types, in.String("sbom-type"))
@@ -263,6 +304,10 @@ func predicates(in Inputs) (files, types []string, err error) {
 		return nil, nil, inputErrorf("input sbom-type is set but sbom is not: give the SBOM file")
 	}
 	more, ptypes := in.Lines("predicate"), in.List("predicate-type")
+	if v := in.String("predicate"); strings.HasPrefix(v, "{") {
+		f := InlineFile{Path: filepath.Join(p.OutputDir, "predicate.json"), Content: v + "\n"}
+		p.Inline, more = append(p.Inline, f), []string{f.Path}
+	}
 	if len(ptypes) > len(more) {
 		return nil, nil, inputErrorf("%d predicate-type entries for %d predicate files: give one type per file, in order", len(ptypes), len(more))
 	}
@@ -308,6 +353,8 @@ func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) 
 		{"trusted-root", &o.TrustedRoot},
 		{"builder-id", &o.BuilderID}, {"source-repo", &o.SourceRepo}, {"source-ref", &o.SourceRef},
 		{"vsa-verifier", &o.VSAVerifier}, {"vsa-level", &o.VSALevel}, {"vsa-policy-digest", &o.VSAPolicyDigest},
+		{"github-deployment-record", &o.Deployment.Environment}, {"github-physical-environment", &o.Deployment.PhysicalEnvironment},
+		{"github-cluster", &o.Deployment.Cluster}, {"github-deployment-name", &o.Deployment.Name},
 	} {
 		*f.dst = in.String(f.input)
 	}

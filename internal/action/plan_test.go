@@ -63,6 +63,27 @@ func TestPlan(t *testing.T) {
 		inputs: map[string]string{"SUBJECT_PATH": "dist/*.tar.gz\ndist/*.zip", "SLSA_VERSION": "0.2", "TLOG": "true", "FORMAT": "not checked for files"},
 		want:   "seal attest --provenance --slsa-version 0.2 --subject-path dist/*.tar.gz --subject-path dist/*.zip --output-dir seal --tlog",
 	}, {
+		name:   "attest the files of a checksums file",
+		step:   "attest",
+		inputs: map[string]string{"SUBJECT_CHECKSUMS": "dist/checksums.txt", "PROVENANCE": "true", "CREATE_STORAGE_RECORD": "true"},
+		want:   "seal attest --provenance --subject-checksums dist/checksums.txt --output-dir seal",
+	}, {
+		name:   "an image and a checksums file",
+		step:   "attest",
+		inputs: map[string]string{"IMAGE": img, "SUBJECT_CHECKSUMS": "checksums.txt", "PROVENANCE": "true"},
+		err:    "give the image input or subject-path/subject-checksums, not both",
+	}, {
+		name:   "create-storage-record is auto, true or false",
+		step:   "all",
+		inputs: map[string]string{"IMAGE": img, "CREATE_STORAGE_RECORD": "yes"},
+		err:    `input create-storage-record: "yes" is not one of auto, true, false`,
+	}, {
+		name: "verify, then record the deployment",
+		step: "verify",
+		inputs: map[string]string{"IMAGE": img, "KEY": "cosign.pub", "GITHUB_DEPLOYMENT_RECORD": "production",
+			"GITHUB_PHYSICAL_ENVIRONMENT": "eu-west-1", "GITHUB_CLUSTER": "prod-1", "GITHUB_DEPLOYMENT_NAME": "web"},
+		want: "seal verify --key cosign.pub --github-deployment-record production --github-physical-environment eu-west-1 --github-cluster prod-1 --github-deployment-name web " + img,
+	}, {
 		name:    "attest without pushing",
 		step:    "attest",
 		inputs:  map[string]string{"IMAGE": img, "PUSH_TO_REGISTRY": "false", "PROVENANCE": "true", "RECURSIVE": "true"},
@@ -248,6 +269,36 @@ func checkCommandRuns(t *testing.T, p *Plan, command string) {
 
 // TestPlanKeyMaterial checks that a key given as the input's value is masked line by line and
 // reaches neither the options nor the command shown.
+// TestPlanInline checks a predicate and checksums given as the inputs' values, as
+// actions/attest takes them: written to files in output-dir for the verb, which reads them there.
+func TestPlanInline(t *testing.T) {
+	sums := strings.Repeat("ab", 32) + "  app.tar.gz\n" + strings.Repeat("cd", 32) + " *app.zip"
+	pred := `{"buildType": "x",
+  "notes": "several lines"}`
+	in := NewInputs(func(k string) string {
+		return map[string]string{"INPUT_SUBJECT_CHECKSUMS": sums, "INPUT_PREDICATE": pred, "INPUT_PREDICATE_TYPE": "https://example.com/p/v1", "INPUT_OUTPUT_DIR": "/o"}[k]
+	})
+	p, err := NewPlan("attest", in, func(string) string { return "" }, false)
+	if err != nil {
+		t.Fatalf("NewPlan() = %v", err)
+	}
+	want := []InlineFile{{"/o/subject-checksums.txt", sums + "\n"}, {"/o/predicate.json", pred + "\n"}}
+	if diff := cmp.Diff(want, p.Inline); diff != "" {
+		t.Errorf("Inline (-want +got):\n%s", diff)
+	}
+	if got, want := p.Command(), "seal attest --predicate /o/predicate.json --type https://example.com/p/v1 --subject-checksums /o/subject-checksums.txt --output-dir /o"; got != want {
+		t.Errorf("Command() = %q, want %q", got, want)
+	}
+	for v, want := range map[string]bool{
+		sums: true, "SHA256 (a b) = " + strings.Repeat("ab", 32): true, `\` + strings.Repeat("ab", 32) + `  a\\b`: true,
+		"dist/checksums.txt": false, "checksums.txt\nmore.txt": false, strings.Repeat("zz", 32) + "  x": false, "": false,
+	} {
+		if got := InlineChecksums(v); got != want {
+			t.Errorf("InlineChecksums(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
 func TestPlanKeyMaterial(t *testing.T) {
 	key := "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPLANTEDline1PLANTEDline1\nshort\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
 	env := map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32), "INPUT_KEY": key}

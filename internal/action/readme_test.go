@@ -3,8 +3,11 @@ package action
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/sealsign/seal/internal/testbed"
 )
@@ -24,6 +27,9 @@ const (
 //   - sealsign/seal@<commit-sha> names a commit that act takes from the checkout itself
 //     (--local-repository), as GitHub would fetch that commit of Seal;
 //   - ghcr.io is the testbed's registry;
+//   - the job's `artifact-metadata: write` permission is left out: act v0.2.89's workflow schema
+//     does not know it yet ("Unknown Property artifact-metadata") and refuses the workflow;
+//     GitHub knows it, and actionlint v1.7.10 and later check it (.ci/packaging.sh);
 //   - lines appended after the snippet's last input (Seal's step's last) give Seal this
 //     testbed's Sigstore (its Fulcio and timestamp authority, no transparency log) and its
 //     plain-HTTP registry, where the workflow as written uses the public instance;
@@ -33,10 +39,11 @@ const (
 //
 // The job's permissions are the snippet's; act does not enforce them, so they are checked
 // here against what the steps need (id-token: write for keyless signing, packages: write for
-// ghcr.io, attestations: write for GitHub's attestations).
+// ghcr.io, attestations: write for GitHub's attestations, artifact-metadata: write for the
+// storage record, whose request the test checks as the snippet makes it).
 func TestReadmeWorkflow(t *testing.T) {
 	snippet := testbed.DocSnippet(t, filepath.Join(repoRoot(t), "README.md"), "github-actions")
-	for _, want := range []string{"      id-token: write", "      packages: write", "      attestations: write", "  - uses: sealsign/seal@<commit-sha>\n"} {
+	for _, want := range []string{"      id-token: write", "      packages: write", "      attestations: write", "      artifact-metadata: write", "  - uses: sealsign/seal@<commit-sha>\n"} {
 		if !strings.Contains(snippet, want) {
 			t.Errorf("the README's workflow does not have %q", strings.TrimSpace(want))
 		}
@@ -53,6 +60,7 @@ func TestReadmeWorkflow(t *testing.T) {
 	const sealPin = "sealsign/seal@" + "5ea15ea15ea15ea15ea15ea15ea15ea15ea15ea1"
 	j := newActJob(t, ".github/workflows/release.yml", "release", func(j *actJob) []byte {
 		workflow := strings.ReplaceAll(snippet, "sealsign/seal@<commit-sha>", sealPin)
+		workflow = artifactMetadataPermission.ReplaceAllString(workflow, "")
 		workflow = strings.ReplaceAll(workflow, "ghcr.io", j.reg.Host)
 		return []byte(workflow + indent + "# Added by the test: the testbed's Sigstore and registry.\n" +
 			indent + "fulcio-url: " + j.ful.URL + "\n" +
@@ -73,6 +81,14 @@ func TestReadmeWorkflow(t *testing.T) {
 	if len(j.api.bundles) != 2 {
 		t.Errorf("stored %d attestations in GitHub, want 2 (provenance, SBOM)", len(j.api.bundles))
 	}
+	// The storage record, on by default: the organisation of the repository, the job's token.
+	wantRecord := []metadataRequest{{"/orgs/" + strings.Split(actRepository, "/")[0] + "/artifacts/metadata/storage-record", "Bearer " + j.githubToken, "2022-11-28", map[string]any{
+		"name": j.reg.Repo(actRepository), "digest": digest, "registry_url": "http://" + j.reg.Host,
+		"repository": actRepository, "status": "active",
+	}}}
+	if diff := cmp.Diff(wantRecord, j.api.records); diff != "" {
+		t.Errorf("artifact metadata requests (-want +got):\n%s", diff)
+	}
 
 	identity := "https://github.com/" + j.claim("workflow_ref")
 	keyless := []string{"--certificate-identity", identity, "--certificate-oidc-issuer", j.iss.GitHub,
@@ -84,6 +100,9 @@ func TestReadmeWorkflow(t *testing.T) {
 		runCmd(t, env, cosign3, append([]string{"verify-attestation", "--type", typ, image}, keyless...)...)
 	}
 }
+
+// artifactMetadataPermission is the permission line act v0.2.89 refuses.
+var artifactMetadataPermission = regexp.MustCompile(`(?m)^ *artifact-metadata: write.*\n`)
 
 // standInAction writes a composite action (action.yml) and its files into a new directory,
 // for act to run instead of a remote action.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -49,6 +50,9 @@ type Result struct {
 	CustomSigstore bool
 	// Stored are the bundles stored in GitHub's attestations API.
 	Stored []Stored
+	// StorageRecords are the images recorded in GitHub's artifact metadata as stored in their
+	// registry; DeploymentRecords those recorded as deployed (verb verify).
+	StorageRecords, DeploymentRecords []Record
 	// Findings are what the verification accepted (verb verify).
 	Findings []verify.Finding
 	// ResultPath is where the verification report was written (verb verify).
@@ -70,6 +74,29 @@ type Stored struct {
 	PredicateType string
 	// ID is the attestation's id; URL its page.
 	ID, URL string
+}
+
+// Record is one image's record in GitHub's artifact metadata (the organisation's linked
+// artifacts page).
+type Record struct {
+	// Image is NAME@sha256:HEX.
+	Image string
+	// IDs are the ids GitHub gave the record (one per artifact of the organisation with that
+	// digest).
+	IDs []int64
+	// Environment is a deployment record's logical environment.
+	Environment string
+}
+
+// recordIDs joins the ids of records with commas, as actions/attest's storage-record-ids.
+func recordIDs(recs []Record) string {
+	var ids []string
+	for _, r := range recs {
+		for _, id := range r.IDs {
+			ids = append(ids, strconv.FormatInt(id, 10))
+		}
+	}
+	return strings.Join(ids, ",")
 }
 
 // Identity is a keyless signer as Fulcio certified it: what verifiers pin with
@@ -248,6 +275,8 @@ func (r *Result) Outputs() []Output {
 		add("attestation-id", s.ID)
 		add("attestation-url", s.URL)
 	}
+	add("storage-record-ids", recordIDs(r.StorageRecords))
+	add("deployment-record-ids", recordIDs(r.DeploymentRecords))
 	if r.Verb == "verify" {
 		add("verified", "true")
 		add("result-path", r.ResultPath)

@@ -278,6 +278,9 @@ func (r *Result) Summary() string {
 			}
 			b.WriteString("\n")
 		}
+		for _, d := range r.DeploymentRecords {
+			fmt.Fprintf(&b, "Recorded in GitHub's artifact metadata as deployed to `%s`: `%s` (deployment record %s)\n\n", d.Environment, d.Image, idList(d.IDs))
+		}
 		return b.String()
 	case r.Image != "":
 		fmt.Fprintf(&b, "## Seal: %s `%s`\n\n", r.done(), r.Image)
@@ -334,6 +337,9 @@ func (r *Result) Summary() string {
 	for _, s := range r.Stored {
 		fmt.Fprintf(&b, "Stored in GitHub's attestations: [%s](%s)\n\n", s.PredicateType, s.URL)
 	}
+	for _, s := range r.StorageRecords {
+		fmt.Fprintf(&b, "Recorded in GitHub's artifact metadata (storage record %s): `%s`\n\n", idList(s.IDs), s.Image)
+	}
 	c := r.VerifyCommands()
 	if len(c.Seal) > 0 || len(c.Cosign) > 0 {
 		b.WriteString("### Verify\n\n")
@@ -357,6 +363,18 @@ func (r *Result) Summary() string {
 		}
 	}
 	return b.String()
+}
+
+// idList is a record's ids for the summary.
+func idList(ids []int64) string {
+	if len(ids) == 0 {
+		return "without an id"
+	}
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprintf("`%d`", id)
+	}
+	return strings.Join(s, ", ")
 }
 
 func (r *Result) done() string {

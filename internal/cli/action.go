@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/action"
+	"github.com/sealsign/seal/internal/publish"
 )
 
 // actionFlags are what the packaging passes on the command line rather than as inputs.
@@ -68,14 +69,25 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 	if err := os.MkdirAll(p.OutputDir, 0o755); err != nil {
 		return fmt.Errorf("creating output directory: %w", err)
 	}
+	for _, f := range p.Inline {
+		if err := os.WriteFile(f.Path, []byte(f.Content), 0o600); err != nil {
+			return fmt.Errorf("writing an input to %s: %w", f.Path, err)
+		}
+	}
 	res := &action.Result{Verb: step, Key: p.Key(), KeyFromInput: p.KeyMaterial != "", CustomSigstore: p.CustomSigstore}
 	a.log.Info("running", "command", a.redact(p.Command()))
+	// published is what was pushed next to the image, for its storage records.
+	var published *publish.Report
+	var insecure []string
 	switch {
 	case p.Verify != nil:
-		v, err := a.runVerify(ctx, []string{p.Image}, p.Verify)
+		v, err := a.runVerify(ctx, []string{p.Image}, p.Verify, p.GitHubToken)
 		a.printVerified(v, false)
 		if err != nil {
 			return err
+		}
+		for _, d := range v.Deployments {
+			res.DeploymentRecords = append(res.DeploymentRecords, action.Record{Image: d.Image, IDs: d.IDs, Environment: d.Environment})
 		}
 		res.ResultPath = filepath.Join(p.OutputDir, "verification.json")
 		if err := a.writeOutput(res.ResultPath, verifyJSON(v.Results)); err != nil {
@@ -89,6 +101,7 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 			return err
 		}
 		res.AddPublished(rep)
+		published, insecure = rep, p.Sign.Insecure
 	default:
 		out, err := a.runAttest(ctx, p.Image, p.Attest)
 		a.printAttested(out, false)
@@ -97,6 +110,7 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 		}
 		if out.Report != nil {
 			res.AddPublished(out.Report)
+			published, insecure = out.Report, p.Attest.Insecure
 		} else {
 			for _, f := range out.Files {
 				res.Files = append(res.Files, action.FileBundle{Subject: f.Subject, PredicateType: f.PredicateType, Bundle: f.Bundle})
@@ -113,8 +127,31 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error 
 		if err := a.storeOnGitHub(ctx, p, res); err != nil {
 			return err
 		}
+		if a.storageRecordWanted(p, res, published) {
+			recs, err := a.storageRecords(ctx, published, insecure, p.GitHubToken, p.StorageRecord == "true")
+			for _, r := range recs {
+				res.StorageRecords = append(res.StorageRecords, action.Record{Image: r.Image, IDs: r.IDs})
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
 	return a.report(res, p, f)
+}
+
+// storageRecordWanted says whether the step records where the images it pushed live, as
+// actions/attest does after pushing: create-storage-record true, or auto (the default) when the
+// step uses GitHub's attestations API (github-attestations true, or auto with a keyless
+// signer).
+func (a *app) storageRecordWanted(p *action.Plan, res *action.Result, published *publish.Report) bool {
+	switch {
+	case published == nil || p.StorageRecord == "false" || !a.inGitHubActions():
+		return false
+	case p.StorageRecord == "true":
+		return true
+	}
+	return p.GitHubAttestations == "true" || p.GitHubAttestations == "auto" && res.Identity != nil
 }
 
 // storeOnGitHub stores attestation bundles in the repository's attestations. In auto mode

@@ -34,6 +34,7 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
   seal attest --predicate trivy.json --type vuln registry.example.com/app:1.2.0
   seal attest --vsa vsa.json ghcr.io/acme/app@sha256:4c9b...   # what seal verify --vsa wrote
   seal attest --provenance --subject-path 'dist/*.tar.gz' --output-dir attestations/
+  seal attest --provenance --subject-checksums checksums.txt --output-dir attestations/   # sha256sum's output
   seal attest --provenance --no-upload --output-dir attestations/ ghcr.io/acme/app@sha256:4c9b...   # bundle files only`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -41,8 +42,20 @@ case is one command: seal attest --sign --provenance --predicate sbom.spdx.json 
 			if len(args) > 0 {
 				image = args[0]
 			}
+			if o.GitHubStorageRecord {
+				if len(o.SubjectPaths) > 0 || len(o.SubjectChecksums) > 0 || o.NoUpload {
+					return usagef("--github-storage-record records where an image pushed to a registry lives: it applies to an IMAGE without --no-upload")
+				}
+				if err := a.checkGitHubMetadata("--github-storage-record"); err != nil {
+					return err
+				}
+			}
 			res, err := a.runAttest(cmd.Context(), image, o)
 			a.printAttested(res, o.JSON)
+			if err != nil || !o.GitHubStorageRecord || res == nil {
+				return err
+			}
+			_, err = a.storageRecords(cmd.Context(), res.Report, o.Insecure, a.getenv("GITHUB_TOKEN"), true)
 			return err
 		},
 	}
@@ -112,7 +125,7 @@ func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (_
 	}
 	if o.VSA != "" {
 		switch {
-		case len(o.SubjectPaths) > 0:
+		case len(o.SubjectPaths) > 0 || len(o.SubjectChecksums) > 0:
 			return nil, usagef("--vsa attests the summary of the image seal verify checked, not of files")
 		case o.Recursive:
 			return nil, usagef("--vsa attests the summary of the one image seal verify checked: --recursive would attest it about every platform too")
@@ -130,24 +143,20 @@ func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (_
 		return append([]publish.Attestation{publish.Provenance{Metadata: md, Version: ver, FinishedOn: time.Now()}}, docs...)
 	}
 	switch {
-	case len(o.SubjectPaths) > 0:
+	case len(o.SubjectPaths) > 0 || len(o.SubjectChecksums) > 0:
 		if image != "" {
-			return nil, usagef("give an IMAGE or --subject-path, not both")
+			return nil, usagef("give an IMAGE or --subject-path/--subject-checksums, not both")
 		}
 		if o.NoUpload {
-			return nil, usagef("--no-upload applies to an IMAGE: --subject-path writes bundle files anyway")
+			return nil, usagef("--no-upload applies to an IMAGE: --subject-path and --subject-checksums write bundle files anyway")
 		}
-		var subs []subject.Subject
-		for _, g := range o.SubjectPaths {
-			ss, err := subject.FromGlob(ctx, g)
-			if err != nil {
-				return nil, err
-			}
-			subs = append(subs, ss...)
+		subs, err := fileSubjects(ctx, o.SubjectPaths, o.SubjectChecksums)
+		if err != nil {
+			return nil, err
 		}
 		return a.attestFiles(ctx, o, subs, func(s subject.Subject) (string, string) { return s.Name, filepath.Base(s.Name) }, provFor)
 	case image == "":
-		return nil, usagef("give the IMAGE to attest (or --subject-path GLOB for files)")
+		return nil, usagef("give the IMAGE to attest (or --subject-path GLOB or --subject-checksums FILE for files)")
 	case o.NoUpload:
 		switch {
 		case o.Sign:
@@ -167,11 +176,46 @@ func (a *app) runAttest(ctx context.Context, image string, o *options.Attest) (_
 	return &attested{Report: rep}, err
 }
 
+// fileSubjects are the files to attest: those matching the globs, hashed here, then those the
+// checksums files list, by the digests listed. A name given twice with different digests is
+// refused: one of them is not the file released.
+func fileSubjects(ctx context.Context, globs, checksums []string) ([]subject.Subject, error) {
+	var subs []subject.Subject
+	for _, g := range globs {
+		ss, err := subject.FromGlob(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		subs = append(subs, ss...)
+	}
+	for _, f := range checksums {
+		ss, err := subject.FromChecksumsFile(f)
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		subs = append(subs, ss...)
+	}
+	seen := map[string]string{}
+	out := subs[:0]
+	for _, s := range subs {
+		d, ok := seen[s.Name]
+		switch {
+		case ok && d != s.Digest["sha256"]:
+			return nil, usagef("%s is named twice with different SHA-256 digests (%s and %s)", s.Name, d, s.Digest["sha256"])
+		case ok:
+			continue
+		}
+		seen[s.Name] = s.Digest["sha256"]
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 // attestFiles signs attestations about subjects without the registry and writes bundle files
 // to o.OutputDir; name gives a subject's name in the list and the start of its files' names.
 func (a *app) attestFiles(ctx context.Context, o *options.Attest, subs []subject.Subject, name func(subject.Subject) (shown, file string), atts func(*ci.Metadata) []publish.Attestation) (*attested, error) {
 	if o.OutputDir == "" {
-		return nil, usagef("--subject-path and --no-upload write bundle files: give --output-dir")
+		return nil, usagef("--subject-path, --subject-checksums and --no-upload write bundle files: give --output-dir")
 	}
 	_, md, signer, err := a.job(ctx, o.Signing, o.Provenance)
 	if err != nil {

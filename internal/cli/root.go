@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -146,7 +147,7 @@ func (a *app) inGitHubActions() bool { return a.getenv("GITHUB_ACTIONS") == "tru
 // mask hides secret from the CI log (GitHub's ::add-mask::) and from
 // every error this process prints.
 func (a *app) mask(secret string) {
-	if secret == "" {
+	if secret == "" || slices.Contains(a.masks, secret) {
 		return
 	}
 	a.masks = append(a.masks, secret)

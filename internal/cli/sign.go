@@ -22,8 +22,17 @@ Kyverno Cosign, policy-controller legacy), or either one with --format.`,
   seal sign --key cosign.key --recursive registry.example.com/app:1.2.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.GitHubStorageRecord {
+				if err := a.checkGitHubMetadata("--github-storage-record"); err != nil {
+					return err
+				}
+			}
 			rep, err := a.runSign(cmd.Context(), args[0], o)
 			a.summarize(rep, o.JSON)
+			if err != nil || !o.GitHubStorageRecord {
+				return err
+			}
+			_, err = a.storageRecords(cmd.Context(), rep, o.Insecure, a.getenv("GITHUB_TOKEN"), true)
 			return err
 		},
 	}

@@ -81,7 +81,7 @@ with the repository's token on behalf of code or events from outside it, unless
   seal verify --key promotion.pub --no-signature --attestation vsa --vsa-level SLSA_BUILD_LEVEL_2 ghcr.io/acme/app@sha256:4c9b...`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := a.runVerify(cmd.Context(), args, o)
+			res, err := a.runVerify(cmd.Context(), args, o, a.getenv("GITHUB_TOKEN"))
 			a.printVerified(res, o.JSON)
 			return err
 		},
@@ -98,6 +98,8 @@ type verified struct {
 	Files bool
 	// VSANote says where the verification summary was written, or why it was not (--vsa).
 	VSANote string
+	// Deployments are the deployment records written (--github-deployment-record).
+	Deployments []metadataRecord
 }
 
 // verifyResult is one image's or file's report, as --json prints it.
@@ -110,11 +112,15 @@ type verifyResult struct {
 }
 
 // runVerify is `seal verify`: it checks refs (images, or files with o.Bundles) against the
-// policy o describes. The error says whether the policy held; the results are returned either
-// way.
-func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify) (_ *verified, err error) {
+// policy o describes, and when every image passed records them in GitHub's deployment records
+// (o.Deployment, with token). The error says whether the policy held; the results are
+// returned either way.
+func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify, token string) (_ *verified, err error) {
 	ctx, done := deadline(ctx, o.Timeout.Timeout)
 	defer done(&err)
+	if err := a.checkDeployment(o, refs); err != nil {
+		return nil, err
+	}
 	p, err := a.verifyPolicy(ctx, o)
 	if err != nil {
 		return nil, err
@@ -181,13 +187,17 @@ func (a *app) runVerify(ctx context.Context, refs []string, o *options.Verify) (
 		}
 		res.Results = append(res.Results, r)
 	}
-	if len(refs) == 1 {
+	if len(refs) == 1 && errs[0] != nil {
 		return res, errs[0]
 	}
 	if failed > 0 {
 		return res, fmt.Errorf("%d of %d images failed verification (first: %w)", failed, len(refs), firstError(errs))
 	}
-	return res, nil
+	if o.Deployment.Environment != "" {
+		// The gate passed: every image goes on to the deployment.
+		res.Deployments, err = a.deploymentRecords(ctx, refs, res, o.Deployment, token)
+	}
+	return res, err
 }
 
 // printVerified prints the short human reports on stderr and, asJSON, the results on stdout.

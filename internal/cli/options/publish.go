@@ -67,6 +67,9 @@ type Publish struct {
 	JSON bool
 	// OutputDir saves every bundle written as a file.
 	OutputDir string
+	// GitHubStorageRecord writes a GitHub storage record for every image published: its
+	// registry and repository, on the organisation's linked artifacts page.
+	GitHubStorageRecord bool
 	Registry
 	Signing
 	Timeout
@@ -79,6 +82,7 @@ func (o *Publish) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Jobs, "jobs", max(4, 2*runtime.NumCPU()), "how many images to sign and publish at once")
 	fs.BoolVar(&o.JSON, "json", false, "print what was written as JSON on stdout")
 	fs.StringVar(&o.OutputDir, "output-dir", "", "also save every bundle as a file in this directory")
+	fs.BoolVar(&o.GitHubStorageRecord, "github-storage-record", false, "in GitHub Actions, also write a storage record of each image published (registry URL, repository) to the artifact metadata of the organisation owning GITHUB_REPOSITORY, with GITHUB_TOKEN (artifact-metadata: write); a refusal is a warning")
 	o.Registry.AddFlags(fs)
 	o.Signing.AddFlags(fs)
 	o.Timeout.AddFlags(fs)
@@ -97,6 +101,9 @@ type Attest struct {
 	Sign bool
 	// SubjectPaths are files to attest instead of an image.
 	SubjectPaths []string
+	// SubjectChecksums are checksums files (sha256sum's output) naming files to attest
+	// instead of an image, by the digests they list.
+	SubjectChecksums []string
 	// VSA is a verification summary statement written by `seal verify
 	// --vsa`, to sign and publish about the image it names.
 	VSA string
@@ -114,6 +121,7 @@ func (o *Attest) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Types, "type", nil, "type of the matching --predicate: a URI or cosign's slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, vuln, custom, or vsa (a SLSA verification summary) (detected when omitted)")
 	fs.BoolVar(&o.Sign, "sign", false, "also sign the image, in the same run")
 	fs.StringArrayVar(&o.SubjectPaths, "subject-path", nil, "attest files matching this glob instead of an image (writes bundle files)")
+	fs.StringArrayVar(&o.SubjectChecksums, "subject-checksums", nil, "attest the files a checksums FILE lists, by its SHA-256 digests, instead of an image: the output of sha256sum or shasum -a 256 (text or binary mode), or --tag's BSD lines (writes bundle files; repeatable)")
 	fs.StringVar(&o.VSA, "vsa", "", "attest the SLSA Verification Summary that seal verify --vsa wrote to FILE; the IMAGE must be the one it verified")
 	fs.BoolVar(&o.NoUpload, "no-upload", false, "do not read or write the registry: attest the IMAGE given by digest (NAME@sha256:HEX) in bundle files in --output-dir only")
 	o.Publish.AddFlags(fs)

@@ -79,8 +79,29 @@ type Verify struct {
 	// VSA is where to write a SLSA Verification Summary of the run, as an
 	// unsigned in-toto statement for `seal attest --vsa` to sign.
 	VSA string
+	// Deployment records a passing verification in GitHub's deployment records.
+	Deployment
 	Registry
 	Timeout
+}
+
+// Deployment is a GitHub deployment record of the images a deploy gate let through.
+type Deployment struct {
+	// Environment is the logical environment (production, staging); empty writes no record.
+	Environment string
+	// PhysicalEnvironment (a region) and Cluster are optional.
+	PhysicalEnvironment, Cluster string
+	// Name is the deployment's name within the cluster (default: the image repository's
+	// last path element).
+	Name string
+}
+
+// AddFlags registers the flags.
+func (o *Deployment) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.Environment, "github-deployment-record", "", "after a passing verification, in GitHub Actions, record each image as deployed to this logical environment (production, staging) in the artifact metadata of the organisation owning GITHUB_REPOSITORY, with GITHUB_TOKEN (artifact-metadata: write); a failed verification records nothing")
+	fs.StringVar(&o.PhysicalEnvironment, "github-physical-environment", "", "with --github-deployment-record: the physical environment (a region, eu-west-1)")
+	fs.StringVar(&o.Cluster, "github-cluster", "", "with --github-deployment-record: the cluster deployed to")
+	fs.StringVar(&o.Name, "github-deployment-name", "", "with --github-deployment-record: the deployment's name, unique within the environments and cluster (default: the image repository's last path element; one image only)")
 }
 
 // AddFlags registers the flags.
@@ -104,6 +125,7 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.Jobs, "jobs", 8, "how many images to verify at once")
 	fs.StringArrayVar(&o.Bundles, "bundle", nil, "verify FILE arguments against these saved bundle files instead of images in a registry (repeatable; offline)")
 	fs.StringVar(&o.VSA, "vsa", "", "write a SLSA Verification Summary (https://slsa.dev/verification_summary/v1) of this verification, PASSED or FAILED, to FILE as an unsigned in-toto statement; sign and publish it with seal attest --vsa FILE IMAGE")
+	o.Deployment.AddFlags(fs)
 	o.Registry.AddFlags(fs)
 	o.Timeout.AddFlags(fs)
 }
