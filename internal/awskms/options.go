@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Option configures Open.
@@ -11,7 +13,8 @@ type Option func(*options) error
 
 type options struct {
 	lookupEnv func(string) (string, bool)
-	transport http.RoundTripper // nil: the default
+	transport http.RoundTripper  // nil: the default
+	retryer   func() aws.Retryer // nil: the SDK's standard retries
 }
 
 func makeOptions(opts []Option) (*options, error) {
@@ -24,9 +27,8 @@ func makeOptions(opts []Option) (*options, error) {
 	return o, nil
 }
 
-// WithLookupEnv replaces os.LookupEnv for the AWS_* settings (and HOME, for
-// ~/.aws) that the default build reads. The AWS SDK of a -tags seal_awskms
-// build reads the process environment itself and ignores it.
+// WithLookupEnv replaces os.LookupEnv for the AWS_* settings. Open reads
+// every setting through it; the SDK's clients read none themselves.
 func WithLookupEnv(f func(string) (string, bool)) Option {
 	return func(o *options) error {
 		if f == nil {
