@@ -77,7 +77,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (signature.SignerVeri
 	}
 	if host != "" {
 		kopts.BaseEndpoint = aws.String("https://" + host)
-	} else if err := s.endpoint("KMS", &kopts.BaseEndpoint, &kopts.EndpointOptions.UseFIPSEndpoint); err != nil {
+	} else if kopts.BaseEndpoint, kopts.EndpointOptions.UseFIPSEndpoint, err = s.endpoint("KMS"); err != nil {
 		return nil, err
 	}
 	sv, err := open(ctx, kms.New(kopts), keyID, secrets)

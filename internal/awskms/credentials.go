@@ -84,26 +84,25 @@ func (s *settings) region(ctx context.Context, keyID string) (string, error) {
 	return region, nil
 }
 
-// endpoint applies AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, to a
-// client's base endpoint, or else AWS_USE_FIPS_ENDPOINT to the SDK's own
-// resolution of the region's endpoint (partitions, FIPS hosts).
-func (s *settings) endpoint(serviceID string, base **string, fips *aws.FIPSEndpointState) error {
+// endpoint is a client's base endpoint, AWS_ENDPOINT_URL_<SERVICE> or else
+// AWS_ENDPOINT_URL; without one, the SDK resolves the region's endpoint
+// (partitions, and FIPS hosts with AWS_USE_FIPS_ENDPOINT).
+func (s *settings) endpoint(serviceID string) (base *string, fips aws.FIPSEndpointState, err error) {
 	if !s.isTrue("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") {
 		for _, name := range []string{"AWS_ENDPOINT_URL_" + serviceID, "AWS_ENDPOINT_URL"} {
 			if v := s.get(name); v != "" {
 				u, err := url.Parse(v)
 				if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-					return fmt.Errorf("%s %q is not an http(s) URL", name, v)
+					return nil, fips, fmt.Errorf("%s %q is not an http(s) URL", name, v)
 				}
-				*base = aws.String(v)
-				return nil
+				return aws.String(v), fips, nil
 			}
 		}
 	}
 	if s.isTrue("AWS_USE_FIPS_ENDPOINT") {
-		*fips = aws.FIPSEndpointStateEnabled
+		fips = aws.FIPSEndpointStateEnabled
 	}
-	return nil
+	return nil, fips, nil
 }
 
 // httpClient is the client of every call, to KMS and to the credential
@@ -191,7 +190,8 @@ func (s *settings) credentials(ctx context.Context, region string, hc *http.Clie
 		if o.retryer != nil {
 			sopts.Retryer = o.retryer()
 		}
-		if err := s.endpoint("STS", &sopts.BaseEndpoint, &sopts.EndpointOptions.UseFIPSEndpoint); err != nil {
+		var err error
+		if sopts.BaseEndpoint, sopts.EndpointOptions.UseFIPSEndpoint, err = s.endpoint("STS"); err != nil {
 			return nil, err
 		}
 		p := stscreds.NewWebIdentityRoleProvider(assumeRole(sts.New(sopts).AssumeRoleWithWebIdentity), role, tokenFileRetriever{tokenFile, secrets},
