@@ -62,7 +62,7 @@ func Open(ctx context.Context, ref string, opts ...Option) (signature.SignerVeri
 	if err != nil {
 		return nil, err
 	}
-	hc, err := s.httpClient(o.transport)
+	hc, err := s.httpClient(o.transport, o.attemptTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -269,6 +269,25 @@ func TestErrors(t *testing.T) {
 		t.Errorf("Open() = %v after %d attempts, want HTTP 502 after 3", err, hits.Load())
 	}
 
+	// A KMS that stops answering: each attempt is bounded, and retried.
+	var stalled atomic.Int32
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stalled.Add(1)
+		<-release
+	}))
+	t.Cleanup(stall.Close)
+	t.Cleanup(func() { close(release) })
+	start := time.Now()
+	_, err = awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(map[string]string{"AWS_ENDPOINT_URL_KMS": stall.URL}),
+		awskms.WithQuickRetries(), awskms.WithAttemptTimeout(200*time.Millisecond))
+	if err == nil || !strings.Contains(err.Error(), "Client.Timeout exceeded") || stalled.Load() != 3 {
+		t.Errorf("Open() = %v after %d attempts, want the client's timeout after 3", err, stalled.Load())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("giving up on a stalled KMS took %v", d)
+	}
+
 	// Throttling is retried.
 	f.kms.Throttle(2)
 	sv, err := awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(nil), awskms.WithQuickRetries())

@@ -105,15 +105,19 @@ func (s *settings) endpoint(serviceID string) (base *string, fips aws.FIPSEndpoi
 	return nil, fips, nil
 }
 
+// attemptTimeout bounds each HTTP request, so that a service that stops
+// answering costs a retry, not the job.
+const attemptTimeout = 30 * time.Second
+
 // httpClient is the client of every call, to KMS and to the credential
 // sources: the caller's transport, or one trusting AWS_CA_BUNDLE.
-func (s *settings) httpClient(rt http.RoundTripper) (*http.Client, error) {
+func (s *settings) httpClient(rt http.RoundTripper, timeout time.Duration) (*http.Client, error) {
 	bundle := s.get("AWS_CA_BUNDLE")
 	switch {
 	case bundle != "" && rt != nil:
 		return nil, errors.New("AWS_CA_BUNDLE is set but the caller supplied its own HTTP transport, which owns TLS; unset one of them")
 	case bundle == "":
-		return &http.Client{Transport: rt}, nil
+		return &http.Client{Transport: rt, Timeout: timeout}, nil
 	}
 	pem, err := os.ReadFile(bundle)
 	if err != nil {
@@ -125,7 +129,7 @@ func (s *settings) httpClient(rt http.RoundTripper) (*http.Client, error) {
 	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	return &http.Client{Transport: t}, nil
+	return &http.Client{Transport: t, Timeout: timeout}, nil
 }
 
 const errNoCredentials = "no AWS credentials found: Seal reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), " +

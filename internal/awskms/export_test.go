@@ -20,3 +20,11 @@ func WithQuickRetries() Option {
 		return nil
 	}
 }
+
+// WithAttemptTimeout replaces the 30 seconds each HTTP request may take.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		o.attemptTimeout = d
+		return nil
+	}
+}

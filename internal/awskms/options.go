@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -15,10 +16,12 @@ type options struct {
 	lookupEnv func(string) (string, bool)
 	transport http.RoundTripper  // nil: the default
 	retryer   func() aws.Retryer // nil: the SDK's standard retries
+	// attemptTimeout bounds each HTTP request.
+	attemptTimeout time.Duration
 }
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{lookupEnv: os.LookupEnv}
+	o := &options{lookupEnv: os.LookupEnv, attemptTimeout: attemptTimeout}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
