@@ -115,4 +115,9 @@ srcmod trillian-memory "$here/trillian-memory" github.com/google/trillian@v1.7.3
 # the one patch moves it to an ephemeral loopback port.
 pcmod rekor-server-v1 github.com/sigstore/rekor@v1.5.3 ./cmd/rekor-server \
   cmd/rekor-server/app/serve.go 's/Addr:\( *\)":2112",/Addr:\1"127.0.0.1:0",/'
+# An AWS KMS that is not Seal's fake (local-kms, KMS's JSON API over leveldb, keys made by
+# CreateKey): internal/awskms's tests run the AWS SDK's KMS client against it. The patch binds it
+# to loopback instead of every interface.
+pcmod local-kms github.com/nsmithuk/local-kms@v0.0.0-20260228092603-2a5e92d09ab6 . \
+  src/server.go 's/addr := ":"+port/addr := "127.0.0.1:"+port/; s/started on 0.0.0.0:/started on 127.0.0.1:/'
 echo "$bin"

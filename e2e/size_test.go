@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// maxBinarySize bounds the release binary (25 MB, decimal): CI jobs
+// maxBinarySize bounds the release binary (27 MB, decimal): CI jobs
 // download it on every run, and cosign's 130 MB is what Seal means not to be.
-const maxBinarySize = 25_000_000
+// It was 25 MB until AWS KMS went through the AWS SDK's KMS and STS clients.
+const maxBinarySize = 27_000_000
 
 // TestBinarySize builds seal the way releases are built (-trimpath, no
 // symbol table or DWARF, no cgo) for the host and for the other operating

@@ -361,10 +361,17 @@ func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) 
 	pinned := o.Key != "" || o.GitHubRepo != "" || o.GitLabProject != "" || o.CertificateIdentity != "" || o.CertificateIdentityRegexp != ""
 	if !pinned {
 		// Nobody named a signer: expect this repository's own CI, the common case of a
-		// deployment job checking what the release job signed.
+		// deployment job checking what the release job signed, on this job's server (a
+		// GitHub Enterprise Server's or a self-managed GitLab's identities are not
+		// github.com's or gitlab.com's).
 		switch {
 		case getenv("GITHUB_ACTIONS") == "true" && getenv("GITHUB_REPOSITORY") != "":
 			o.GitHubRepo = getenv("GITHUB_REPOSITORY")
+			host, err := githubHost(getenv("GITHUB_SERVER_URL"))
+			if err != nil {
+				return nil, err
+			}
+			o.GitHubHost = host
 		case getenv("GITLAB_CI") == "true" && getenv("CI_PROJECT_PATH") != "":
 			o.GitLabProject = getenv("CI_PROJECT_PATH")
 			if h := getenv("CI_SERVER_HOST"); h != "" && o.GitLabHost == "" {
@@ -392,6 +399,22 @@ func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) 
 	}
 	o.NoTlog = tlog == "false"
 	return o, nil
+}
+
+// githubHost is the GitHub Enterprise Server host of GITHUB_SERVER_URL ("https://HOST"), ""
+// for github.com or when the runner does not say.
+func githubHost(serverURL string) (string, error) {
+	if serverURL == "" {
+		return "", nil
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+		return "", fmt.Errorf("GITHUB_SERVER_URL %q is not https://HOST", serverURL)
+	}
+	if strings.EqualFold(u.Host, "github.com") {
+		return "", nil
+	}
+	return u.Host, nil
 }
 
 // Secrets are the values the step must mask in the log: the key material, whole and line by

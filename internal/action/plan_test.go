@@ -157,6 +157,24 @@ func TestPlan(t *testing.T) {
 		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
 		want:   "seal verify --github-repo acme/app --attestation slsaprovenance1 --attestation spdx --no-signature --no-tlog " + img,
 	}, {
+		name:   "verify on GitHub Enterprise Server defaults to this repository on this server",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app", "GITHUB_SERVER_URL": "https://github.example.com"},
+		want:   "seal verify --github-repo acme/app --github-host github.example.com " + img,
+	}, {
+		name:   "verify on github.com names no host",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app", "GITHUB_SERVER_URL": "https://github.com"},
+		want:   "seal verify --github-repo acme/app " + img,
+	}, {
+		name:   "a named repository is github.com's unless the inputs say otherwise",
+		step:   "verify",
+		inputs: map[string]string{"IMAGE": img, "GITHUB_REPO": "other/app"},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app", "GITHUB_SERVER_URL": "https://github.example.com"},
+		want:   "seal verify --github-repo other/app " + img,
+	}, {
 		name:   "sign with GitHub's own Sigstore instance",
 		step:   "sign",
 		inputs: map[string]string{"IMAGE": img, "SIGSTORE": "github"},
@@ -295,6 +313,20 @@ func TestPlanInline(t *testing.T) {
 	} {
 		if got := InlineChecksums(v); got != want {
 			t.Errorf("InlineChecksums(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestPlanGitHubServerURL: a GITHUB_SERVER_URL that names no host is refused rather than
+// read as github.com.
+func TestPlanGitHubServerURL(t *testing.T) {
+	for _, u := range []string{"github.example.com", "http://github.example.com", "https://github.example.com/api/v3"} {
+		env := map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@sha256:" + strings.Repeat("4c", 32),
+			"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app", "GITHUB_SERVER_URL": u}
+		getenv := func(k string) string { return env[k] }
+		_, err := NewPlan("verify", NewInputs(getenv), getenv, false)
+		if err == nil || !strings.Contains(err.Error(), "GITHUB_SERVER_URL") {
+			t.Errorf("GITHUB_SERVER_URL=%s: NewPlan() = %v, want it refused", u, err)
 		}
 	}
 }

@@ -11,9 +11,8 @@ import (
 	"github.com/sealsign/seal/internal/awskms/awskmstest"
 )
 
-// The tests in this file run against both clients: the native one of the
-// default build and sigstore's, on the AWS SDK, of -tags seal_awskms.
-
+// TestOpen reads the process environment, as Seal does: the settings come
+// from awskmstest.SetEnv, not from WithLookupEnv.
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	awskmstest.SetEnv(t)

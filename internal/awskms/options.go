@@ -4,6 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Option configures Open.
@@ -11,11 +14,14 @@ type Option func(*options) error
 
 type options struct {
 	lookupEnv func(string) (string, bool)
-	transport http.RoundTripper // nil: the default
+	transport http.RoundTripper  // nil: the default
+	retryer   func() aws.Retryer // nil: the SDK's standard retries
+	// attemptTimeout bounds each HTTP request.
+	attemptTimeout time.Duration
 }
 
 func makeOptions(opts []Option) (*options, error) {
-	o := &options{lookupEnv: os.LookupEnv}
+	o := &options{lookupEnv: os.LookupEnv, attemptTimeout: attemptTimeout}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			return nil, err
@@ -24,9 +30,8 @@ func makeOptions(opts []Option) (*options, error) {
 	return o, nil
 }
 
-// WithLookupEnv replaces os.LookupEnv for the AWS_* settings (and HOME, for
-// ~/.aws) that the default build reads. The AWS SDK of a -tags seal_awskms
-// build reads the process environment itself and ignores it.
+// WithLookupEnv replaces os.LookupEnv for the AWS_* settings. Open reads
+// every setting through it; the SDK's clients read none themselves.
 func WithLookupEnv(f func(string) (string, bool)) Option {
 	return func(o *options) error {
 		if f == nil {

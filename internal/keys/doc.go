@@ -11,12 +11,8 @@
 // exactly cosign's format, so the files work with either tool.
 //
 // AWS KMS keys (awskms://) are opened by internal/awskms, which takes the
-// URI forms sigstore's client parses. The default build signs there with
-// two KMS calls of its own, SigV4 by the AWS SDK's signer, and the
-// credential sources CI has; built with -tags seal_awskms, it uses
-// sigstore's client and the AWS SDK instead (4.4 MB more), for the SDK's full
-// credential chain, and accepts only ECDSA keys, since that client signs
-// RSA keys with RSASSA-PSS, which cosign rejects.
+// URI forms sigstore's client parses and signs through the AWS SDK's KMS
+// client, with the credential sources CI has.
 //
 // Decrypting a cosign key costs a fraction of a second of scrypt (64 MiB of
 // memory-hard work, done by go-securesystemslib and golang.org/x/crypto as

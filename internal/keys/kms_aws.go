@@ -8,8 +8,8 @@ import (
 	"github.com/sealsign/seal/internal/awskms"
 )
 
-// loadAWSKMS connects to an AWS KMS key through internal/awskms, natively
-// or, with -tags seal_awskms, through sigstore's client and the AWS SDK.
+// loadAWSKMS connects to an AWS KMS key through internal/awskms, with this
+// Load's environment and transport.
 func loadAWSKMS(ctx context.Context, ref string, o *options) (signature.SignerVerifier, error) {
 	opts := []awskms.Option{awskms.WithLookupEnv(o.lookupEnv)}
 	if o.transport != nil {

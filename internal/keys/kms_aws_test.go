@@ -10,10 +10,8 @@ import (
 	"github.com/sealsign/seal/internal/keys"
 )
 
-// The AWS KMS client lives in internal/awskms and is tested there; these
-// tests check that Load and LoadPublic reach it, with WithTransport, in
-// either build: the native client of the default build and the AWS SDK one
-// of -tags seal_awskms.
+// AWS KMS keys are opened by internal/awskms and tested there; these tests
+// check that Load and LoadPublic reach it, with WithTransport.
 
 func TestAWSKMS(t *testing.T) {
 	ctx := context.Background()

@@ -49,8 +49,7 @@ func WithPassword(f func() ([]byte, error)) Option {
 // WithLookupEnv replaces os.LookupEnv for env:// references, for the
 // VAULT_ADDR, VAULT_TOKEN (or BAO_ADDR, BAO_TOKEN) and
 // TRANSIT_SECRET_ENGINE_PATH settings of hashivault:// keys, and for the AWS_*
-// settings (and HOME, for ~/.aws) of awskms:// keys in the default build; the
-// AWS SDK of a -tags seal_awskms build reads the process environment itself.
+// settings (and HOME, for ~/.aws) of awskms:// keys.
 func WithLookupEnv(f func(string) (string, bool)) Option {
 	return func(o *options) error {
 		if f == nil {
@@ -64,7 +63,7 @@ func WithLookupEnv(f func(string) (string, bool)) Option {
 // WithTransport sets the HTTP transport of KMS clients that accept one
 // (awskms://: every call, to KMS and to the credential sources). sigstore's
 // Vault client builds its own and ignores it. The transport owns TLS: both
-// AWS clients refuse it while AWS_CA_BUNDLE is set.
+// AWS client refuses it while AWS_CA_BUNDLE is set.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(o *options) error {
 		if rt == nil {
@@ -85,8 +84,7 @@ const maxKeyFile = 1 << 20
 //     plain PKCS#8, EC or RSA private key;
 //   - env://NAME: the PEM (or base64 of the PEM) in environment variable NAME;
 //   - hashivault://KEY or openbao://KEY: a Vault transit key;
-//   - awskms://[ENDPOINT]/ID|ALIAS|ARN: an AWS KMS key (with -tags
-//     seal_awskms, through the AWS SDK and its full credential chain).
+//   - awskms://[ENDPOINT]/ID|ALIAS|ARN: an AWS KMS key.
 //
 // Decryption happens once; the Keypair is reusable and safe for concurrent
 // use.

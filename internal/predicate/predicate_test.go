@@ -1,8 +1,10 @@
 package predicate
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -83,9 +85,20 @@ func TestVulnWrapping(t *testing.T) {
 	}
 }
 
+// TestTooLarge: a predicate Parse accepts at the size limit is refused one
+// byte over it, for its size. (The padding is JSON whitespace, so that the
+// document is valid either way and cheap to parse.)
 func TestTooLarge(t *testing.T) {
-	if _, err := Parse(make([]byte, maxSize+1), "custom", now); !errors.Is(err, ErrInvalid) {
-		t.Errorf("Parse(huge) = %v", err)
+	padded := func(size int) []byte {
+		const doc = `{"data":"x"}`
+		return append([]byte(doc), bytes.Repeat([]byte(" "), size-len(doc))...)
+	}
+	if _, err := Parse(padded(maxSize), "custom", now); err != nil {
+		t.Fatalf("Parse(%d bytes) = %v, want it accepted", maxSize, err)
+	}
+	_, err := Parse(padded(maxSize+1), "custom", now)
+	if want := fmt.Sprintf("document is %d bytes, more than the %d limit", maxSize+1, maxSize); !errors.Is(err, ErrInvalid) || err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Parse(%d bytes) = %v, want ErrInvalid saying %q", maxSize+1, err, want)
 	}
 }
 

@@ -29,6 +29,7 @@ const (
 	BinRekorV2   = "rekor-server-v2"  // Rekor v2 (rekor-tiles v2.3.0, POSIX storage)
 	BinRekorV1   = "rekor-server-v1"  // Rekor v1 (rekor v1.5.3, metrics moved off :2112)
 	BinTrillian  = "trillian-memory"  // Trillian v1.7.3 log server + sequencer, in memory (.ci/trillian-memory)
+	BinLocalKMS  = "local-kms"        // nsmithuk/local-kms, an AWS KMS emulator, bound to loopback
 )
 
 const (

@@ -2,8 +2,9 @@
 // (CNCF distribution without the referrers API, olareg with it, and go-containerregistry's
 // in-process registry), an in-process OIDC issuer that mints GitHub- and GitLab-shaped tokens,
 // a Fulcio CA that trusts that issuer, a timestamp authority, Rekor v1 and v2 transparency logs,
-// and a TUF repository for verifiers that take their trust only from TUF (Kyverno's
-// SigstoreBundle), plus the trusted_root.json and signing_config.json that tie them together.
+// a TUF repository for verifiers that take their trust only from TUF (Kyverno's
+// SigstoreBundle), plus the trusted_root.json and signing_config.json that tie them together,
+// and an AWS KMS emulator (local-kms) for awskms:// keys.
 //
 // Seal's claims about interoperability are only worth something if they are checked against the
 // programs users run, so the peers are the real binaries, built by .ci/peers.sh into a cache

@@ -25,6 +25,9 @@ type spec struct {
 	// args returns the command line for the given ports, writing config files into dir if needed.
 	args func(ports []int) ([]string, error)
 	env  []string // added to the environment
+	// portEnv returns more of the environment for the given ports, for peers that take their
+	// port from a variable; nil adds nothing.
+	portEnv func(ports []int) []string
 	// ready returns the URL polled with GET until it answers with a status ready accepts.
 	ready func(ports []int) string
 	// readyStatus reports whether a status code means the peer is up; nil means 200.
@@ -51,7 +54,11 @@ func launch(t testing.TB, s spec) ([]int, time.Duration) {
 		}
 		logPath := filepath.Join(s.dir, fmt.Sprintf("%s.%d.log", s.name, attempt))
 		start := time.Now()
-		p, err := startProcess(s.bin, args, s.dir, s.env, logPath)
+		env := s.env
+		if s.portEnv != nil {
+			env = append(append([]string(nil), env...), s.portEnv(ports)...)
+		}
+		p, err := startProcess(s.bin, args, s.dir, env, logPath)
 		if err != nil {
 			t.Fatalf("starting %s: %v", s.name, err)
 		}

@@ -143,3 +143,33 @@ func TestPinTemplate(t *testing.T) {
 		t.Error("pinTemplate() of a template without seal-image succeeded")
 	}
 }
+
+// TestPinGo: a go.mod that allows this machine's Go but names another (by its go line, or by
+// an older toolchain line) is made to name this one, in a toolchain line, for the dry run.
+func TestPinGo(t *testing.T) {
+	gov, err := goVersion(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mod := range map[string]string{
+		"go line":        "module example.com/m\n\ngo 1.21\n",
+		"toolchain line": "module example.com/m\n\ngo 1.21\n\ntoolchain go1.21.1\n",
+		"already":        "module example.com/m\n\ngo 1.21\n\ntoolchain " + gov + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			pinGo(t, dir, gov)
+			b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "module example.com/m\n\ngo 1.21\n\ntoolchain " + gov + "\n"
+			if diff := cmp.Diff(want, string(b)); diff != "" {
+				t.Errorf("go.mod (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,8 +1,10 @@
-// Package awskmstest is a fake AWS KMS for tests: it speaks the JSON 1.1
-// protocol of the calls Seal's clients make (GetPublicKey, DescribeKey,
-// Sign) and checks every request's SigV4 signature by recomputing it with
-// the AWS SDK's signer, as KMS does, so a wrong signature, secret or scope
-// fails as on AWS. Only tests import it.
+// Package awskmstest is a fake AWS KMS for tests, a server that the AWS
+// SDK's KMS client talks to: it answers the JSON 1.1 protocol of the calls
+// Seal makes through that client (GetPublicKey, Sign; DescribeKey too),
+// records them, and checks every request's SigV4 signature with the secret
+// of its access key, as KMS does, so a wrong secret or scope fails as on
+// AWS. What it signs is checked by the tests with the standard library and
+// cosign, not by the fake. Only tests import it.
 package awskmstest
 
 import (
@@ -324,10 +326,10 @@ func (rt Redirect) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// SetEnv sets the process environment both AWS clients read (sigstore's, on
-// the SDK, reads nothing else): the static keys of AccessKeyID, a region,
-// and no files, endpoints or instance metadata to fall back on. The SDK
-// cannot apply a CA bundle to an injected transport, so none is set.
+// SetEnv sets the process environment for an awskms.Open that reads it:
+// the static keys of AccessKeyID, a region, and no files, endpoints or
+// instance metadata to fall back on. A CA bundle cannot apply to an
+// injected transport, so none is set.
 func SetEnv(t testing.TB) {
 	t.Setenv("AWS_ACCESS_KEY_ID", AccessKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", Secret)

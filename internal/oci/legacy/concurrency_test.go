@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -89,9 +93,59 @@ func survivors(t *testing.T, c *oci.Client, s oci.Subject) int {
 	return len(seen)
 }
 
+// oneRead makes writers of a tag write over the same read of it: each
+// writer's first manifest PUT is held until every writer has reached its
+// own. Nothing a writer checks before writing can then see the others, so
+// only what it checks after writing keeps their signatures.
+type oneRead struct {
+	writers int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func newOneRead(writers int) *oneRead { return &oneRead{writers: writers, all: make(chan struct{})} }
+
+// hold blocks until every writer has called it, or a minute has passed.
+func (o *oneRead) hold() {
+	o.mu.Lock()
+	o.arrived++
+	if o.arrived == o.writers {
+		close(o.all)
+	}
+	o.mu.Unlock()
+	select {
+	case <-o.all:
+	case <-time.After(time.Minute):
+	}
+}
+
+// transport is one writer's: it holds that writer's first manifest PUT.
+func (o *oneRead) transport() http.RoundTripper {
+	var first sync.Once
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/") {
+			first.Do(o.hold)
+		}
+		return http.DefaultTransport.RoundTrip(r)
+	})
+}
+
+// released reports whether every writer reached the barrier.
+func (o *oneRead) released() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.arrived >= o.writers
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // TestConcurrentNaiveAppendLosesSignatures shows the problem the merge loop
-// solves: cosign's read-append-write (remote.Image, mutate.Append, remote.Write)
-// by 16 parallel jobs loses signatures (cosign#2432). It only reports.
+// solves: with cosign's read-append-write (remote.Image, mutate.Append,
+// remote.Write), 16 jobs that all read the .sig tag before any of them
+// writes it leave one signature of 16 (cosign#2432).
 func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 	_, host, s := sigSubject(t)
 	tag, _ := Tag(s, Signature)
@@ -99,13 +153,16 @@ func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	barrier := newOneRead(writers)
 	ocitest.RunTogether(writers, func(i int) {
-		base, err := remote.Image(ref)
+		rt := remote.WithTransport(barrier.transport())
+		base, err := remote.Image(ref, rt)
 		var te *transport.Error
 		if errors.As(err, &te) && te.StatusCode == 404 {
 			base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
 		} else if err != nil {
 			t.Errorf("remote.Image() = %v", err)
+			barrier.hold() // in place of this writer's PUT
 			return
 		}
 		l := static.NewLayer([]byte(`{"critical":{}}`), SimpleSigningMediaType)
@@ -113,12 +170,16 @@ func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 			AnnotationSignature: fmt.Sprintf("c2lnbmF0dXJlLSUwMmQ=%02d", i)}})
 		if err != nil {
 			t.Error(err)
+			barrier.hold()
 			return
 		}
-		if err := remote.Write(ref, next); err != nil {
+		if err := remote.Write(ref, next, rt); err != nil {
 			t.Errorf("remote.Write() = %v", err)
 		}
 	})
+	if !barrier.released() {
+		t.Fatal("the writers never all reached their writes")
+	}
 	ri, err := remote.Image(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +188,36 @@ func TestConcurrentNaiveAppendLosesSignatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("naive read-append-write: %d of %d signatures survived", len(m.Layers), writers)
+	t.Logf("naive read-append-write over one read: %d of %d signatures survived", len(m.Layers), writers)
+	if len(m.Layers) != 1 {
+		t.Errorf("%d of %d signatures survived, want only the last writer's", len(m.Layers), writers)
+	}
+}
+
+// TestConcurrentAppendOverOneRead: the interleaving that leaves the naive
+// writers one signature, through Append: every writer reads the tag and
+// checks it before writing, and all of them write at once. The check after
+// writing finds the others' signatures gone and merges them back: all 16
+// survive.
+func TestConcurrentAppendOverOneRead(t *testing.T) {
+	ctx, host, s := sigSubject(t)
+	barrier := newOneRead(writers)
+	errs := make([]error, writers)
+	ocitest.RunTogether(writers, func(i int) {
+		c := ocitest.Client(t, host, oci.WithTransport(barrier.transport()))
+		_, errs[i] = Append(ctx, c, s, Signature, []Layer{signatureN(t, s, i)})
+	})
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("Append() = %v", err)
+	}
+	if !barrier.released() {
+		t.Fatal("the writers never all reached their writes")
+	}
+	got := survivors(t, ocitest.Client(t, host), s)
+	t.Logf("merge-write-check over one read: %d of %d signatures survived", got, writers)
+	if got != writers {
+		t.Errorf("%d of %d signatures survived", got, writers)
+	}
 }
 
 // TestConcurrentAppendDeferred: the same 16 writers with

@@ -1,5 +1,3 @@
-//go:build !seal_awskms
-
 package awskms_test
 
 import (
@@ -28,12 +26,14 @@ import (
 	"github.com/sealsign/seal/internal/awskms/awskmstest"
 )
 
-// These tests cover the native AWS KMS client of the default build. They
-// set the AWS environment through awskms.WithLookupEnv, so they run in
-// parallel and never see the machine's AWS settings.
+// These tests run the AWS SDK's KMS, STS and credential clients, as Open
+// configures them, against fakes of the services. They set the AWS
+// environment through awskms.WithLookupEnv, so they run in parallel and
+// never see the machine's AWS settings.
 
-// checkAWSKMSRSA: the native client signs RSA keys with PKCS#1 v1.5 and
-// SHA-256, which is what cosign verifies, although AWS lists PSS first.
+// checkRSA: Open signs RSA keys with PKCS#1 v1.5 and SHA-256, which is what
+// cosign verifies, although AWS lists PSS first (and sigstore's client
+// picks it).
 func checkRSA(t *testing.T, fk *awskmstest.KMS, ref string, opts ...awskms.Option) {
 	t.Helper()
 	ctx := context.Background()
@@ -110,7 +110,7 @@ func (f *awsFixture) env(overrides ...map[string]string) awskms.Option {
 	return env(m)
 }
 
-func TestAWSKMSNativeKeys(t *testing.T) {
+func TestKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newAWSFixture(t)
@@ -236,7 +236,7 @@ func TestAWSKMSNativeKeys(t *testing.T) {
 	})
 }
 
-func TestAWSKMSNativeErrors(t *testing.T) {
+func TestErrors(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newAWSFixture(t)
@@ -246,13 +246,13 @@ func TestAWSKMSNativeErrors(t *testing.T) {
 	f.kms.Key("alias/seal-p384").Fail = &awskmstest.Error{Status: http.StatusBadRequest, Type: "AccessDeniedException",
 		Message: "User: arn:aws:sts::111122223333:assumed-role/ci/seal is not authorized to perform: kms:GetPublicKey\non this resource (echo: seal-test-secret " + token + ")"}
 	_, err := awskms.Open(ctx, "awskms:///alias/seal-p384", f.env(creds))
-	want := "AWS KMS GetPublicKey: AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/ci/seal is not authorized to perform: kms:GetPublicKey on this resource (echo: [redacted] [redacted])"
-	if err == nil || !strings.HasSuffix(err.Error(), want) {
-		t.Errorf("Open() = %v\nwant it to end in %q", err, want)
+	want := "AccessDeniedException: User: arn:aws:sts::111122223333:assumed-role/ci/seal is not authorized to perform: kms:GetPublicKey on this resource (echo: [redacted] [redacted])"
+	if err == nil || !strings.HasPrefix(err.Error(), "operation error KMS: GetPublicKey, ") || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Open() = %v\nwant the KMS operation and for it to end in %q", err, want)
 	}
 
 	_, err = awskms.Open(ctx, "awskms:///alias/nope", f.env(creds))
-	if err == nil || !strings.HasSuffix(err.Error(), "AWS KMS GetPublicKey: NotFoundException: Alias arn:aws:kms:eu-west-1:111122223333:alias/nope is not found.") {
+	if err == nil || !strings.HasSuffix(err.Error(), "NotFoundException: Alias arn:aws:kms:eu-west-1:111122223333:alias/nope is not found.") {
 		t.Errorf("Open() = %v, want the NotFoundException line", err)
 	}
 	assertNoSecrets(t, err, "seal-test-secret", token)
@@ -264,14 +264,35 @@ func TestAWSKMSNativeErrors(t *testing.T) {
 		http.Error(w, "<html>bad gateway</html>", http.StatusBadGateway)
 	}))
 	t.Cleanup(proxy.Close)
-	_, err = awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(map[string]string{"AWS_ENDPOINT_URL_KMS": proxy.URL}))
-	if err == nil || !strings.HasSuffix(err.Error(), "AWS KMS GetPublicKey: HTTP 502 Bad Gateway") || hits.Load() != 3 {
+	_, err = awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(map[string]string{"AWS_ENDPOINT_URL_KMS": proxy.URL}), awskms.WithQuickRetries())
+	if err == nil || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 3, https response error StatusCode: 502") || hits.Load() != 3 {
 		t.Errorf("Open() = %v after %d attempts, want HTTP 502 after 3", err, hits.Load())
+	}
+
+	// A KMS that stops answering: each attempt is bounded, and retried.
+	var stalled atomic.Int32
+	release := make(chan struct{})
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		stalled.Add(1)
+		<-release
+	}))
+	t.Cleanup(stall.Close)
+	t.Cleanup(func() { close(release) })
+	start := time.Now()
+	_, err = awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(map[string]string{"AWS_ENDPOINT_URL_KMS": stall.URL}),
+		awskms.WithQuickRetries(), awskms.WithAttemptTimeout(200*time.Millisecond))
+	// (The client's timeout reads "Client.Timeout exceeded" through a bare
+	// *http.Transport, "context deadline exceeded" through Seal's.)
+	if err == nil || !(strings.Contains(err.Error(), "Client.Timeout exceeded") || strings.Contains(err.Error(), "context deadline exceeded")) || stalled.Load() != 3 {
+		t.Errorf("Open() = %v after %d attempts, want the client's timeout after 3", err, stalled.Load())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("giving up on a stalled KMS took %v", d)
 	}
 
 	// Throttling is retried.
 	f.kms.Throttle(2)
-	sv, err := awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(nil))
+	sv, err := awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(nil), awskms.WithQuickRetries())
 	if err != nil {
 		t.Fatalf("Open() after throttling = %v", err)
 	}
@@ -335,6 +356,7 @@ func newAWSSources(t *testing.T) *awsSources {
 	}))
 	s.container = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.containerHits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
 		s.mu.Lock()
 		s.ctrAuth = append(s.ctrAuth, r.Header.Get("Authorization"))
 		s.mu.Unlock()
@@ -464,10 +486,39 @@ func TestAWSCredentialChain(t *testing.T) {
 		})
 	}
 
+	// The SDK resolves the endpoint from the region: partitions and FIPS.
+	for _, tc := range []struct {
+		ref  string
+		env  map[string]string
+		host string
+	}{
+		{"awskms:///alias/seal-p256", map[string]string{"AWS_USE_FIPS_ENDPOINT": "true"}, "kms-fips.eu-west-1.amazonaws.com"},
+		{"awskms:///arn:aws-cn:kms:cn-north-1:111122223333:alias/seal-p256", nil, "kms.cn-north-1.amazonaws.com.cn"},
+		{"awskms:///arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/seal-p256", nil, "kms.us-gov-west-1.amazonaws.com"},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			f.kms.AddKey(strings.TrimPrefix(tc.ref, "awskms:///"), f.kms.Key("alias/seal-p256"))
+			rt := &router{routes: map[string]string{tc.host: f.srv.URL}}
+			m := map[string]string{"AWS_REGION": "eu-west-1"}
+			for k, v := range sources["env"] {
+				m[k] = v
+			}
+			for k, v := range tc.env {
+				m[k] = v
+			}
+			if _, err := awskms.Open(ctx, tc.ref, env(m), awskms.WithTransport(rt)); err != nil {
+				t.Fatalf("Open() = %v", err)
+			}
+			if seen := rt.seen(); !slices.Equal(seen, []string{tc.host}) {
+				t.Errorf("the transport saw %v, want %s", seen, tc.host)
+			}
+		})
+	}
+
 	t.Run("nothing configured", func(t *testing.T) {
 		_, err := awskms.Open(ctx, "awskms:///alias/seal-p256", f.env(map[string]string{"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true"}))
-		if err == nil || !strings.Contains(err.Error(), "no AWS credentials found") || !strings.Contains(err.Error(), "-tags seal_awskms") {
-			t.Fatalf("Open() = %v, want the no-credentials error naming the SDK build", err)
+		if err == nil || !strings.Contains(err.Error(), "no AWS credentials found") || !strings.Contains(err.Error(), "AWS_EC2_METADATA_DISABLED") {
+			t.Fatalf("Open() = %v, want the no-credentials error naming what turned instance metadata off", err)
 		}
 	})
 	t.Run("not on EC2", func(t *testing.T) {
@@ -497,6 +548,7 @@ func TestAWSWebIdentity(t *testing.T) {
 		"AWS_ENDPOINT_URL_STS":        src.sts.URL,
 	}
 	with := func(extra map[string]string) awskms.Option { return f.env(base, extra) }
+	quick := awskms.WithQuickRetries() // STS's InvalidIdentityToken is retried
 
 	if _, err := awskms.Open(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_ROLE_SESSION_NAME": "seal-release"})); err != nil {
 		t.Fatalf("Open() = %v", err)
@@ -534,10 +586,10 @@ func TestAWSWebIdentity(t *testing.T) {
 
 	t.Run("rejected token", func(t *testing.T) {
 		bad := writeFile(t, "bad", []byte("eyJ.rejected-token-secret.sig"))
-		_, err := awskms.Open(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": bad}))
-		want := "AWS credentials from web identity (role arn:aws:iam::111122223333:role/seal): STS AssumeRoleWithWebIdentity: InvalidIdentityToken: Couldn't verify [redacted]"
-		if err == nil || !strings.HasSuffix(err.Error(), want) {
-			t.Fatalf("Open() = %v\nwant it to end in %q", err, want)
+		_, err := awskms.Open(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_WEB_IDENTITY_TOKEN_FILE": bad}), quick)
+		if err == nil || !strings.Contains(err.Error(), "AWS credentials from web identity (role arn:aws:iam::111122223333:role/seal): ") ||
+			!strings.Contains(err.Error(), "operation error STS: AssumeRoleWithWebIdentity") || !strings.HasSuffix(err.Error(), "InvalidIdentityToken: Couldn't verify [redacted]") {
+			t.Fatalf("Open() = %v\nwant the source, the STS call and its InvalidIdentityToken with the token redacted", err)
 		}
 		assertNoSecrets(t, err, "rejected-token-secret")
 	})
@@ -622,7 +674,7 @@ func TestAWSContainerCredentials(t *testing.T) {
 	})
 }
 
-func TestAWSSharedProfile(t *testing.T) {
+func TestSharedProfile(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newAWSFixture(t)
@@ -656,6 +708,11 @@ s3 =
 [profile sso]
 sso_session = corp
 sso_account_id = 111122223333
+sso_role_name = release
+
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = eu-west-1
 
 [profile process]
 credential_process = /usr/bin/get-creds
@@ -679,8 +736,6 @@ credential_process = /usr/bin/get-creds
 		_, err := awskms.Open(ctx, "awskms:///alias/seal-p256", with(map[string]string{"AWS_PROFILE": tc.profile, "AWS_REGION": "eu-west-1"}))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("AWS_PROFILE=%s: Open() = %v, want %q", tc.profile, err, tc.want)
-		} else if tc.profile != "nope" && !strings.Contains(err.Error(), "-tags seal_awskms") {
-			t.Errorf("AWS_PROFILE=%s: %v does not name the SDK build", tc.profile, err)
 		}
 	}
 

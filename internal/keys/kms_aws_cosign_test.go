@@ -1,5 +1,3 @@
-//go:build !seal_awskms
-
 package keys_test
 
 import (
@@ -25,8 +23,8 @@ import (
 	"github.com/sealsign/seal/internal/keys"
 )
 
-// checkAWSKMSRSA: the native client signs RSA keys with PKCS#1 v1.5 and
-// SHA-256, which is what cosign verifies, although AWS lists PSS first.
+// checkAWSKMSRSA: awskms signs RSA keys with PKCS#1 v1.5 and SHA-256, which
+// is what cosign verifies, although AWS lists PSS first.
 func checkAWSKMSRSA(t *testing.T, fk *awskmstest.KMS, ref string, opts ...keys.Option) {
 	t.Helper()
 	ctx := context.Background()
