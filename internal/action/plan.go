@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sealsign/seal/internal/cli/options"
 )
@@ -69,6 +70,8 @@ type Plan struct {
 	Inline []InlineFile
 	// Summary writes the job summary.
 	Summary bool
+	// Timeout bounds the whole step (the timeout input); the verb's options carry it too.
+	Timeout time.Duration
 	// Notes are warnings for the log.
 	Notes []string
 }
@@ -127,6 +130,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	if err != nil {
 		return nil, wrapInput(err)
 	}
+	p.Timeout = timeout
 	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
 		p.GitHubToken = getenv("GITHUB_TOKEN")
 	}

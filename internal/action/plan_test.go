@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
@@ -391,5 +392,39 @@ func TestPlanGitHubToken(t *testing.T) {
 		if strings.Contains(p.Command(), tc.want) {
 			t.Errorf("Command() shows the token: %s", p.Command())
 		}
+	}
+}
+
+// TestPlanTimeout: the timeout input bounds the step and reaches the verb's options; a value
+// that is no duration is an input error.
+func TestPlanTimeout(t *testing.T) {
+	img := "ghcr.io/acme/app@sha256:" + strings.Repeat("4c", 32)
+	for _, tc := range []struct {
+		step, input string
+		want        time.Duration
+	}{{"sign", "", 3 * time.Minute}, {"attest", "90s", 90 * time.Second}, {"verify", "0", 0}} {
+		env := map[string]string{"INPUT_IMAGE": img, "INPUT_TIMEOUT": tc.input, "INPUT_PROVENANCE": "true", "INPUT_KEY": "cosign.pub"}
+		getenv := func(k string) string { return env[k] }
+		p, err := NewPlan(tc.step, NewInputs(getenv), getenv, false)
+		if err != nil {
+			t.Fatalf("%s with timeout %q: NewPlan() = %v", tc.step, tc.input, err)
+		}
+		var got time.Duration
+		switch {
+		case p.Sign != nil:
+			got = p.Sign.Timeout.Timeout
+		case p.Attest != nil:
+			got = p.Attest.Timeout.Timeout
+		case p.Verify != nil:
+			got = p.Verify.Timeout.Timeout
+		}
+		if got != tc.want || p.Timeout != tc.want {
+			t.Errorf("%s with timeout %q: the verb's timeout %v, the step's %v; want %v", tc.step, tc.input, got, p.Timeout, tc.want)
+		}
+	}
+	env := map[string]string{"INPUT_IMAGE": img, "INPUT_TIMEOUT": "soon"}
+	getenv := func(k string) string { return env[k] }
+	if _, err := NewPlan("sign", NewInputs(getenv), getenv, false); !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), `input timeout: "soon" is not a duration`) {
+		t.Errorf("timeout soon: NewPlan() = %v, want an input error", err)
 	}
 }

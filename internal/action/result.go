@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/publish"
 	"github.com/sealsign/seal/internal/verify"
@@ -132,8 +132,12 @@ var ErrNoCertificate = errors.New("the bundle has no certificate (signed with a 
 // BundleInfo reads a Sigstore bundle file and returns the keyless identity in its certificate
 // (nil and ErrNoCertificate for a key) and whether it holds transparency log entries.
 func BundleInfo(path string) (*Identity, bool, error) {
-	b, err := bundle.LoadJSONFromPath(path)
+	raw, err := limits.ReadFile("bundle", path, limits.Document, nil)
 	if err != nil {
+		return nil, false, err
+	}
+	b := &bundle.Bundle{}
+	if err := b.UnmarshalJSON(raw); err != nil {
 		return nil, false, fmt.Errorf("reading bundle %s: %w", path, err)
 	}
 	tlog := len(b.GetVerificationMaterial().GetTlogEntries()) > 0
@@ -183,7 +187,7 @@ func publicRepository(getenv func(string) string) bool {
 	if v := getenv("CI_PROJECT_VISIBILITY"); v != "" {
 		return v == "public"
 	}
-	b, err := os.ReadFile(getenv("GITHUB_EVENT_PATH"))
+	b, err := limits.ReadFile("GITHUB_EVENT_PATH", getenv("GITHUB_EVENT_PATH"), limits.Event, nil)
 	if err != nil {
 		return false
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/action"
+	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/publish"
 )
 
@@ -53,13 +54,16 @@ commands that verify the result to $GITHUB_STEP_SUMMARY and --summary-file.`,
 
 // runAction runs one step: plan it from its inputs, run the verb's own code with the planned
 // options, then report to the runner.
-func (a *app) runAction(ctx context.Context, step string, f *actionFlags) error {
+func (a *app) runAction(ctx context.Context, step string, f *actionFlags) (err error) {
 	p, err := action.NewPlan(step, action.NewInputs(a.getenv), a.getenv, f.requireDigest)
 	if errors.Is(err, action.ErrInput) {
 		return &usageError{err}
 	} else if err != nil {
 		return err
 	}
+	// The timeout input bounds the whole step: the verb, and storing in GitHub after it.
+	ctx, done := deadline(ctx, p.Timeout)
+	defer done(&err)
 	for _, s := range p.Secrets() {
 		a.mask(s)
 	}
@@ -170,9 +174,9 @@ func (a *app) storeOnGitHub(ctx context.Context, p *action.Plan, res *action.Res
 		Repository: a.getenv("GITHUB_REPOSITORY"), Token: p.GitHubToken,
 	}
 	for _, c := range res.Attestations() {
-		b, err := os.ReadFile(c.Bundle)
+		b, err := limits.ReadFile("bundle", c.Bundle, limits.Document, nil)
 		if err != nil {
-			return fmt.Errorf("reading bundle: %w", err)
+			return err
 		}
 		id, url, err := store.Store(ctx, b)
 		if err != nil {
