@@ -151,6 +151,9 @@ func kyverno(p *prepared) ([]byte, error) {
 	if err := p.needProvenance(Kyverno); err != nil {
 		return nil, err
 	}
+	if err := p.pinExtensions(Kyverno); err != nil {
+		return nil, err
+	}
 	if err := p.kyvLiterals(); err != nil {
 		return nil, err
 	}

@@ -168,6 +168,9 @@ func policyControllerDocs(p *prepared) ([]byte, error) {
 	if err := p.needProvenance(PolicyController); err != nil {
 		return nil, err
 	}
+	if err := p.pinExtensions(PolicyController); err != nil {
+		return nil, err
+	}
 	var trName string
 	var docs []any
 	if p.trust != nil {

@@ -219,6 +219,11 @@ func (s Spec) prepare() (*prepared, error) {
 			// the subject or the provenance; a raw identity does not.
 			return nil, errors.New("certificate extensions can only be required through a preset (GitHub or GitLab)")
 		}
+		if len(s.Identity.RefuseTriggers) > 0 && (s.Identity.Source == nil || s.Identity.Source.CI != identity.CIGitHub) {
+			// The engines read a trigger only in GitHub's workflow-trigger
+			// extension.
+			return nil, errors.New("refused triggers can only be written for the GitHub preset")
+		}
 	case len(s.PublicKey) > 0:
 		k, err := parsePublicKey(s.PublicKey)
 		if err != nil {
@@ -402,6 +407,40 @@ func (p *prepared) needProvenance(engine Engine) error {
 		return fmt.Errorf("%s cannot check this of the promotion job that attested the verification summary, and no provenance is attested with a summary: %s; drop --hosted-runners-only and --protected-ref-only", engine, strings.Join(why, "; "))
 	}
 	return fmt.Errorf("this identity needs --attestation slsaprovenance, so that the policy checks it in Seal's provenance: %s", strings.Join(why, "; "))
+}
+
+// pinExtensions refuses a preset requirement on a certificate extension
+// that engine cannot read and the provenance cannot stand in for. Of a
+// certificate the engines read, beyond issuer and subject, only GitHub's
+// workflow extensions (pinSource): the repository and ref are checked
+// there, the refused triggers in the workflow-trigger extension, and the
+// runner in the provenance (needProvenance). The numeric repository and
+// owner ids (Source Repository Identifier and Owner Identifier) are in no
+// extension an engine reads, and the provenance cannot stand in for them:
+// they tell a repository from another one re-created under its name,
+// whose runs attest what they like.
+func (p *prepared) pinExtensions(engine Engine) error {
+	if p.Identity == nil || p.Identity.Source == nil {
+		return nil
+	}
+	rest := p.Identity.Extensions
+	rest.SourceRepositoryURI, rest.SourceRepositoryRef, rest.RunnerEnvironment = "", "", ""
+	if rest == (certificate.Extensions{}) {
+		return nil
+	}
+	src := p.Identity.Source
+	flags, verify := "--github-repo-id and --github-owner-id", "seal verify --github-repo "+src.Repository
+	if src.CI == identity.CIGitLab {
+		flags, verify = "--gitlab-project-id and --gitlab-namespace-id", "seal verify --gitlab-project "+src.Repository
+	}
+	if ids := rest.SourceRepositoryIdentifier != "" || rest.SourceRepositoryOwnerIdentifier != ""; ids {
+		rest.SourceRepositoryIdentifier, rest.SourceRepositoryOwnerIdentifier = "", ""
+		if rest == (certificate.Extensions{}) {
+			return fmt.Errorf("%s cannot check the numeric repository and owner ids (%s): of a certificate's extensions it reads only GitHub's workflow extensions (trigger, sha, name, repository, ref), not Source Repository Identifier (1.3.6.1.4.1.57264.1.15) or Source Repository Owner Identifier (1.3.6.1.4.1.57264.1.17); the provenance cannot stand in, being the claim of whoever signed, and a repository re-created under the name signs as it likes. Drop the id flags for the policy (it then pins the repository by name) and check images with `%s` and the ids before they are deployed",
+				engine, flags, verify)
+		}
+	}
+	return fmt.Errorf("%s cannot check the certificate extensions %+v that this identity requires", engine, rest)
 }
 
 // checkURL accepts an http(s) URL of printable characters, as the

@@ -120,6 +120,24 @@ func TestGenerateRefuses(t *testing.T) {
 		{"summary alone, hosted runners", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: mustGitHub(t, "acme/promote", "", "", true), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"vsa"}}
 		}, "drop --hosted-runners-only"},
+		// The numeric ids are in no extension an engine reads.
+		{"github repository id, kyverno", Kyverno, func(t *testing.T) Spec {
+			id, err := identity.GitHub{Repo: "acme/app", RepoID: "123"}.Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Spec{Identity: &id, Images: []string{"a/**"}, Format: oci.Legacy}
+		}, "kyverno cannot check the numeric repository and owner ids (--github-repo-id and --github-owner-id)"},
+		{"github owner id, policy-controller", PolicyController, func(t *testing.T) Spec {
+			id, err := identity.GitHub{Repo: "acme/app", OwnerID: "456"}.Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Spec{Identity: &id, Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"slsaprovenance"}}
+		}, "Source Repository Owner Identifier (1.3.6.1.4.1.57264.1.17)"},
+		{"raw identity refusing triggers", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: &identity.Identity{Subject: "s", Issuer: "i", RefuseTriggers: []string{"pull_request_target"}}, Images: []string{"a/**"}, Format: oci.Legacy}
+		}, "only be written for the GitHub preset"},
 		{"summary alone, preset, ImageValidatingPolicy", Kyverno, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind, NoSignature: true, Attestations: []string{"vsa"}}
 		}, "use --kind clusterpolicy --format legacy"},
