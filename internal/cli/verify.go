@@ -226,17 +226,11 @@ func verifyJSON(results []verifyResult) []byte {
 func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Policy, error) {
 	p := &verify.Policy{RequireSignature: !o.NoSignature, RequireTlog: !o.NoTlog}
 	for _, t := range o.Attestations {
-		// As a requirement, cosign's "slsaprovenance" (v0.2) accepts either
-		// version: Seal writes v1, Tekton-era builders v0.2.
-		if t == "slsaprovenance" {
-			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1+"|"+predicate.SLSAProvenanceV02)
-			continue
-		}
-		u, err := predicate.ResolveType(t)
+		types, err := predicate.Required(t)
 		if err != nil {
 			return nil, &usageError{err}
 		}
-		p.Attestations = append(p.Attestations, u)
+		p.Attestations = append(p.Attestations, strings.Join(types, "|"))
 	}
 	if !p.RequireSignature && len(p.Attestations) == 0 {
 		return nil, usagef("--no-signature needs at least one --attestation: otherwise nothing is verified")

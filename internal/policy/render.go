@@ -149,6 +149,10 @@ func (p *prepared) explain(engine string) []string {
 		l = append(l, "and attested by the same signer with")
 		for _, a := range p.Attestations {
 			l = append(l, "  "+a)
+			if a == SLSAProvenanceV1 {
+				// predicate.Required: seal verify takes either version.
+				l = append(l, "    (v1 only: `seal verify --attestation slsaprovenance` also takes v0.2)")
+			}
 		}
 	}
 	if cs := p.provenanceChecks(); len(cs) > 0 {

@@ -60,18 +60,23 @@ const (
 )
 
 // ResolveAttestation turns a name or a predicate type URI into a predicate
-// type URI, with cosign's names (package predicate) except one: for a
-// policy "slsaprovenance" (or "provenance") means SLSA v1, the provenance
-// Seal writes, since an admission policy names one type; ask for v0.2 by
-// "slsaprovenance02" or its URI.
+// type URI, as predicate.Required does for `seal verify`, but one type:
+// an engine requires every attestation a policy lists, and cannot take
+// one type for another. So "slsaprovenance" (or "provenance"), which
+// `seal verify` accepts in SLSA v1 or v0.2, means SLSA v1 here, the
+// provenance Seal writes and the policies' provenance checks read; the
+// policy's header says so. Ask for v0.2 by "slsaprovenance02" or its URI.
 func ResolveAttestation(s string) (string, error) {
-	switch strings.ToLower(s) {
-	case "slsaprovenance", "provenance":
-		return SLSAProvenanceV1, nil
+	if strings.EqualFold(s, "provenance") {
+		s = "slsaprovenance"
 	}
-	u, err := predicate.ResolveType(s)
+	types, err := predicate.Required(s)
 	if err != nil {
 		return "", fmt.Errorf("attestation: %w", err)
+	}
+	u := types[0] // SLSA v1 first among the provenance versions
+	if len(types) > 1 && u != SLSAProvenanceV1 {
+		return "", fmt.Errorf("attestation %q: no one predicate type stands for %s", s, strings.Join(types, " or "))
 	}
 	// Admission engines match predicate types as https URLs.
 	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
