@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sealsign/seal/internal/identity"
@@ -69,6 +70,8 @@ type kyvVerify struct {
 }
 
 type kyvAttestorSet struct {
+	// Count is how many entries must match; nil means all of them.
+	Count   *int          `yaml:"count,omitempty"`
 	Entries []kyvAttestor `yaml:"entries"`
 }
 
@@ -166,7 +169,7 @@ func kyverno(p *prepared) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sets := []kyvAttestorSet{{Entries: []kyvAttestor{attestor}}}
+	sets := []kyvAttestorSet{p.kyvTriggers(attestor)}
 	v := kyvVerify{
 		Type:            "Cosign",
 		ImageReferences: kyvImages(p.Images),
@@ -317,6 +320,41 @@ func (p *prepared) kyvAttestor(bundle bool) (kyvAttestor, error) {
 	}
 	k.CTLog = ct
 	return kyvAttestor{Keyless: k}, nil
+}
+
+// kyvTriggers is the attestor set that refuses the identity's triggers.
+// Kyverno matches an extension only against a glob of "*" and "?", which
+// cannot say "anything but pull_request_target", so the set accepts the
+// events GitHub names (identity.GitHubEvents) less the refused ones, one
+// entry each, any one of which must match (count 1): an event GitHub adds
+// later is refused until Seal lists it, where `seal verify` accepts it.
+func (p *prepared) kyvTriggers(a kyvAttestor) kyvAttestorSet {
+	if a.Keyless == nil || len(p.Identity.RefuseTriggers) == 0 {
+		return kyvAttestorSet{Entries: []kyvAttestor{a}}
+	}
+	var set kyvAttestorSet
+	for _, t := range p.kyvAllowedTriggers() {
+		k := *a.Keyless
+		k.AdditionalExtensions = map[string]string{"githubWorkflowTrigger": t}
+		for n, v := range a.Keyless.AdditionalExtensions {
+			k.AdditionalExtensions[n] = v
+		}
+		set.Entries = append(set.Entries, kyvAttestor{Keyless: &k})
+	}
+	one := 1
+	set.Count = &one
+	return set
+}
+
+// kyvAllowedTriggers are the events a Kyverno policy accepts.
+func (p *prepared) kyvAllowedTriggers() []string {
+	var out []string
+	for _, t := range identity.GitHubEvents() {
+		if !slices.Contains(p.Identity.RefuseTriggers, t) {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // kyvImages turns policy-controller globs into Kyverno's, whose "*" also

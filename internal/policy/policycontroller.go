@@ -273,7 +273,8 @@ func (p *prepared) cipAuthority(trName string) (cipAuthority, error) {
 // cipRego is the CIP-level policy for the legacy format: both authorities
 // must have matched, and for a GitHub preset every matched signature's
 // certificate must name the repository (and ref) in Fulcio's GitHub
-// workflow extensions, which the authorities cannot check themselves.
+// workflow extensions, which the authorities cannot check themselves, and
+// no refused trigger in the workflow-trigger extension.
 func (p *prepared) cipRego(atts []cipAttestation) string {
 	var rules []string
 	if !p.NoSignature {
@@ -311,6 +312,12 @@ func (p *prepared) cipRego(atts []cipAttestation) string {
 		fmt.Fprintf(&b, "\nforeign[m] {\n  matched[m]\n  not m.githubWorkflowRepo == %s\n}\n", regoString(src.Repository))
 		if src.Ref != "" {
 			fmt.Fprintf(&b, "\nforeign[m] {\n  matched[m]\n  not regex.match(%s, m.githubWorkflowRef)\n}\n", regoString(src.RefPattern().Regexp()))
+		}
+		// A refused trigger's run is foreign too: the same repository's
+		// token, acting for code or events from outside it. An absent
+		// extension is no refused trigger, as for seal verify.
+		for _, t := range p.Identity.RefuseTriggers {
+			fmt.Fprintf(&b, "\nforeign[m] {\n  matched[m]\n  m.githubWorkflowTrigger == %s\n}\n", regoString(t))
 		}
 	}
 	return b.String()

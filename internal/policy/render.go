@@ -130,6 +130,7 @@ func (p *prepared) explain(engine string) []string {
 			if src.Ref != "" {
 				l = append(l, "  ref:     "+src.RefPattern().Glob()+" (GitHub workflow ref extension)")
 			}
+			l = append(l, p.explainTriggers(engine)...)
 		}
 		l[len(l)-1] += ","
 	}
@@ -215,6 +216,38 @@ func (p *prepared) explain(engine string) []string {
 	} else {
 		l = append(l, "Trust: the public-good Sigstore instance.")
 	}
+	return l
+}
+
+// explainTriggers says which runs' certificates the policy refuses by
+// their trigger, in GitHub's workflow-trigger extension
+// (1.3.6.1.4.1.57264.1.2), which Fulcio writes from the same event_name
+// claim as the Build Trigger extension `seal verify` reads.
+func (p *prepared) explainTriggers(engine string) []string {
+	refused := p.Identity.RefuseTriggers
+	if len(refused) == 0 {
+		return nil
+	}
+	l := []string{"  trigger: not " + strings.Join(refused, " or ") + " (GitHub workflow trigger extension)"}
+	if engine != string(Kyverno) {
+		return l
+	}
+	// Kyverno matches a list of allowed events (kyvTriggers).
+	l = append(l, "           Kyverno matches one of these events instead:")
+	line := "          "
+	for i, t := range p.kyvAllowedTriggers() {
+		w := " " + t
+		if i < len(p.kyvAllowedTriggers())-1 {
+			w += ","
+		}
+		if len(line)+len(w) > 78 {
+			l = append(l, line)
+			line = "          "
+		}
+		line += w
+	}
+	l = append(l, line,
+		"           so it refuses an event GitHub adds later, which `seal verify` accepts")
 	return l
 }
 
