@@ -8,6 +8,7 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	sealtrust "github.com/sealsign/seal/internal/trust"
 )
 
 // Kyverno's ClusterPolicy (kyverno.io/v1), the fields Seal writes. Field
@@ -274,7 +275,7 @@ func (p *prepared) kyvAttestor(bundle bool) (kyvAttestor, error) {
 	rekor := &kyvRekor{URL: p.rekor}
 	if p.NoTlog {
 		// Kyverno wants a URL even when it is told to ignore the log.
-		rekor = &kyvRekor{URL: PublicRekor, IgnoreTlog: true}
+		rekor = &kyvRekor{URL: sealtrust.PublicRekor, IgnoreTlog: true}
 	} else if p.trust != nil {
 		rekor.PubKey = p.trust.rekorKey
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	sealtrust "github.com/sealsign/seal/internal/trust"
 )
 
 // policy-controller's ClusterImagePolicy (policy.sigstore.dev/v1beta1) and
@@ -243,7 +244,7 @@ func (p *prepared) cipAuthority(trName string) (cipAuthority, error) {
 	}
 	id := p.Identity
 	k := &cipKeyless{
-		URL:        "https://fulcio.sigstore.dev",
+		URL:        sealtrust.PublicFulcio,
 		Identities: []cipIdentity{{Issuer: id.Issuer, IssuerRegExp: id.IssuerRegexp, Subject: id.Subject, SubjectRegExp: id.SubjectRegexp}},
 	}
 	a.Keyless = k

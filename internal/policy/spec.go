@@ -21,6 +21,7 @@ import (
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
+	sealtrust "github.com/sealsign/seal/internal/trust"
 	"github.com/sealsign/seal/internal/verify"
 )
 
@@ -88,9 +89,6 @@ func ResolveAttestation(s string) (string, error) {
 	return u, nil
 }
 
-// PublicRekor is the public-good instance's transparency log.
-const PublicRekor = "https://rekor.sigstore.dev"
-
 // Spec is what a policy accepts.
 type Spec struct {
 	// Name is the policy's metadata.name; derived from the identity when
@@ -125,7 +123,7 @@ type Spec struct {
 	// empty means the public-good instance.
 	TrustedRoot []byte
 	// RekorURL overrides the transparency log's URL (default: the trusted
-	// root's, else PublicRekor).
+	// root's, else trust.PublicRekor).
 	RekorURL string
 	// NoTlog accepts signatures without a transparency-log entry: what Seal
 	// writes for private repositories. Keyless signatures then need a
@@ -283,7 +281,7 @@ func (s Spec) prepare() (*prepared, error) {
 			if p.trust != nil {
 				return nil, errors.New("the trusted root names no transparency log: pass --no-tlog, or --rekor-url with a root that has the log's key")
 			}
-			p.rekor = PublicRekor
+			p.rekor = sealtrust.PublicRekor
 		}
 		if p.trust != nil && p.trust.rekorKey == "" {
 			return nil, errors.New("the trusted root has no transparency log key: pass --no-tlog or a root that has one")

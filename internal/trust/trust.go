@@ -7,6 +7,13 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
+// The public-good instance's services, which its trusted root names.
+const (
+	PublicFulcio = "https://fulcio.sigstore.dev"
+	PublicRekor  = "https://rekor.sigstore.dev"
+	PublicTSA    = "https://timestamp.sigstore.dev/api/v1/timestamp"
+)
+
 //go:embed public_trusted_root.json
 var publicRoot []byte
 
