@@ -3,8 +3,6 @@ package policy
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,9 +14,9 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/sealsign/seal/internal/identity"
+	"github.com/sealsign/seal/internal/keys"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
 	sealtrust "github.com/sealsign/seal/internal/trust"
@@ -484,22 +482,16 @@ type publicKey struct {
 }
 
 func parsePublicKey(b []byte) (*publicKey, error) {
-	k, err := cryptoutils.UnmarshalPEMToPublicKey(b)
+	k, err := keys.ParsePublicKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("reading public key: %w", err)
 	}
-	der, err := x509.MarshalPKIXPublicKey(k)
-	if err != nil {
-		return nil, fmt.Errorf("encoding public key: %w", err)
-	}
-	out := &publicKey{pem: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})}
-	if ec, ok := k.(*ecdsa.PublicKey); ok {
-		switch ec.Curve {
-		case elliptic.P384():
-			out.hash = "sha384"
-		case elliptic.P521():
-			out.hash = "sha512"
-		}
+	out := &publicKey{pem: k.PEM()}
+	switch k.HashFunc() {
+	case crypto.SHA384:
+		out.hash = "sha384"
+	case crypto.SHA512:
+		out.hash = "sha512"
 	}
 	return out, nil
 }

@@ -1,6 +1,11 @@
 package policy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -167,5 +172,31 @@ func TestResolveAttestation(t *testing.T) {
 	}
 	if _, err := ResolveAttestation("ftp://x"); err == nil {
 		t.Error("ResolveAttestation(ftp://x) succeeded, want an error")
+	}
+}
+
+// TestKeyHash: a key's signatures are checked with the hash Seal (and
+// cosign) signs with for its curve, which the engines must be told when it
+// is not their default SHA-256.
+func TestKeyHash(t *testing.T) {
+	for _, tc := range []struct {
+		curve elliptic.Curve
+		want  string
+	}{{elliptic.P256(), ""}, {elliptic.P384(), "sha384"}, {elliptic.P521(), "sha512"}} {
+		k, err := ecdsa.GenerateKey(tc.curve, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Spec{PublicKey: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), Images: []string{"a/**"}, Format: oci.Legacy}.prepare()
+		if err != nil {
+			t.Fatalf("%s: prepare() = %v", tc.curve.Params().Name, err)
+		}
+		if p.key.hash != tc.want {
+			t.Errorf("%s: hash = %q, want %q", tc.curve.Params().Name, p.key.hash, tc.want)
+		}
 	}
 }
