@@ -44,8 +44,9 @@ As in seal verify, --github-repo refuses the certificates of runs triggered by
 pull_request_target or workflow_run (the repository's token acting for code or events from
 outside it) unless --allow-trigger names the event: policy-controller's policy refuses them
 by GitHub's workflow-trigger extension; Kyverno, which can only match an extension against a
-glob, accepts one of the other events GitHub names instead (the policy lists them), so it
-also refuses an event GitHub adds later. --github-repo-id, --github-owner-id,
+glob, accepts a trigger matching one of a few globs on the event name's ending that match
+every other event GitHub documents (the policy lists them), so it also refuses an event
+GitHub adds later whose name ends otherwise. --github-repo-id, --github-owner-id,
 --gitlab-project-id and --gitlab-namespace-id are refused: no engine reads the certificate
 extensions that carry the numeric ids, and the provenance cannot stand in for them.
 

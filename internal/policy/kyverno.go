@@ -325,18 +325,16 @@ func (p *prepared) kyvAttestor(bundle bool) (kyvAttestor, error) {
 
 // kyvTriggers is the attestor set that refuses the identity's triggers.
 // Kyverno matches an extension only against a glob of "*" and "?", which
-// cannot say "anything but pull_request_target", so the set accepts the
-// events GitHub names (identity.GitHubEvents) less the refused ones, one
-// entry each, any one of which must match (count 1): an event GitHub adds
-// later is refused until Seal lists it, where `seal verify` accepts it.
+// cannot say "anything but pull_request_target", so the set has one entry
+// per glob of kyvTriggerGlobs, any one of which must match (count 1).
 func (p *prepared) kyvTriggers(a kyvAttestor) kyvAttestorSet {
 	if a.Keyless == nil || len(p.Identity.RefuseTriggers) == 0 {
 		return kyvAttestorSet{Entries: []kyvAttestor{a}}
 	}
 	var set kyvAttestorSet
-	for _, t := range p.kyvAllowedTriggers() {
+	for _, g := range kyvTriggerGlobs(p.Identity.RefuseTriggers) {
 		k := *a.Keyless
-		k.AdditionalExtensions = map[string]string{"githubWorkflowTrigger": t}
+		k.AdditionalExtensions = map[string]string{"githubWorkflowTrigger": g}
 		for n, v := range a.Keyless.AdditionalExtensions {
 			k.AdditionalExtensions[n] = v
 		}
@@ -347,12 +345,37 @@ func (p *prepared) kyvTriggers(a kyvAttestor) kyvAttestorSet {
 	return set
 }
 
-// kyvAllowedTriggers are the events a Kyverno policy accepts.
-func (p *prepared) kyvAllowedTriggers() []string {
+// kyvTriggerGlobs are globs that match every event GitHub documents
+// (identity.GitHubEvents) but the refused ones, and no refused one: for
+// each event, "*" and its shortest ending that no refused event ends
+// with ("*h" for push), or the event itself where every ending is a
+// refused one's, without the globs a shorter one covers. An event GitHub
+// adds later passes when its name ends as an accepted one's does, and is
+// refused otherwise, where `seal verify` accepts it: fewer entries than
+// one per event keep the policy within Kubernetes' size limits (each
+// entry repeats the trust material).
+func kyvTriggerGlobs(refused []string) []string {
+	var suffixes []string
+	for _, e := range identity.GitHubEvents() {
+		if slices.Contains(refused, e) {
+			continue
+		}
+		suf := e
+		for k := 1; k <= len(e); k++ {
+			if !slices.ContainsFunc(refused, func(r string) bool { return strings.HasSuffix(r, e[len(e)-k:]) }) {
+				suf = "*" + e[len(e)-k:]
+				break
+			}
+		}
+		suffixes = append(suffixes, suf)
+	}
 	var out []string
-	for _, t := range identity.GitHubEvents() {
-		if !slices.Contains(p.Identity.RefuseTriggers, t) {
-			out = append(out, t)
+	for _, s := range suffixes {
+		covered := slices.ContainsFunc(suffixes, func(o string) bool {
+			return o != s && strings.HasPrefix(o, "*") && strings.HasSuffix(strings.TrimPrefix(s, "*"), strings.TrimPrefix(o, "*"))
+		})
+		if !covered && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
 	return out

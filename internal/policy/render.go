@@ -232,12 +232,13 @@ func (p *prepared) explainTriggers(engine string) []string {
 	if engine != string(Kyverno) {
 		return l
 	}
-	// Kyverno matches a list of allowed events (kyvTriggers).
-	l = append(l, "           Kyverno matches one of these events instead:")
+	// Kyverno matches globs of the allowed events (kyvTriggers).
+	l = append(l, "           which Kyverno, matching only globs, checks as one of")
 	line := "          "
-	for i, t := range p.kyvAllowedTriggers() {
-		w := " " + t
-		if i < len(p.kyvAllowedTriggers())-1 {
+	globs := kyvTriggerGlobs(refused)
+	for i, g := range globs {
+		w := " " + g
+		if i < len(globs)-1 {
 			w += ","
 		}
 		if len(line)+len(w) > 78 {
@@ -247,7 +248,8 @@ func (p *prepared) explainTriggers(engine string) []string {
 		line += w
 	}
 	l = append(l, line,
-		"           so it refuses an event GitHub adds later, which `seal verify` accepts")
+		"           (every other event GitHub documents ends so; an event GitHub adds",
+		"           later and ending otherwise is refused, which `seal verify` accepts)")
 	return l
 }
 
