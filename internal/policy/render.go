@@ -169,6 +169,11 @@ func (p *prepared) explain(engine string) []string {
 		if src.RefProtected {
 			l = append(l, "(ref protection is the build's own claim: no certificate field records it)")
 		}
+		// verify's cross-checks (verify.Fact): no engine hands a policy
+		// an attestation together with its certificate.
+		l = append(l, "(the provenance's other facts, such as the commit it names, are the",
+			"build's own claim: `seal verify` also holds each to the signer's certificate,",
+			"which no admission engine can compare an attestation with)")
 	}
 	if p.vsa {
 		l = append(l, "The verification summary ("+VSA+") must say:")
