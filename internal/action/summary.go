@@ -3,10 +3,12 @@ package action
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+
+	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/publish"
@@ -117,78 +119,40 @@ func (r *Result) VerifyCommands() Commands {
 	return c
 }
 
-var (
-	// githubSubject is a GitHub workflow's certificate subject: https://HOST/OWNER/REPO/
-	// .github/workflows/FILE@REF, the workflow that ran (a reusable one lives in another
-	// repository than the caller's).
-	githubSubject = regexp.MustCompile(`^https://([^/]+)/([^/]+/[^/]+)/\.github/workflows/([^/@]+)@(.+)$`)
-	// gitlabSubject is a GitLab job's: https://HOST/PATH//CONFIG@REF, the CI configuration
-	// file that ran.
-	gitlabSubject = regexp.MustCompile(`^https://([^/]+)/(.+?)//([^@]+)@(refs/.+)$`)
-)
-
 // preset returns the `seal verify` flags that pin id by the repository its job ran for (the
-// certificate's Source Repository URI), the workflow and the ref; nil when the certificate is
-// not one Fulcio issued to a GitHub or GitLab job, or does not name the repository.
+// certificate's Source Repository URI), the workflow and the ref (identity.FromCertificate);
+// nil when the certificate is not one Fulcio issued to a GitHub or GitLab job, or does not name
+// the repository.
 func (id *Identity) preset() []string {
-	if m := githubSubject.FindStringSubmatch(id.Subject); m != nil {
-		host, wfRepo, file, wfRef := m[1], m[2], m[3], m[4]
-		repo := id.GitHubWorkflowRepository
-		if u, ok := strings.CutPrefix(id.Repository, "https://"+host+"/"); ok && repo == "" {
-			repo = u
-		}
-		if repo == "" || id.Repository != "" && id.Repository != "https://"+host+"/"+repo {
-			return nil
-		}
-		args := []string{"--github-repo", repo}
-		issuer := "https://token.actions.githubusercontent.com"
-		if host != "github.com" {
-			args = append(args, "--github-host", host)
-			issuer = "https://" + host + "/_services/token"
-		}
-		ref := id.SourceRef
-		if ref == "" {
-			ref = id.GitHubWorkflowRef
-		}
-		switch {
-		case wfRepo == repo && !strings.HasPrefix(wfRef, "refs/"):
-			return nil
-		case wfRepo == repo:
-			// A workflow of the repository itself runs at the caller's ref, which its
-			// subject names.
-			args = append(args, "--github-workflow", file, "--ref", wfRef)
-		default:
-			args = append(args, "--github-workflow", wfRepo+"/.github/workflows/"+file+"@"+wfRef)
-			if ref != "" {
-				args = append(args, "--ref", ref)
-			}
-		}
-		if id.Issuer != issuer {
-			args = append(args, "--certificate-oidc-issuer", id.Issuer)
-		}
-		return args
+	p, ok := identity.FromCertificate(certificate.Summary{SubjectAlternativeName: id.Subject, Extensions: certificate.Extensions{
+		Issuer: id.Issuer, SourceRepositoryURI: id.Repository, SourceRepositoryRef: id.SourceRef,
+		GithubWorkflowRepository: id.GitHubWorkflowRepository, GithubWorkflowRef: id.GitHubWorkflowRef,
+	}})
+	if !ok {
+		return nil
 	}
-	if m := gitlabSubject.FindStringSubmatch(id.Subject); m != nil {
-		host, project, ref := m[1], m[2], m[4]
-		// seal verify --gitlab-project expects the project's own CI configuration; one run
-		// from another project can only be pinned by its raw identity.
-		if id.Repository != "https://"+host+"/"+project {
-			return nil
+	var args []string
+	if g := p.GitHub; g != nil {
+		args = []string{"--github-repo", g.Repo}
+		if g.Host != "" {
+			args = append(args, "--github-host", g.Host)
 		}
-		if id.SourceRef != "" {
-			ref = id.SourceRef
+		args = append(args, "--github-workflow", g.Workflow)
+		if g.Ref != "" {
+			args = append(args, "--ref", g.Ref)
 		}
-		args := []string{"--gitlab-project", project}
-		if host != "gitlab.com" {
-			args = append(args, "--gitlab-host", host)
+	} else {
+		g := p.GitLab
+		args = []string{"--gitlab-project", g.Project}
+		if g.Host != "" {
+			args = append(args, "--gitlab-host", g.Host)
 		}
-		args = append(args, "--ref", ref)
-		if id.Issuer != "https://"+host {
-			args = append(args, "--certificate-oidc-issuer", id.Issuer)
-		}
-		return args
+		args = append(args, "--ref", g.Ref)
 	}
-	return nil
+	if p.Issuer != "" {
+		args = append(args, "--certificate-oidc-issuer", p.Issuer)
+	}
+	return args
 }
 
 // cosignPinsSource reports whether cosign's flags pin the repository the job ran for (or the

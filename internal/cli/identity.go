@@ -33,6 +33,12 @@ func (a *app) signer(ctx context.Context, o options.Identity) (*identity.Identit
 		return nil, nil, usagef("--protected-ref-only applies to --gitlab-project")
 	case (o.Ref != "" || o.HostedRunnersOnly) && o.GitHubRepo == "" && o.GitLabProject == "":
 		return nil, nil, usagef("--ref and --hosted-runners-only apply to --github-repo and --gitlab-project")
+	case len(o.AllowTriggers) > 0 && o.GitHubRepo == "":
+		return nil, nil, usagef("--allow-trigger applies to --github-repo")
+	case (o.GitHubRepoID != "" || o.GitHubOwnerID != "") && o.GitHubRepo == "":
+		return nil, nil, usagef("--github-repo-id and --github-owner-id apply to --github-repo")
+	case (o.GitLabProjectID != "" || o.GitLabNamespaceID != "") && o.GitLabProject == "":
+		return nil, nil, usagef("--gitlab-project-id and --gitlab-namespace-id apply to --gitlab-project")
 	case o.CertificateOIDCIssuer != "" && o.CertificateOIDCIssuerRegexp != "":
 		return nil, nil, usagef("--certificate-oidc-issuer and --certificate-oidc-issuer-regexp contradict each other")
 	case o.CertificateIdentity != "" && o.CertificateIdentityRegexp != "":
@@ -55,9 +61,15 @@ func (a *app) signer(ctx context.Context, o options.Identity) (*identity.Identit
 		}
 		return nil, pub, nil
 	case o.GitHubRepo != "":
-		id, err = identity.FromGitHubHost(o.GitHubHost, o.GitHubRepo, o.GitHubWorkflow, o.Ref, o.HostedRunnersOnly)
+		id, err = identity.GitHub{
+			Host: o.GitHubHost, Repo: o.GitHubRepo, Workflow: o.GitHubWorkflow, Ref: o.Ref, HostedRunnersOnly: o.HostedRunnersOnly,
+			RepoID: o.GitHubRepoID, OwnerID: o.GitHubOwnerID, AllowTriggers: o.AllowTriggers,
+		}.Identity()
 	case o.GitLabProject != "":
-		id, err = identity.FromGitLab(o.GitLabProject, o.GitLabHost, o.Ref, o.HostedRunnersOnly, o.ProtectedRefOnly)
+		id, err = identity.GitLab{
+			Host: o.GitLabHost, Project: o.GitLabProject, Ref: o.Ref, HostedRunnersOnly: o.HostedRunnersOnly, ProtectedRefOnly: o.ProtectedRefOnly,
+			ProjectID: o.GitLabProjectID, NamespaceID: o.GitLabNamespaceID,
+		}.Identity()
 	default:
 		if o.CertificateOIDCIssuer == "" && o.CertificateOIDCIssuerRegexp == "" {
 			return nil, nil, usagef("--certificate-identity needs --certificate-oidc-issuer[-regexp]")

@@ -40,6 +40,16 @@ and builder; the runner (--hosted-runners-only), which the engines cannot read i
 certificate, is checked there only, and refused without it. The policy opens with a
 comment that says what it admits.
 
+As in seal verify, --github-repo refuses the certificates of runs triggered by
+pull_request_target or workflow_run (the repository's token acting for code or events from
+outside it) unless --allow-trigger names the event: policy-controller's policy refuses them
+by GitHub's workflow-trigger extension; Kyverno, which can only match an extension against a
+glob, accepts a trigger matching one of a few globs on the event name's ending that match
+every other event GitHub documents (the policy lists them), so it also refuses an event
+GitHub adds later whose name ends otherwise. --github-repo-id, --github-owner-id,
+--gitlab-project-id and --gitlab-namespace-id are refused: no engine reads the certificate
+extensions that carry the numeric ids, and the provenance cannot stand in for them.
+
 --no-signature --attestation vsa admits an image on the SLSA Verification Summary a
 promotion job attested (seal verify --vsa, then seal attest --vsa) alone, as seal
 verify --no-signature --attestation vsa does; the identity or key is the promotion

@@ -125,6 +125,28 @@ func TestPolicyFlags(t *testing.T) {
 		{name: "raw without issuer", args: []string{"kyverno", "--certificate-identity", "x", "--image", "r/**"}, code: 2, inStderr: "needs --certificate-oidc-issuer"},
 		{name: "protected on github", args: []string{"kyverno", "--github-repo", "a/b", "--protected-ref-only", "--image", "r/**"}, code: 2, inStderr: "applies to --gitlab-project"},
 		{name: "hosted without provenance", args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "a/b", "--hosted-runners-only", "--image", "r/**"}, code: 2, inStderr: "--attestation slsaprovenance"},
+		// The preset's flags that seal verify takes, as seal policy takes
+		// them: the ids no engine can check are refused, a trigger allowed
+		// is no longer refused.
+		{name: "github repository id", args: []string{"policy-controller", "--github-repo", "a/b", "--github-repo-id", "123", "--image", "r/**"}, code: 2,
+			inStderr: "policy-controller cannot check the numeric repository and owner ids (--github-repo-id and --github-owner-id)"},
+		{name: "gitlab project id", args: []string{"kyverno", "--kind", "clusterpolicy", "--gitlab-project", "a/b", "--gitlab-project-id", "123", "--image", "r/**"}, code: 2,
+			inStderr: "seal verify --gitlab-project a/b"},
+		{name: "repository id not a number", args: []string{"kyverno", "--kind", "clusterpolicy", "--github-repo", "a/b", "--github-owner-id", "acme", "--image", "r/**"}, code: 2,
+			inStderr: `GitHub owner id "acme": want a number`},
+		{name: "allow a trigger", args: []string{"policy-controller", "--github-repo", "acme/app", "--allow-trigger", "workflow_run", "--image", "r/**"},
+			want: func() string {
+				id, err := identity.GitHub{Repo: "acme/app", AllowTriggers: []string{"workflow_run"}}.Identity()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return mustGen(policy.PolicyController, policy.Spec{Identity: &id, Images: []string{"r/**"}, Format: oci.Legacy})
+			},
+		},
+		{name: "allow a trigger not refused", args: []string{"policy-controller", "--github-repo", "acme/app", "--allow-trigger", "push", "--image", "r/**"}, code: 2,
+			inStderr: "refuses only pull_request_target and workflow_run"},
+		{name: "allow a trigger without the github preset", args: []string{"kyverno", "--key", pub, "--allow-trigger", "workflow_run", "--image", "r/**"}, code: 2,
+			inStderr: "--allow-trigger applies to --github-repo"},
 		{name: "key in bundle format for policy-controller", args: []string{"policy-controller", "--key", pub, "--format", "bundle", "--image", "r/**"}, code: 2, inStderr: "--format legacy"},
 		{name: "bad format", args: []string{"kyverno", "--key", pub, "--image", "r/**", "--format", "both"}, code: 2, inStderr: "a policy reads one format"},
 		{name: "missing key file", args: []string{"kyverno", "--key", "nope.pub", "--image", "r/**"}, code: 2, inStderr: "--key: reading key file: open nope.pub"},

@@ -18,13 +18,7 @@ import (
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/oidc"
 	"github.com/sealsign/seal/internal/signing"
-)
-
-// The public Sigstore instance.
-const (
-	publicFulcio = "https://fulcio.sigstore.dev"
-	publicRekor  = "https://rekor.sigstore.dev"
-	publicTSA    = "https://timestamp.sigstore.dev/api/v1/timestamp"
+	"github.com/sealsign/seal/internal/trust"
 )
 
 // GitHub's own Sigstore instance, which actions/attest uses for private and
@@ -56,7 +50,7 @@ func (a *app) buildSigner(ctx context.Context, o options.Signing, md *ci.Metadat
 	case md.Visibility != "public":
 		svc.RekorURL = ""
 		a.log.Info(fmt.Sprintf("not uploading to the public transparency log: the repository is %s (its name and identity would become public; pass --tlog to upload anyway)", md.Visibility))
-		if o.Key == "" && svc.FulcioURL == publicFulcio {
+		if o.Key == "" && svc.FulcioURL == trust.PublicFulcio {
 			// Skipping Rekor is not enough: Fulcio logs every certificate,
 			// whose subject names the repository and workflow, in its
 			// public certificate transparency log.
@@ -129,7 +123,7 @@ func (a *app) keyPassword() ([]byte, error) {
 // services picks the Sigstore services: flags, else a signing config,
 // else the public instance.
 func services(o options.Signing) (signing.Services, error) {
-	svc := signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}
+	svc := signing.Services{FulcioURL: trust.PublicFulcio, RekorURL: trust.PublicRekor, TSAURL: trust.PublicTSA}
 	switch o.Sigstore {
 	case "", "public-good":
 	case "github":

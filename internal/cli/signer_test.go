@@ -17,6 +17,7 @@ import (
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/signing"
+	"github.com/sealsign/seal/internal/trust"
 )
 
 // TestServicesRekorVersion: the Rekor API version comes from --rekor-version,
@@ -46,9 +47,9 @@ func TestServicesRekorVersion(t *testing.T) {
 		wantErr bool
 	}{
 		{name: "public default", o: options.Signing{},
-			want: signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}},
+			want: signing.Services{FulcioURL: trust.PublicFulcio, RekorURL: trust.PublicRekor, TSAURL: trust.PublicTSA}},
 		{name: "flag v2", o: options.Signing{RekorURL: "http://127.0.0.1:3000/", RekorVersion: 2},
-			want: signing.Services{FulcioURL: publicFulcio, RekorURL: "http://127.0.0.1:3000", RekorVersion: 2, TSAURL: publicTSA}},
+			want: signing.Services{FulcioURL: trust.PublicFulcio, RekorURL: "http://127.0.0.1:3000", RekorVersion: 2, TSAURL: trust.PublicTSA}},
 		{name: "signing config v2", o: options.Signing{SigningConfig: cfg},
 			want: signing.Services{FulcioURL: "https://fulcio.example", RekorURL: v2, RekorVersion: 2}},
 		{name: "flag URL overrides the config's version", o: options.Signing{SigningConfig: cfg, RekorURL: "https://rekor.example"},
@@ -59,7 +60,7 @@ func TestServicesRekorVersion(t *testing.T) {
 		{name: "GitHub's instance", o: options.Signing{Sigstore: "github"},
 			want: signing.Services{FulcioURL: "https://fulcio.githubapp.com", TSAURL: "https://timestamp.githubapp.com/api/v1/timestamp"}},
 		{name: "public-good by name", o: options.Signing{Sigstore: "public-good"},
-			want: signing.Services{FulcioURL: publicFulcio, RekorURL: publicRekor, TSAURL: publicTSA}},
+			want: signing.Services{FulcioURL: trust.PublicFulcio, RekorURL: trust.PublicRekor, TSAURL: trust.PublicTSA}},
 		{name: "GitHub's instance has no log", o: options.Signing{Sigstore: "github", Tlog: true}, wantErr: true},
 		{name: "GitHub's instance and a signing config", o: options.Signing{Sigstore: "github", SigningConfig: cfg}, wantErr: true},
 		{name: "unknown instance", o: options.Signing{Sigstore: "staging"}, wantErr: true},

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
-	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/limits"
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/predicate"
@@ -247,17 +245,11 @@ func verifyJSON(results []verifyResult) []byte {
 func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Policy, error) {
 	p := &verify.Policy{RequireSignature: !o.NoSignature, RequireTlog: !o.NoTlog}
 	for _, t := range o.Attestations {
-		// As a requirement, cosign's "slsaprovenance" (v0.2) accepts either
-		// version: Seal writes v1, Tekton-era builders v0.2.
-		if t == "slsaprovenance" {
-			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1+"|"+predicate.SLSAProvenanceV02)
-			continue
-		}
-		u, err := predicate.ResolveType(t)
+		types, err := predicate.Required(t)
 		if err != nil {
 			return nil, &usageError{err}
 		}
-		p.Attestations = append(p.Attestations, u)
+		p.Attestations = append(p.Attestations, strings.Join(types, "|"))
 	}
 	if !p.RequireSignature && len(p.Attestations) == 0 {
 		return nil, usagef("--no-signature needs at least one --attestation: otherwise nothing is verified")
@@ -277,14 +269,6 @@ func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Poli
 			p.Attestations = append(p.Attestations, predicate.SLSAProvenanceV1)
 		}
 	}
-	switch {
-	case len(o.AllowTriggers) > 0 && o.GitHubRepo == "":
-		return nil, usagef("--allow-trigger applies to --github-repo")
-	case (o.GitHubRepoID != "" || o.GitHubOwnerID != "") && o.GitHubRepo == "":
-		return nil, usagef("--github-repo-id and --github-owner-id apply to --github-repo")
-	case (o.GitLabProjectID != "" || o.GitLabNamespaceID != "") && o.GitLabProject == "":
-		return nil, usagef("--gitlab-project-id and --gitlab-namespace-id apply to --gitlab-project")
-	}
 	id, pub, err := a.signer(ctx, o.Identity)
 	if err != nil {
 		return nil, err
@@ -292,16 +276,6 @@ func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Poli
 	if pub != nil {
 		p.Key = pub.Public()
 		return p, nil
-	}
-	if err := pinIDs(o, id); err != nil {
-		return nil, err
-	}
-	if o.GitHubRepo != "" {
-		for _, t := range refusedGitHubTriggers {
-			if !slices.Contains(o.AllowTriggers, t) {
-				p.RefuseTriggers = append(p.RefuseTriggers, t)
-			}
-		}
 	}
 	p.Identity = id
 	if o.ProtectedRefOnly {
@@ -320,40 +294,6 @@ func (a *app) verifyPolicy(ctx context.Context, o *options.Verify) (*verify.Poli
 // seal verify and seal policy alike.
 func vsaCheck(o options.VSACheck) verify.VSACheck {
 	return verify.VSACheck{VerifierID: o.VSAVerifier, MinLevel: o.VSALevel, PolicyDigest: o.VSAPolicyDigest}
-}
-
-// refusedGitHubTriggers are the events whose runs hold the repository's
-// token and secrets while running code (pull_request_target: the pull
-// request's) or acting on events (workflow_run: another workflow's,
-// perhaps a fork's) from outside the repository.
-var refusedGitHubTriggers = []string{"pull_request_target", "workflow_run"}
-
-// pinIDs adds the numeric repository and owner ids to the identity: unlike
-// names, which a new owner can take once renamed or deleted, ids are never
-// reused.
-func pinIDs(o *options.Verify, id *identity.Identity) error {
-	for _, v := range []struct{ flag, val string }{
-		{"--github-repo-id", o.GitHubRepoID}, {"--github-owner-id", o.GitHubOwnerID},
-		{"--gitlab-project-id", o.GitLabProjectID}, {"--gitlab-namespace-id", o.GitLabNamespaceID},
-	} {
-		if v.val == "" {
-			continue
-		}
-		if _, err := strconv.ParseUint(v.val, 10, 64); err != nil {
-			return usagef("%s %q: want a number", v.flag, v.val)
-		}
-	}
-	repo, owner := o.GitHubRepoID, o.GitHubOwnerID
-	if o.GitLabProject != "" {
-		repo, owner = o.GitLabProjectID, o.GitLabNamespaceID
-	}
-	if repo != "" {
-		id.Extensions.SourceRepositoryIdentifier = repo
-	}
-	if owner != "" {
-		id.Extensions.SourceRepositoryOwnerIdentifier = owner
-	}
-	return nil
 }
 
 // readRegistry is a registry client that asks for pull access only:

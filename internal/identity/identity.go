@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -57,6 +59,13 @@ type Identity struct {
 	// exact values (sigstore-go's certificate.Extensions, whose unset
 	// fields are not checked). Issuer is never set here.
 	Extensions certificate.Extensions
+	// RefuseTriggers are events whose certificates are refused, as the
+	// Build Trigger extension (1.3.6.1.4.1.57264.1.20; GitHub's event_name,
+	// GitLab's pipeline_source) or, in certificates from before it,
+	// GitHub's workflow-trigger extension (1.3.6.1.4.1.57264.1.2) names
+	// them. The GitHub preset refuses RefusedGitHubTriggers unless
+	// GitHub.AllowTriggers names them.
+	RefuseTriggers []string
 	// Source is the build a preset stands for; nil for raw identities.
 	Source *Source
 }
@@ -103,6 +112,110 @@ func FromGitHub(repo, workflow, ref string, hostedOnly bool) (Identity, error) {
 	return FromGitHubHost("", repo, workflow, ref, hostedOnly)
 }
 
+// GitHub is the GitHub preset as `seal verify` and `seal policy` take it
+// from their flags: FromGitHubHost's parameters, the numeric ids to pin
+// and the refused triggers to accept after all.
+type GitHub struct {
+	// Host is "" for github.com, or a GitHub Enterprise Server host[:port].
+	Host string
+	// Repo is "OWNER/REPO"; Workflow and Ref read as for FromGitHubHost.
+	Repo, Workflow, Ref string
+	// HostedRunnersOnly refuses self-hosted runners.
+	HostedRunnersOnly bool
+	// RepoID and OwnerID are GitHub's numeric repository and owner ids
+	// (Source Repository Identifier and Owner Identifier extensions):
+	// unlike names, which a new owner can take once a repository is
+	// renamed or deleted, ids are never reused.
+	RepoID, OwnerID string
+	// AllowTriggers are events of RefusedGitHubTriggers to accept.
+	AllowTriggers []string
+}
+
+// Identity is the preset's identity: FromGitHubHost's, refusing the
+// RefusedGitHubTriggers that AllowTriggers does not name, with the ids
+// pinned.
+func (g GitHub) Identity() (Identity, error) {
+	id, err := FromGitHubHost(g.Host, g.Repo, g.Workflow, g.Ref, g.HostedRunnersOnly)
+	if err != nil {
+		return Identity{}, err
+	}
+	for _, t := range g.AllowTriggers {
+		if !slices.Contains(RefusedGitHubTriggers(), t) {
+			return Identity{}, fmt.Errorf("allowed trigger %q: the GitHub preset refuses only %s, and accepts every other event", t, strings.Join(RefusedGitHubTriggers(), " and "))
+		}
+	}
+	id.RefuseTriggers = slices.DeleteFunc(id.RefuseTriggers, func(t string) bool { return slices.Contains(g.AllowTriggers, t) })
+	if err := id.pinIDs("GitHub repository id", g.RepoID, "GitHub owner id", g.OwnerID); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// RefusedGitHubTriggers are the events whose runs the GitHub preset
+// refuses: they hold the repository's token and secrets while running code
+// (pull_request_target: the pull request's) or acting on events
+// (workflow_run: another workflow's, perhaps a fork's) from outside the
+// repository.
+func RefusedGitHubTriggers() []string { return []string{"pull_request_target", "workflow_run"} }
+
+// GitHubEvents are the events GitHub Actions names as a run's event_name,
+// from GitHub's "Events that trigger workflows" (November 2025) and
+// "dynamic", the event of the workflows GitHub runs itself (Dependabot,
+// code scanning's default setup), the most common first. An engine that
+// can only match a trigger against a list accepts these less the refused
+// ones, and refuses an event GitHub adds later.
+func GitHubEvents() []string {
+	return []string{
+		"push", "workflow_dispatch", "release", "schedule", "merge_group", "pull_request", "repository_dispatch",
+		"branch_protection_rule", "check_run", "check_suite", "create", "delete", "deployment", "deployment_status",
+		"discussion", "discussion_comment", "dynamic", "fork", "gollum", "image_version", "issue_comment", "issues",
+		"label", "milestone", "page_build", "public", "pull_request_review", "pull_request_review_comment",
+		"pull_request_target", "registry_package", "status", "watch", "workflow_call", "workflow_run",
+	}
+}
+
+// GitLab is the GitLab preset as `seal verify` and `seal policy` take it
+// from their flags: FromGitLab's parameters and the numeric ids to pin.
+type GitLab struct {
+	// Host is "" for gitlab.com, or a self-managed instance's host[:port].
+	Host string
+	// Project is "GROUP/[SUBGROUP/]PROJECT"; Ref reads as for FromGitLab.
+	Project, Ref string
+	// HostedRunnersOnly refuses self-managed runners; ProtectedRefOnly
+	// requires provenance calling the ref protected (Source.RefProtected).
+	HostedRunnersOnly, ProtectedRefOnly bool
+	// ProjectID and NamespaceID are GitLab's numeric project and
+	// namespace ids (Source Repository Identifier and Owner Identifier).
+	ProjectID, NamespaceID string
+}
+
+// Identity is the preset's identity: FromGitLab's, with the ids pinned.
+func (g GitLab) Identity() (Identity, error) {
+	id, err := FromGitLab(g.Project, g.Host, g.Ref, g.HostedRunnersOnly, g.ProtectedRefOnly)
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := id.pinIDs("GitLab project id", g.ProjectID, "GitLab namespace id", g.NamespaceID); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// pinIDs requires the numeric repository and owner ids, where given.
+func (id *Identity) pinIDs(repoWhat, repo, ownerWhat, owner string) error {
+	for _, v := range []struct{ what, val string }{{repoWhat, repo}, {ownerWhat, owner}} {
+		if v.val == "" {
+			continue
+		}
+		if _, err := strconv.ParseUint(v.val, 10, 64); err != nil {
+			return fmt.Errorf("%s %q: want a number", v.what, v.val)
+		}
+	}
+	id.Extensions.SourceRepositoryIdentifier = repo
+	id.Extensions.SourceRepositoryOwnerIdentifier = owner
+	return nil
+}
+
 // FromGitHubHost is the identity of a GitHub Actions workflow of repo
 // ("OWNER/REPO", spelled as GitHub shows it) on host ("" for github.com, or
 // a GitHub Enterprise Server host[:port]) signing with its Fulcio
@@ -115,6 +228,8 @@ func FromGitHub(repo, workflow, ref string, hostedOnly bool) (Identity, error) {
 //   - Extensions.SourceRepositoryURI https://HOST/OWNER/REPO; with an
 //     exact ref also SourceRepositoryRef; with hostedOnly RunnerEnvironment
 //     "github-hosted".
+//   - RefuseTriggers RefusedGitHubTriggers (GitHub.AllowTriggers accepts
+//     them).
 //
 // ref is "" (any), a full ref ("refs/tags/v1.2.0"), a branch name
 // ("main" means refs/heads/main), or either ending in "*" for a prefix
@@ -213,6 +328,7 @@ func FromGitHubHost(host, repo, workflow, ref string, hostedOnly bool) (Identity
 	}
 	src.builder = san
 	id.SubjectRegexp = san.Regexp()
+	id.RefuseTriggers = RefusedGitHubTriggers()
 	return id, nil
 }
 
@@ -295,6 +411,14 @@ func (id Identity) Validate() error {
 	}
 	if id.Extensions.Issuer != "" {
 		return errors.New("identity extensions must not set the issuer: use Issuer")
+	}
+	for _, t := range id.RefuseTriggers {
+		if t == "" {
+			return errors.New("identity refuses an empty trigger")
+		}
+		if err := Printable(t); err != nil {
+			return fmt.Errorf("identity refused trigger %q: %w", t, err)
+		}
 	}
 	return nil
 }

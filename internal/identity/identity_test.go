@@ -2,10 +2,12 @@ package identity
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 )
 
@@ -166,6 +168,52 @@ func TestSubjectMatches(t *testing.T) {
 	}
 }
 
+// TestPresets: the presets as `seal verify` and `seal policy` take them
+// from their flags, refused triggers and numeric ids included.
+func TestPresets(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		id          func() (Identity, error)
+		wantRefused []string
+		wantRepoID  string
+		wantOwnerID string
+	}{
+		{"github refuses outsiders' triggers", GitHub{Repo: "acme/app"}.Identity, []string{"pull_request_target", "workflow_run"}, "", ""},
+		{"github allows one", GitHub{Repo: "acme/app", AllowTriggers: []string{"workflow_run"}}.Identity, []string{"pull_request_target"}, "", ""},
+		{"github allows both", GitHub{Repo: "acme/app", AllowTriggers: []string{"pull_request_target", "workflow_run"}}.Identity, []string{}, "", ""},
+		{"github ids", GitHub{Repo: "acme/app", RepoID: "123", OwnerID: "456"}.Identity, []string{"pull_request_target", "workflow_run"}, "123", "456"},
+		{"gitlab refuses no trigger", GitLab{Project: "acme/app", ProjectID: "7"}.Identity, nil, "7", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := tc.id()
+			if err != nil {
+				t.Fatalf("Identity() = %v", err)
+			}
+			if err := id.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
+			}
+			got := []any{id.RefuseTriggers, id.Extensions.SourceRepositoryIdentifier, id.Extensions.SourceRepositoryOwnerIdentifier}
+			want := []any{tc.wantRefused, tc.wantRepoID, tc.wantOwnerID}
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("preset (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The preset's events list the refused ones, so that an engine
+	// matching a list of allowed events can leave them out.
+	for _, t0 := range RefusedGitHubTriggers() {
+		if !slices.Contains(GitHubEvents(), t0) {
+			t.Errorf("GitHubEvents() lacks the refused %q", t0)
+		}
+	}
+	// Callers may edit what they get.
+	r := RefusedGitHubTriggers()
+	r[0] = "push"
+	if RefusedGitHubTriggers()[0] != "pull_request_target" {
+		t.Error("RefusedGitHubTriggers() shares its slice")
+	}
+}
+
 func TestIdentityErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -195,6 +243,13 @@ func TestIdentityErrors(t *testing.T) {
 		{"NEL in issuer", func() error { return Identity{Subject: "a", Issuer: "c\u0085d"}.Validate() }, "control character U+0085"},
 		{"line separator in issuer regexp", func() error { return Identity{Subject: "a", IssuerRegexp: "c\u2028d"}.Validate() }, "U+2028 at byte 1 is not printable"},
 		{"invalid UTF-8", func() error { return Identity{Subject: "a\xff", Issuer: "c"}.Validate() }, "UTF-8"},
+		{"allowing a trigger the preset accepts", func() error {
+			_, err := GitHub{Repo: "acme/app", AllowTriggers: []string{"push"}}.Identity()
+			return err
+		}, "refuses only pull_request_target and workflow_run"},
+		{"repository id not a number", func() error { _, err := GitHub{Repo: "acme/app", RepoID: "acme"}.Identity(); return err }, `GitHub repository id "acme": want a number`},
+		{"namespace id not a number", func() error { _, err := GitLab{Project: "a/b", NamespaceID: "-1"}.Identity(); return err }, `GitLab namespace id "-1": want a number`},
+		{"empty refused trigger", func() error { return Identity{Subject: "a", Issuer: "c", RefuseTriggers: []string{""}}.Validate() }, "empty trigger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.err()

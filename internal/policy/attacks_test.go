@@ -6,8 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	sgroot "github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/identity"
@@ -15,8 +18,10 @@ import (
 	ocibundle "github.com/sealsign/seal/internal/oci/bundle"
 	"github.com/sealsign/seal/internal/oci/legacy"
 	"github.com/sealsign/seal/internal/oidc"
+	"github.com/sealsign/seal/internal/predicate"
 	"github.com/sealsign/seal/internal/signing"
 	"github.com/sealsign/seal/internal/testbed"
+	"github.com/sealsign/seal/internal/verify"
 )
 
 const slsaV1 = "https://slsa.dev/provenance/v1"
@@ -155,10 +160,7 @@ func (b *bed) signUntimestamped(ref, issuer string, claims map[string]any, md *c
 // Each image has a valid signature from the trusted signer, so only the
 // check the case is about can reject it.
 func TestEngineAttacks(t *testing.T) {
-	tester := testbed.Bin(t, testbed.BinTester)
-	kyverno := testbed.Bin(t, binKyverno)
 	b := startBed(t, testbed.Distribution)
-	b.tester = tester
 	iss, root := b.iss, b.root
 
 	main := testbed.GitHubClaims("acme/app")
@@ -208,18 +210,51 @@ func TestEngineAttacks(t *testing.T) {
 	}
 	id.Issuer = iss.GitHub
 
+	// seal verify with the same preset judges the same images, so that
+	// the policies can be held to its verdicts. It reads both formats at
+	// once; each victim has a valid signature in both and the planted
+	// attestation in one. Unlike the engines in the legacy format, it
+	// never admits a signature without a timestamp.
+	const noValidTimestamp = "no valid timestamp proves the short-lived certificate was valid when it signed"
+	for _, tc := range []struct {
+		name, image string
+		atts        []string
+		why         string // seal verify's reason to refuse, "" to admit
+	}{
+		{"good", good, []string{"slsaprovenance"}, ""},
+		{"copied-bundle", victims["copied-bundle"], []string{"slsaprovenance"}, "statement is about another artifact"},
+		{"copied-legacy", victims["copied-legacy"], []string{"slsaprovenance"}, "statement is about another artifact"},
+		{"tampered-bundle", victims["tampered-bundle"], []string{"slsaprovenance"}, "signature does not verify"},
+		{"tampered-legacy", victims["tampered-legacy"], []string{"slsaprovenance"}, "the RFC 3161 timestamp does not verify over this signature"},
+		{"untimestamped-provenance", untimestamped, []string{"slsaprovenance"}, noValidTimestamp},
+		{"untimestamped-signature", untimestamped, nil, noValidTimestamp},
+	} {
+		t.Run("seal-verify/"+tc.name, func(t *testing.T) {
+			err := b.sealVerify(t, &id, tc.atts, tc.image)
+			t.Logf("verdict: seal verify, %s: admitted=%v", tc.name, err == nil)
+			switch {
+			case tc.why == "" && err != nil:
+				t.Errorf("seal verify refused it: %v", err)
+			case tc.why != "" && err == nil:
+				t.Error("seal verify admitted it")
+			case tc.why != "" && !strings.Contains(err.Error(), tc.why):
+				t.Errorf("seal verify refused it, but not for %q: %v", tc.why, err)
+			}
+		})
+	}
+
 	type engine struct {
 		engineRun
 		formats []oci.Format
 	}
 	var engines []engine
-	for _, r := range b.policyControllerRuns(t) {
+	for _, r := range b.policyControllerRuns() {
 		engines = append(engines, engine{r, []oci.Format{oci.Bundle, oci.Legacy}})
 	}
 	// Kyverno's SigstoreBundle type takes its trusted root only from TUF
 	// (see TestKyvernoCLI), so only the Cosign type runs here.
 	engines = append(engines, engine{engineRun{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
-		return kyvernoAdmits(t, kyverno, policy, image)
+		return kyvernoAdmits(t, testbed.Bin(t, binKyverno), policy, image)
 	}}, []oci.Format{oci.Legacy}})
 	// Why each engine rejects each attack, per format. In bundle format
 	// policy-controller (cosign v2.5.0's
@@ -278,8 +313,131 @@ func TestEngineAttacks(t *testing.T) {
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s", e.name, f, tc.name), func(t *testing.T) {
 					got, out := e.admits(t, policy, tc.v.image)
+					t.Logf("verdict: %s, %s, %s: admitted=%v", e.name, f, tc.name, got)
 					tc.v.check(t, got, out, policy)
 				})
+			}
+		}
+	}
+}
+
+// sealVerify is what `seal verify` with the preset or raw identity id and
+// --attestation atts concludes about image, on the bed's private Sigstore
+// without a log (--trusted-root, --no-tlog): nil when it admits the image.
+// atts are resolved as the CLI resolves them (predicate.Required).
+func (b *bed) sealVerify(t *testing.T, id *identity.Identity, atts []string, image string) error {
+	t.Helper()
+	trusted, err := sgroot.NewTrustedRootFromJSON(b.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := verify.Policy{Identity: id, Trusted: trusted, RequireSignature: true}
+	for _, a := range atts {
+		types, err := predicate.Required(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Attestations = append(p.Attestations, strings.Join(types, "|"))
+	}
+	_, err = verify.New(b.ociClient()).Verify(context.Background(), image, p, false)
+	return err
+}
+
+// TestRefusedTrigger is the attack of a pull request on a workflow of the
+// right repository that runs on pull_request_target (or of a fork's run
+// that a workflow_run workflow acts on): the run holds acme/app's token,
+// so its Fulcio certificate is acme/app's in every field (subject,
+// repository, ref, runner) but the trigger, while the code it runs is the
+// outsider's. The GitHub preset refuses such certificates unless
+// --allow-trigger names the event, and seal verify and every policy Seal
+// writes for the preset must agree: each engine that can read the trigger
+// (Kyverno's Cosign verifier and policy-controller in the legacy format,
+// through GitHub's workflow-trigger extension) refuses the image for it;
+// where no engine can (the bundle format, Kyverno's
+// ImageValidatingPolicy), Generate writes no preset policy at all
+// (TestForeignCaller). acme's own run on push is admitted throughout.
+func TestRefusedTrigger(t *testing.T) {
+	b := startBed(t, testbed.Distribution)
+	iss := b.iss
+
+	sign := func(claims map[string]any) string {
+		ref := b.push("acme/app")
+		b.signKeyless(ref, iss.GitHub, claims, githubMD(claims))
+		return ref
+	}
+	push := testbed.GitHubClaims("acme/app")
+	images := map[string]string{"push": sign(push)}
+	for _, trig := range identity.RefusedGitHubTriggers() {
+		// The honest provenance of the run: the certificate's trigger is
+		// all that tells it apart.
+		images[trig] = sign(testbed.GitHubClaimsWith("acme/app", map[string]any{"event_name": trig, "head_ref": "outsider-patch", "base_ref": "main"}))
+		cs := b.certSummary(images[trig])
+		if cs.BuildTrigger != trig || cs.GithubWorkflowTrigger != trig || cs.SourceRepositoryURI != "https://github.com/acme/app" {
+			t.Fatalf("%s run's certificate: build trigger %q, workflow trigger %q, source %q", trig, cs.BuildTrigger, cs.GithubWorkflowTrigger, cs.SourceRepositoryURI)
+		}
+	}
+
+	type engine struct {
+		engineRun
+		// refuses is the engine's own reason for refusing a trigger.
+		refuses func(trigger string) string
+	}
+	// Each engine's binary is looked up in its own subtests, so that -run
+	// can pick engines.
+	var engines []engine
+	for _, r := range b.policyControllerRuns() {
+		engines = append(engines, engine{r, func(trig string) string {
+			// The CIP-level policy failed, on input naming the trigger.
+			return `githubWorkflowTrigger\\":\\"` + trig + `\\"[\s\S]*failed evaluating rego policy for type ClusterImagePolicy`
+		}})
+	}
+	engines = append(engines, engine{engineRun{"kyverno", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
+		return kyvernoAdmits(t, testbed.Bin(t, binKyverno), policy, image)
+	}}, func(trig string) string {
+		// The first entry, for push (and events ending like it), names
+		// what it found.
+		return `extension mismatch: expected \*h for key githubWorkflowTrigger, received ` + trig
+	}})
+
+	for _, allow := range [][]string{nil, {"workflow_run"}, identity.RefusedGitHubTriggers()} {
+		id, err := identity.GitHub{Repo: "acme/app", Ref: "main", AllowTriggers: allow}.Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id.Issuer = iss.GitHub
+		for _, atts := range [][]string{nil, {"slsaprovenance"}} {
+			name := fmt.Sprintf("allow-%d/%d-attestations", len(allow), len(atts))
+			for _, image := range []string{"push", "pull_request_target", "workflow_run"} {
+				want := image == "push" || slices.Contains(allow, image)
+				t.Run(name+"/seal-verify/"+image, func(t *testing.T) {
+					err := b.sealVerify(t, &id, atts, images[image])
+					t.Logf("verdict: seal verify, %s, %s: admitted=%v", name, image, err == nil)
+					switch {
+					case want && err != nil:
+						t.Errorf("seal verify refused it: %v", err)
+					case !want && err == nil:
+						t.Error("seal verify admitted it")
+					case !want && !strings.Contains(err.Error(), `certificate build trigger is "`+image+`", which the policy refuses`):
+						t.Errorf("seal verify refused it, but not for its trigger: %v", err)
+					}
+				})
+			}
+			for _, e := range engines {
+				policy, err := Generate(e.kind, Spec{Images: []string{b.reg.Host + "/**"}, Identity: &id, Attestations: atts, Format: oci.Legacy, TrustedRoot: b.root, NoTlog: true})
+				if err != nil {
+					t.Fatalf("%s: Generate() = %v", e.name, err)
+				}
+				if refused := strings.Join(id.RefuseTriggers, " or "); len(allow) < 2 && !bytes.Contains(policy, []byte("trigger: not "+refused+" (")) {
+					t.Errorf("%s: the header does not say the policy refuses %s:\n%s", e.name, refused, policy)
+				}
+				for _, image := range []string{"push", "pull_request_target", "workflow_run"} {
+					v := verdict{images[image], image == "push" || slices.Contains(allow, image), e.refuses(image)}
+					t.Run(name+"/"+e.name+"/"+image, func(t *testing.T) {
+						got, out := e.admits(t, policy, v.image)
+						t.Logf("verdict: %s, %s, %s: admitted=%v\n%s", e.name, name, image, got, lastLines(out, 4))
+						v.check(t, got, out, policy)
+					})
+				}
 			}
 		}
 	}

@@ -26,7 +26,9 @@
 // cannot check of a pinned repository's build (the runner, a protected
 // ref) is checked in the provenance, and without the provenance
 // attestation Generate refuses rather than emit a policy weaker than its
-// flags. Every policy starts with a comment saying in words what it admits;
+// flags. The triggers a GitHub preset refuses (Identity.RefuseTriggers)
+// are checked in GitHub's workflow-trigger extension; the numeric
+// repository and owner ids, in no extension an engine reads, are refused. Every policy starts with a comment saying in words what it admits;
 // user strings reach it only printable, and the YAML encoder writes the
 // policy itself.
 //

@@ -3,10 +3,12 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	sealtrust "github.com/sealsign/seal/internal/trust"
 )
 
 // Kyverno's ClusterPolicy (kyverno.io/v1), the fields Seal writes. Field
@@ -69,6 +71,8 @@ type kyvVerify struct {
 }
 
 type kyvAttestorSet struct {
+	// Count is how many entries must match; nil means all of them.
+	Count   *int          `yaml:"count,omitempty"`
 	Entries []kyvAttestor `yaml:"entries"`
 }
 
@@ -151,6 +155,9 @@ func kyverno(p *prepared) ([]byte, error) {
 	if err := p.needProvenance(Kyverno); err != nil {
 		return nil, err
 	}
+	if err := p.pinExtensions(Kyverno); err != nil {
+		return nil, err
+	}
 	if err := p.kyvLiterals(); err != nil {
 		return nil, err
 	}
@@ -163,7 +170,7 @@ func kyverno(p *prepared) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sets := []kyvAttestorSet{{Entries: []kyvAttestor{attestor}}}
+	sets := []kyvAttestorSet{p.kyvTriggers(attestor)}
 	v := kyvVerify{
 		Type:            "Cosign",
 		ImageReferences: kyvImages(p.Images),
@@ -268,7 +275,7 @@ func (p *prepared) kyvAttestor(bundle bool) (kyvAttestor, error) {
 	rekor := &kyvRekor{URL: p.rekor}
 	if p.NoTlog {
 		// Kyverno wants a URL even when it is told to ignore the log.
-		rekor = &kyvRekor{URL: PublicRekor, IgnoreTlog: true}
+		rekor = &kyvRekor{URL: sealtrust.PublicRekor, IgnoreTlog: true}
 	} else if p.trust != nil {
 		rekor.PubKey = p.trust.rekorKey
 	}
@@ -314,6 +321,64 @@ func (p *prepared) kyvAttestor(bundle bool) (kyvAttestor, error) {
 	}
 	k.CTLog = ct
 	return kyvAttestor{Keyless: k}, nil
+}
+
+// kyvTriggers is the attestor set that refuses the identity's triggers.
+// Kyverno matches an extension only against a glob of "*" and "?", which
+// cannot say "anything but pull_request_target", so the set has one entry
+// per glob of kyvTriggerGlobs, any one of which must match (count 1).
+func (p *prepared) kyvTriggers(a kyvAttestor) kyvAttestorSet {
+	if a.Keyless == nil || len(p.Identity.RefuseTriggers) == 0 {
+		return kyvAttestorSet{Entries: []kyvAttestor{a}}
+	}
+	var set kyvAttestorSet
+	for _, g := range kyvTriggerGlobs(p.Identity.RefuseTriggers) {
+		k := *a.Keyless
+		k.AdditionalExtensions = map[string]string{"githubWorkflowTrigger": g}
+		for n, v := range a.Keyless.AdditionalExtensions {
+			k.AdditionalExtensions[n] = v
+		}
+		set.Entries = append(set.Entries, kyvAttestor{Keyless: &k})
+	}
+	one := 1
+	set.Count = &one
+	return set
+}
+
+// kyvTriggerGlobs are globs that match every event GitHub documents
+// (identity.GitHubEvents) but the refused ones, and no refused one: for
+// each event, "*" and its shortest ending that no refused event ends
+// with ("*h" for push), or the event itself where every ending is a
+// refused one's, without the globs a shorter one covers. An event GitHub
+// adds later passes when its name ends as an accepted one's does, and is
+// refused otherwise, where `seal verify` accepts it: fewer entries than
+// one per event keep the policy within Kubernetes' size limits (each
+// entry repeats the trust material).
+func kyvTriggerGlobs(refused []string) []string {
+	var suffixes []string
+	for _, e := range identity.GitHubEvents() {
+		if slices.Contains(refused, e) {
+			continue
+		}
+		suf := e
+		for k := 1; k <= len(e); k++ {
+			if !slices.ContainsFunc(refused, func(r string) bool { return strings.HasSuffix(r, e[len(e)-k:]) }) {
+				suf = "*" + e[len(e)-k:]
+				break
+			}
+		}
+		suffixes = append(suffixes, suf)
+	}
+	var out []string
+	for _, s := range suffixes {
+		covered := slices.ContainsFunc(suffixes, func(o string) bool {
+			return o != s && strings.HasPrefix(o, "*") && strings.HasSuffix(strings.TrimPrefix(s, "*"), strings.TrimPrefix(o, "*"))
+		})
+		if !covered && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // kyvImages turns policy-controller globs into Kyverno's, whose "*" also

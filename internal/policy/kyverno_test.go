@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -166,4 +168,28 @@ func (b *bed) kyvernoImages() kyvernoImages {
 	glc := testbed.GitLabClaims("acme-group/app")
 	im.glGood = sign("acme-group/app", b.iss.GitLab, glc, gitlabMD(glc))
 	return im
+}
+
+// TestKyvernoTriggerGlobs: the globs Kyverno checks the workflow-trigger
+// extension against match every event GitHub documents but the refused
+// ones, and none of those, for every set of refused triggers a GitHub
+// preset can have.
+func TestKyvernoTriggerGlobs(t *testing.T) {
+	all := identity.RefusedGitHubTriggers()
+	for _, refused := range [][]string{all, all[:1], all[1:]} {
+		globs := kyvTriggerGlobs(refused)
+		// Kyverno's globs know "*" and "?", as path.Match does within a
+		// segment; event names have no "/".
+		matches := func(e string) bool {
+			return slices.ContainsFunc(globs, func(g string) bool { ok, _ := path.Match(g, e); return ok })
+		}
+		for _, e := range identity.GitHubEvents() {
+			if got, want := matches(e), !slices.Contains(refused, e); got != want {
+				t.Errorf("refusing %q: event %q matches %q = %v, want %v", refused, e, globs, got, want)
+			}
+		}
+		if len(globs) >= len(identity.GitHubEvents())/2 {
+			t.Errorf("refusing %q: %d globs, want fewer than half as many as events", refused, len(globs))
+		}
+	}
 }

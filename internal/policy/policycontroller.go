@@ -9,6 +9,7 @@ import (
 
 	"github.com/sealsign/seal/internal/identity"
 	"github.com/sealsign/seal/internal/oci"
+	sealtrust "github.com/sealsign/seal/internal/trust"
 )
 
 // policy-controller's ClusterImagePolicy (policy.sigstore.dev/v1beta1) and
@@ -168,6 +169,9 @@ func policyControllerDocs(p *prepared) ([]byte, error) {
 	if err := p.needProvenance(PolicyController); err != nil {
 		return nil, err
 	}
+	if err := p.pinExtensions(PolicyController); err != nil {
+		return nil, err
+	}
 	var trName string
 	var docs []any
 	if p.trust != nil {
@@ -240,7 +244,7 @@ func (p *prepared) cipAuthority(trName string) (cipAuthority, error) {
 	}
 	id := p.Identity
 	k := &cipKeyless{
-		URL:        "https://fulcio.sigstore.dev",
+		URL:        sealtrust.PublicFulcio,
 		Identities: []cipIdentity{{Issuer: id.Issuer, IssuerRegExp: id.IssuerRegexp, Subject: id.Subject, SubjectRegExp: id.SubjectRegexp}},
 	}
 	a.Keyless = k
@@ -270,7 +274,8 @@ func (p *prepared) cipAuthority(trName string) (cipAuthority, error) {
 // cipRego is the CIP-level policy for the legacy format: both authorities
 // must have matched, and for a GitHub preset every matched signature's
 // certificate must name the repository (and ref) in Fulcio's GitHub
-// workflow extensions, which the authorities cannot check themselves.
+// workflow extensions, which the authorities cannot check themselves, and
+// no refused trigger in the workflow-trigger extension.
 func (p *prepared) cipRego(atts []cipAttestation) string {
 	var rules []string
 	if !p.NoSignature {
@@ -308,6 +313,12 @@ func (p *prepared) cipRego(atts []cipAttestation) string {
 		fmt.Fprintf(&b, "\nforeign[m] {\n  matched[m]\n  not m.githubWorkflowRepo == %s\n}\n", regoString(src.Repository))
 		if src.Ref != "" {
 			fmt.Fprintf(&b, "\nforeign[m] {\n  matched[m]\n  not regex.match(%s, m.githubWorkflowRef)\n}\n", regoString(src.RefPattern().Regexp()))
+		}
+		// A refused trigger's run is foreign too: the same repository's
+		// token, acting for code or events from outside it. An absent
+		// extension is no refused trigger, as for seal verify.
+		for _, t := range p.Identity.RefuseTriggers {
+			fmt.Fprintf(&b, "\nforeign[m] {\n  matched[m]\n  m.githubWorkflowTrigger == %s\n}\n", regoString(t))
 		}
 	}
 	return b.String()

@@ -130,6 +130,7 @@ func (p *prepared) explain(engine string) []string {
 			if src.Ref != "" {
 				l = append(l, "  ref:     "+src.RefPattern().Glob()+" (GitHub workflow ref extension)")
 			}
+			l = append(l, p.explainTriggers(engine)...)
 		}
 		l[len(l)-1] += ","
 	}
@@ -149,6 +150,10 @@ func (p *prepared) explain(engine string) []string {
 		l = append(l, "and attested by the same signer with")
 		for _, a := range p.Attestations {
 			l = append(l, "  "+a)
+			if a == SLSAProvenanceV1 {
+				// predicate.Required: seal verify takes either version.
+				l = append(l, "    (v1 only: `seal verify --attestation slsaprovenance` also takes v0.2)")
+			}
 		}
 	}
 	if cs := p.provenanceChecks(); len(cs) > 0 {
@@ -164,6 +169,11 @@ func (p *prepared) explain(engine string) []string {
 		if src.RefProtected {
 			l = append(l, "(ref protection is the build's own claim: no certificate field records it)")
 		}
+		// verify's cross-checks (verify.Fact): no engine hands a policy
+		// an attestation together with its certificate.
+		l = append(l, "(the provenance's other facts, such as the commit it names, are the",
+			"build's own claim: `seal verify` also holds each to the signer's certificate,",
+			"which no admission engine can compare an attestation with)")
 	}
 	if p.vsa {
 		l = append(l, "The verification summary ("+VSA+") must say:")
@@ -211,6 +221,40 @@ func (p *prepared) explain(engine string) []string {
 	} else {
 		l = append(l, "Trust: the public-good Sigstore instance.")
 	}
+	return l
+}
+
+// explainTriggers says which runs' certificates the policy refuses by
+// their trigger, in GitHub's workflow-trigger extension
+// (1.3.6.1.4.1.57264.1.2), which Fulcio writes from the same event_name
+// claim as the Build Trigger extension `seal verify` reads.
+func (p *prepared) explainTriggers(engine string) []string {
+	refused := p.Identity.RefuseTriggers
+	if len(refused) == 0 {
+		return nil
+	}
+	l := []string{"  trigger: not " + strings.Join(refused, " or ") + " (GitHub workflow trigger extension)"}
+	if engine != string(Kyverno) {
+		return l
+	}
+	// Kyverno matches globs of the allowed events (kyvTriggers).
+	l = append(l, "           which Kyverno, matching only globs, checks as one of")
+	line := "          "
+	globs := kyvTriggerGlobs(refused)
+	for i, g := range globs {
+		w := " " + g
+		if i < len(globs)-1 {
+			w += ","
+		}
+		if len(line)+len(w) > 78 {
+			l = append(l, line)
+			line = "          "
+		}
+		line += w
+	}
+	l = append(l, line,
+		"           (every other event GitHub documents ends so; an event GitHub adds",
+		"           later and ending otherwise is refused, which `seal verify` accepts)")
 	return l
 }
 

@@ -1,6 +1,11 @@
 package policy
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -120,6 +125,24 @@ func TestGenerateRefuses(t *testing.T) {
 		{"summary alone, hosted runners", PolicyController, func(t *testing.T) Spec {
 			return Spec{Identity: mustGitHub(t, "acme/promote", "", "", true), Images: []string{"a/**"}, Format: oci.Legacy, NoSignature: true, Attestations: []string{"vsa"}}
 		}, "drop --hosted-runners-only"},
+		// The numeric ids are in no extension an engine reads.
+		{"github repository id, kyverno", Kyverno, func(t *testing.T) Spec {
+			id, err := identity.GitHub{Repo: "acme/app", RepoID: "123"}.Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Spec{Identity: &id, Images: []string{"a/**"}, Format: oci.Legacy}
+		}, "kyverno cannot check the numeric repository and owner ids (--github-repo-id and --github-owner-id)"},
+		{"github owner id, policy-controller", PolicyController, func(t *testing.T) Spec {
+			id, err := identity.GitHub{Repo: "acme/app", OwnerID: "456"}.Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Spec{Identity: &id, Images: []string{"a/**"}, Format: oci.Legacy, Attestations: []string{"slsaprovenance"}}
+		}, "Source Repository Owner Identifier (1.3.6.1.4.1.57264.1.17)"},
+		{"raw identity refusing triggers", PolicyController, func(t *testing.T) Spec {
+			return Spec{Identity: &identity.Identity{Subject: "s", Issuer: "i", RefuseTriggers: []string{"pull_request_target"}}, Images: []string{"a/**"}, Format: oci.Legacy}
+		}, "only be written for the GitHub preset"},
 		{"summary alone, preset, ImageValidatingPolicy", Kyverno, func(t *testing.T) Spec {
 			return Spec{Identity: gh(t), Images: []string{"a/**"}, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind, NoSignature: true, Attestations: []string{"vsa"}}
 		}, "use --kind clusterpolicy --format legacy"},
@@ -149,5 +172,31 @@ func TestResolveAttestation(t *testing.T) {
 	}
 	if _, err := ResolveAttestation("ftp://x"); err == nil {
 		t.Error("ResolveAttestation(ftp://x) succeeded, want an error")
+	}
+}
+
+// TestKeyHash: a key's signatures are checked with the hash Seal (and
+// cosign) signs with for its curve, which the engines must be told when it
+// is not their default SHA-256.
+func TestKeyHash(t *testing.T) {
+	for _, tc := range []struct {
+		curve elliptic.Curve
+		want  string
+	}{{elliptic.P256(), ""}, {elliptic.P384(), "sha384"}, {elliptic.P521(), "sha512"}} {
+		k, err := ecdsa.GenerateKey(tc.curve, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Spec{PublicKey: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), Images: []string{"a/**"}, Format: oci.Legacy}.prepare()
+		if err != nil {
+			t.Fatalf("%s: prepare() = %v", tc.curve.Params().Name, err)
+		}
+		if p.key.hash != tc.want {
+			t.Errorf("%s: hash = %q, want %q", tc.curve.Params().Name, p.key.hash, tc.want)
+		}
 	}
 }

@@ -161,11 +161,15 @@ type engineRun struct {
 	admits func(t *testing.T, policy []byte, image string) (bool, string)
 }
 
-// policyControllerRuns are both policy-controller testers, on b's registry.
-func (b *bed) policyControllerRuns(t *testing.T) []engineRun {
+// policyControllerRuns are both policy-controller testers, on b's
+// registry. Each tester is looked up when it first runs, in a subtest, so
+// that -run can pick one.
+func (b *bed) policyControllerRuns() []engineRun {
 	var out []engineRun
 	for _, pc := range policyControllers {
-		out = append(out, engineRun{"policy-controller-" + pc.version, PolicyController, b.admitsBy(testbed.Bin(t, pc.bin))})
+		out = append(out, engineRun{"policy-controller-" + pc.version, PolicyController, func(t *testing.T, policy []byte, image string) (bool, string) {
+			return b.admitsBy(testbed.Bin(t, pc.bin))(t, policy, image)
+		}})
 	}
 	return out
 }

@@ -149,7 +149,7 @@ func TestVSAPolicies(t *testing.T) {
 	kyvBundle := engineRun{"kyverno-bundle", Kyverno, func(t *testing.T, policy []byte, image string) (bool, string) {
 		return kyvernoAdmitsWith(t, kyverno, policy, image, bundleEnv, "-v=6")
 	}}
-	pcs := b.policyControllerRuns(t)
+	pcs := b.policyControllerRuns()
 
 	// Why each engine refuses, by case. Kyverno's ClusterPolicy names the
 	// condition that failed, the ImageValidatingPolicy the validation (and,

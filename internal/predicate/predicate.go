@@ -59,6 +59,22 @@ func ResolveType(t string) (string, error) {
 	return t, nil
 }
 
+// Required is what an attestation of type t requires, as `seal verify
+// --attestation` and `seal policy --attestation` take it: ResolveType's
+// predicate type, except that cosign's "slsaprovenance" (v0.2) is met by
+// either version, SLSA v1 (which Seal writes) or v0.2 (Tekton-era
+// builders). Any one of the types returned satisfies the requirement.
+func Required(t string) ([]string, error) {
+	if strings.EqualFold(t, "slsaprovenance") {
+		return []string{SLSAProvenanceV1, SLSAProvenanceV02}, nil
+	}
+	u, err := ResolveType(t)
+	if err != nil {
+		return nil, err
+	}
+	return []string{u}, nil
+}
+
 // Document is a predicate ready to attest.
 type Document struct {
 	Type string

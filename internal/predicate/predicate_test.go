@@ -136,3 +136,24 @@ func TestResolveType(t *testing.T) {
 		t.Errorf("ResolveType(sbom) = %v, want an error listing the short names", err)
 	}
 }
+
+// TestRequired: as a requirement, cosign's "slsaprovenance" (v0.2) is met
+// by either version; every other name by its one type.
+func TestRequired(t *testing.T) {
+	for in, want := range map[string][]string{
+		"slsaprovenance":          {SLSAProvenanceV1, SLSAProvenanceV02},
+		"SLSAProvenance":          {SLSAProvenanceV1, SLSAProvenanceV02},
+		"slsaprovenance02":        {SLSAProvenanceV02},
+		"slsaprovenance1":         {SLSAProvenanceV1},
+		"spdx":                    {SPDX},
+		"https://example.com/x/1": {"https://example.com/x/1"},
+	} {
+		got, err := Required(in)
+		if err != nil || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Required(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := Required("sbom"); err == nil {
+		t.Error(`Required("sbom") = nil error, want an unknown type`)
+	}
+}

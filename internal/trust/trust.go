@@ -9,6 +9,13 @@ import (
 	"github.com/sealsign/seal/internal/limits"
 )
 
+// The public-good instance's services, which its trusted root names.
+const (
+	PublicFulcio = "https://fulcio.sigstore.dev"
+	PublicRekor  = "https://rekor.sigstore.dev"
+	PublicTSA    = "https://timestamp.sigstore.dev/api/v1/timestamp"
+)
+
 //go:embed public_trusted_root.json
 var publicRoot []byte
 

@@ -240,7 +240,7 @@ func (c *checker) identity(s *certificate.Summary) error {
 	if trigger == "" {
 		trigger = s.GithubWorkflowTrigger // certificates from before Fulcio's v2 extensions
 	}
-	if slices.Contains(c.p.RefuseTriggers, trigger) {
+	if slices.Contains(id.RefuseTriggers, trigger) {
 		errs = append(errs, fmt.Errorf("certificate build trigger is %q, which the policy refuses: such runs act with the repository's credentials on behalf of code or events from outside it (--allow-trigger %s accepts them)", trigger, trigger))
 	}
 	if src := id.Source; src != nil && strings.HasSuffix(src.Ref, "*") {

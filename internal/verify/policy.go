@@ -10,7 +10,8 @@ import (
 
 // Policy says what must hold for an image to pass.
 type Policy struct {
-	// Key verifies keyed signatures; Identity keyless ones. Exactly one.
+	// Key verifies keyed signatures; Identity keyless ones (including the
+	// triggers it refuses). Exactly one.
 	Key      crypto.PublicKey
 	Identity *identity.Identity
 	// Trusted holds the Fulcio CAs, timestamp authorities and logs that
@@ -32,12 +33,6 @@ type Policy struct {
 	// Exhaustive verifies every storage format, even when the bundles alone
 	// already satisfy the policy (the legacy tags are otherwise not read).
 	Exhaustive bool
-	// RefuseTriggers lists events (the certificate's Build Trigger
-	// extension: GitHub's event_name, GitLab's pipeline_source) whose
-	// keyless signatures are refused, such as GitHub's pull_request_target
-	// and workflow_run, whose runs hold the repository's token on behalf of
-	// code or events from outside it.
-	RefuseTriggers []string
 }
 
 // ProvenanceCheck lists facts SLSA provenance must state. Every check but

@@ -262,8 +262,8 @@ func (p Policy) Document(recursive bool) PolicyDocument {
 		if id.Source != nil && strings.HasSuffix(id.Source.Ref, "*") {
 			d.SourceRefPrefix = strings.TrimSuffix(id.Source.Ref, "*")
 		}
-		if len(p.RefuseTriggers) > 0 {
-			d.RefuseTriggers = slices.Sorted(slices.Values(p.RefuseTriggers))
+		if len(id.RefuseTriggers) > 0 {
+			d.RefuseTriggers = slices.Sorted(slices.Values(id.RefuseTriggers))
 		}
 	}
 	if pc := p.Provenance; pc != nil {

@@ -56,10 +56,10 @@ func vsaPolicy() Policy {
 	id := &identity.Identity{Issuer: "https://token.actions.githubusercontent.com", SubjectRegexp: `^https://github\.com/acme/app/`}
 	id.Extensions.SourceRepositoryURI = "https://github.com/acme/app"
 	id.Extensions.RunnerEnvironment = "github-hosted"
+	id.RefuseTriggers = []string{"workflow_run", "pull_request_target"}
 	return Policy{Identity: id, RequireTlog: true, RequireSignature: true,
-		Attestations:   []string{predicate.SLSAProvenanceV1 + "|" + predicate.SLSAProvenanceV02},
-		RefuseTriggers: []string{"workflow_run", "pull_request_target"},
-		Provenance:     &ProvenanceCheck{SourceRef: "refs/heads/main"}}
+		Attestations: []string{predicate.SLSAProvenanceV1 + "|" + predicate.SLSAProvenanceV02},
+		Provenance:   &ProvenanceCheck{SourceRef: "refs/heads/main"}}
 }
 
 // TestVSAGolden: the statement seal verify --vsa writes, passed and failed.
@@ -141,7 +141,7 @@ func TestVSALevels(t *testing.T) {
 // the flags named them in, and the URI spells them out.
 func TestPolicyDocument(t *testing.T) {
 	a, b := vsaPolicy(), vsaPolicy()
-	b.RefuseTriggers = []string{"pull_request_target", "workflow_run"}
+	b.Identity.RefuseTriggers = []string{"pull_request_target", "workflow_run"}
 	if a.Document(false).Digest() != b.Document(false).Digest() {
 		t.Error("the same checks in another order have another digest")
 	}

@@ -23,6 +23,13 @@ type Identity struct {
 	// CertificateIdentity and CertificateOIDCIssuer are cosign's raw flags.
 	CertificateIdentity, CertificateIdentityRegexp     string
 	CertificateOIDCIssuer, CertificateOIDCIssuerRegexp string
+	// AllowTriggers are events a GitHub preset accepts although it refuses
+	// them by default (pull_request_target, workflow_run).
+	AllowTriggers []string
+	// GitHubRepoID and GitHubOwnerID pin GitHub's numeric repository and
+	// owner ids; GitLabProjectID and GitLabNamespaceID GitLab's.
+	GitHubRepoID, GitHubOwnerID        string
+	GitLabProjectID, GitLabNamespaceID string
 	// Key verifies keyed signatures (file, env://NAME, KMS URI).
 	Key string
 }
@@ -42,6 +49,11 @@ func (o *Identity) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "OIDC issuer of the certificate (with a preset: another issuer, e.g. GHES, self-managed GitLab)")
 	fs.StringVar(&o.CertificateOIDCIssuerRegexp, "certificate-oidc-issuer-regexp", "", "OIDC issuer pattern")
 	fs.StringVar(&o.Key, "key", "", "verify keyed signatures with this public key: file, env://NAME or KMS URI")
+	fs.StringArrayVar(&o.AllowTriggers, "allow-trigger", nil, "with --github-repo: accept signatures from runs of this event, which is refused by default (pull_request_target, workflow_run; repeatable)")
+	fs.StringVar(&o.GitHubRepoID, "github-repo-id", "", "with --github-repo: the repository's numeric id, which survives renames (certificate Source Repository Identifier)")
+	fs.StringVar(&o.GitHubOwnerID, "github-owner-id", "", "with --github-repo: the owner's numeric id (certificate Source Repository Owner Identifier)")
+	fs.StringVar(&o.GitLabProjectID, "gitlab-project-id", "", "with --gitlab-project: the project's numeric id (certificate Source Repository Identifier)")
+	fs.StringVar(&o.GitLabNamespaceID, "gitlab-namespace-id", "", "with --gitlab-project: the namespace's numeric id (certificate Source Repository Owner Identifier)")
 }
 
 // Verify configures `seal verify`.
@@ -56,13 +68,6 @@ type Verify struct {
 	// SourceRepo, SourceRef and BuilderID are checked in SLSA provenance
 	// and, keylessly, in the signer's certificate.
 	SourceRepo, SourceRef, BuilderID string
-	// AllowTriggers are events a GitHub preset accepts although it refuses
-	// them by default (pull_request_target, workflow_run).
-	AllowTriggers []string
-	// GitHubRepoID and GitHubOwnerID pin GitHub's numeric repository and
-	// owner ids; GitLabProjectID and GitLabNamespaceID GitLab's.
-	GitHubRepoID, GitHubOwnerID        string
-	GitLabProjectID, GitLabNamespaceID string
 	// TrustedRoot is a private instance's trusted_root.json.
 	TrustedRoot string
 	// NoTlog accepts keyless signatures without a transparency-log entry
@@ -113,11 +118,6 @@ func (o *Verify) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.SourceRepo, "source-repo", "", "provenance must name this source repository URL, and a keyless signer's certificate too (Source Repository URI)")
 	fs.StringVar(&o.SourceRef, "source-ref", "", "provenance must name this source ref, and a keyless signer's certificate too (Source Repository Ref)")
 	fs.StringVar(&o.BuilderID, "builder-id", "", "provenance must name this builder id, and a keyless signer's certificate too (Build Signer URI)")
-	fs.StringArrayVar(&o.AllowTriggers, "allow-trigger", nil, "with --github-repo: accept signatures from runs of this event, which is refused by default (pull_request_target, workflow_run; repeatable)")
-	fs.StringVar(&o.GitHubRepoID, "github-repo-id", "", "with --github-repo: the repository's numeric id, which survives renames (certificate Source Repository Identifier)")
-	fs.StringVar(&o.GitHubOwnerID, "github-owner-id", "", "with --github-repo: the owner's numeric id (certificate Source Repository Owner Identifier)")
-	fs.StringVar(&o.GitLabProjectID, "gitlab-project-id", "", "with --gitlab-project: the project's numeric id (certificate Source Repository Identifier)")
-	fs.StringVar(&o.GitLabNamespaceID, "gitlab-namespace-id", "", "with --gitlab-project: the namespace's numeric id (certificate Source Repository Owner Identifier)")
 	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (default: the embedded public-good root)")
 	fs.BoolVar(&o.NoTlog, "no-tlog", false, "accept keyless signatures without a transparency-log entry (a timestamp is still required)")
 	fs.BoolVar(&o.Recursive, "recursive", false, "for an index, verify every platform image too")
