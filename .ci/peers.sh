@@ -88,6 +88,8 @@ crd github.com/sigstore/policy-controller@v0.13.1 config/300-clusterimagepolicy.
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
 crd github.com/sigstore/policy-controller@v0.15.1 config/300-clusterimagepolicy.yaml
 crd github.com/sigstore/policy-controller@v0.15.1 config/300-trustroot.yaml
+# Flux's OCIRepository (spec.verify), for seal policy flux; v1.8.5 is Flux 2.8's source-controller
+crd github.com/fluxcd/source-controller@v1.8.5 config/crd/bases/source.toolkit.fluxcd.io_ocirepositories.yaml
 tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
 # nektos/act runs the repository's workflows and the action itself, in host mode (no Docker).
 gi act github.com/nektos/act@v0.2.89
