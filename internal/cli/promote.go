@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sealsign/seal/internal/action"
 	"github.com/sealsign/seal/internal/ci"
 	"github.com/sealsign/seal/internal/cli/options"
 	"github.com/sealsign/seal/internal/publish"
@@ -172,4 +173,28 @@ func (a *app) printPromoted(res *promoted, asJSON bool) {
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(out)
+}
+
+// actionPromote runs the promote step, or the all step's promotion after it signed and
+// attested. The promote step's result is what the promotion signer published; the all
+// step's stays the build's (its summary pins the build's signer), the promotion being
+// reported in the log.
+func (a *app) actionPromote(ctx context.Context, p *action.Plan, res *action.Result) error {
+	image := p.Image
+	if p.Attest != nil {
+		if res.Image != "" {
+			image = res.Image // the digest just signed
+		}
+		q := &action.Plan{Step: "promote", Image: image, Promote: p.Promote}
+		a.log.Info("running", "command", a.redact(q.Command()))
+	}
+	out, err := a.runPromote(ctx, image, p.Promote)
+	a.printPromoted(out, false)
+	if err != nil {
+		return err
+	}
+	if p.Attest == nil {
+		res.AddPublished(out.Published)
+	}
+	return nil
 }
