@@ -75,7 +75,11 @@ subject and issuer, so it is written for a key, or a GitHub promotion workflow p
 			if err != nil {
 				return err
 			}
-			doc, err := policy.Generate(engine, *spec)
+			generate := policy.Generate
+			if o.Promotion {
+				generate = policy.GeneratePromotion
+			}
+			doc, err := generate(engine, *spec)
 			if err != nil {
 				// Generate refuses flag combinations the engine cannot
 				// enforce; it reads no files.

@@ -36,3 +36,28 @@ func TestPolicyFlux(t *testing.T) {
 		})
 	}
 }
+
+// TestPolicyPromotion: seal policy --promotion writes the summary-alone policy for the
+// promotion signer, and refuses what a promotion policy cannot be.
+func TestPolicyPromotion(t *testing.T) {
+	pub := filepath.Join("..", "policy", "testdata", "cosign.pub")
+	stdout, stderr, code := sealPolicy(t, "policy-controller", "--promotion", "--key", pub, "--format", "bundle", "--no-tlog", "--image", "ghcr.io/acme/**")
+	if code != 0 || !strings.Contains(stdout, "with no image signature required") || !strings.Contains(stdout, "in cosign's .sig/.att tags, where seal promote publishes it too") {
+		t.Fatalf("seal policy policy-controller --promotion --key --format bundle: exit %d, stderr %q, want the legacy format, said:\n%s", code, stderr, stdout)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"attestation", []string{"kyverno", "--promotion", "--key", pub, "--attestation", "vsa", "--image", "ghcr.io/acme/**"}, "give no attestations"},
+		{"gitlab keyless", []string{"kyverno", "--kind", "clusterpolicy", "--promotion", "--gitlab-project", "acme/app", "--ref", "main", "--image", "ghcr.io/acme/**"}, "promote with a key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := sealPolicy(t, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q: want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
