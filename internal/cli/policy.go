@@ -83,7 +83,7 @@ subject and issuer, so it is written for a key, or a GitHub promotion workflow p
 			if err != nil {
 				// Generate refuses flag combinations the engine cannot
 				// enforce; it reads no files.
-				return &usageError{err}
+				return &usageError{promotionHint(err, o)}
 			}
 			return a.writeOutput(o.Output, doc)
 		},

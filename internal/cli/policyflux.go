@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/sealsign/seal/internal/cli/options"
@@ -37,4 +40,13 @@ func (a *app) runPolicyFlux(cmd *cobra.Command, o *options.Policy) error {
 		return &usageError{err}
 	}
 	return a.writeOutput(o.Output, doc)
+}
+
+// promotionHint adds the promotion alternative to Generate's refusal of a preset the engine
+// cannot pin to its repository (policy's pinSource, whose message names seal verify).
+func promotionHint(err error, o *options.Policy) error {
+	if o.Promotion || !strings.Contains(err.Error(), "cannot tell signatures of") {
+		return err
+	}
+	return fmt.Errorf("%w; or promote the images (seal promote verifies them with this preset and signs the verdict with a promotion key) and admit on that: seal policy ENGINE --promotion --key promotion.pub", err)
 }

@@ -52,6 +52,7 @@ func TestPolicyPromotion(t *testing.T) {
 	}{
 		{"attestation", []string{"kyverno", "--promotion", "--key", pub, "--attestation", "vsa", "--image", "ghcr.io/acme/**"}, "give no attestations"},
 		{"gitlab keyless", []string{"kyverno", "--kind", "clusterpolicy", "--promotion", "--gitlab-project", "acme/app", "--ref", "main", "--image", "ghcr.io/acme/**"}, "promote with a key"},
+		{"gitlab preset names the promotion", []string{"policy-controller", "--gitlab-project", "acme/app", "--ref", "main", "--image", "ghcr.io/acme/**"}, "seal verify --gitlab-project acme/app` before they are deployed: no policy-controller policy can check this in either format; or promote the images"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, code := sealPolicy(t, tc.args...)
