@@ -94,6 +94,9 @@ func (a *app) runPromote(ctx context.Context, image string, o *options.Promote) 
 	}
 	defer os.RemoveAll(dir)
 	keep := vo.VSA
+	if keep == "-" && o.JSON {
+		return nil, usagef("--vsa - and --json both write to stdout: give --vsa a file")
+	}
 	vo.VSA = filepath.Join(dir, "vsa.json")
 	if o.Key != "" {
 		// Decrypting the key overlaps the verification.
@@ -123,6 +126,15 @@ func (a *app) runPromote(ctx context.Context, image string, o *options.Promote) 
 			return res, fmt.Errorf("not promoted, nothing signed: %w", verr)
 		}
 		return res, verr
+	}
+	// The run passed, so its summary says PASSED; checked again, since signing a FAILED
+	// summary by the promotion signer is what this verb must never do.
+	raw, err := os.ReadFile(vo.VSA)
+	if err != nil {
+		return res, fmt.Errorf("reading the verification summary: %w", err)
+	}
+	if st, err := verify.ReadVSA(raw); err != nil || st.Summary.GetVerificationResult() != verify.ResultPassed {
+		return res, fmt.Errorf("not promoted, nothing signed: the verification summary does not say PASSED (%v)", err)
 	}
 	at, err := a.readVSA(vo.VSA)
 	if err != nil {
