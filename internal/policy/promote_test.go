@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -342,59 +343,91 @@ func TestPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyless.Issuer = iss.GitHub
+	// Each engine's own words, by case: for an image without the promotion signer's summary,
+	// for one whose summary another signer made, for a summary about another digest, for a
+	// FAILED summary, and for a tag. Kyverno's rule messages come from its result summary
+	// (its ImageValidatingPolicy names the policy's own message; why is in its log at -v=6).
+	type whys struct{ noSummary, other, replay, failed, tag string }
+	kyvWhys := whys{
+		// Kyverno's own spelling: "attestions not found" (no summary its verifier could read).
+		noSummary: `image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: (no matching attestations|.*attestions not found for predicate type https://slsa.dev/verification_summary/v1)`,
+		other:     `error: no matching attestations: accepted signatures do not match threshold|error: subject mismatch|attestions not found for predicate type https://slsa.dev/verification_summary/v1`,
+		replay:    `no matching subject digest found`,
+		failed:    `the verification summary must say: verificationResult is PASSED`,
+	}
+	kyvWhys.tag = kyvWhys.noSummary
+	kyvBundleWhys := whys{
+		noSummary: `image attestations verification failed, verifiedCount: 0, requiredCount: 1, error: sigstore bundle verification failed: no matching signatures found`,
+		replay:    `provided artifact digest does not match any digest in statement`,
+		failed:    `the verification summary must say: verificationResult is PASSED`,
+	}
+	kyvBundleWhys.other, kyvBundleWhys.tag = kyvBundleWhys.noSummary, kyvBundleWhys.noSummary
+	ivpWhys := whys{
+		noSummary: `every image must be attested with https://slsa.dev/verification_summary/v1`,
+		other:     `could not verify envelope: accepted signatures do not match threshold|no matching CertificateIdentity found`,
+		replay:    `provided artifact digest does not match any digest in statement`,
+		failed:    `every image must be vouched for by a verification summary where verificationResult is PASSED`,
+		tag:       `does not have a digest`,
+	}
+	pcWhys := whys{
+		noSummary: `error validating attestations: no matching attestations|failed validAttestationsWithFulcio for authority .*: no matching attestations`,
+		other:     `accepted signatures do not match threshold|none of the expected identities matched|no matching CertificateIdentity found`,
+		replay:    `no matching subject digest found|provided artifact digest does not match any digest in statement`,
+		failed:    badClaim,
+	}
+	pcWhys.tag = pcWhys.noSummary
 	type config struct {
 		name string
 		e    engineRun
 		spec Spec
+		why  whys
 	}
 	var keyed, keylessed []config
 	for _, e := range pcs {
-		keyed = append(keyed, config{"key-legacy", e, Spec{PublicKey: pub, Format: oci.Legacy}},
-			config{"key-bundle-read-as-legacy", e, Spec{PublicKey: pub, Format: oci.Bundle}})
+		keyed = append(keyed, config{"key-legacy", e, Spec{PublicKey: pub, Format: oci.Legacy}, pcWhys},
+			config{"key-bundle-read-as-legacy", e, Spec{PublicKey: pub, Format: oci.Bundle}, pcWhys})
 		keylessed = append(keylessed,
-			config{"preset-legacy", e, Spec{Identity: &keyless, Format: oci.Legacy, TrustedRoot: root}},
-			config{"raw-bundle", e, Spec{Identity: rawOf(&keyless), Format: oci.Bundle, TrustedRoot: root}})
+			config{"preset-legacy", e, Spec{Identity: &keyless, Format: oci.Legacy, TrustedRoot: root}, pcWhys},
+			config{"raw-bundle", e, Spec{Identity: rawOf(&keyless), Format: oci.Bundle, TrustedRoot: root}, pcWhys})
 	}
 	keyed = append(keyed,
-		config{"clusterpolicy-key-legacy", kyv, Spec{PublicKey: pub, Format: oci.Legacy, KyvernoKind: ClusterPolicyKind}},
-		config{"clusterpolicy-key-bundle", kyvBundle, Spec{PublicKey: pub, Format: oci.Bundle, KyvernoKind: ClusterPolicyKind}},
-		config{"ivp-key", kyv, Spec{PublicKey: pub, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind}})
+		config{"clusterpolicy-key-legacy", kyv, Spec{PublicKey: pub, Format: oci.Legacy, KyvernoKind: ClusterPolicyKind}, kyvWhys},
+		config{"clusterpolicy-key-bundle", kyvBundle, Spec{PublicKey: pub, Format: oci.Bundle, KyvernoKind: ClusterPolicyKind}, kyvBundleWhys},
+		config{"ivp-key", kyv, Spec{PublicKey: pub, Format: oci.Legacy, KyvernoKind: ImageValidatingPolicyKind}, ivpWhys})
 	keylessed = append(keylessed,
-		config{"clusterpolicy-preset-legacy", kyv, Spec{Identity: &keyless, Format: oci.Legacy, TrustedRoot: root, KyvernoKind: ClusterPolicyKind}},
-		config{"clusterpolicy-raw-bundle", kyvBundle, Spec{Identity: rawOf(&keyless), Format: oci.Bundle, KyvernoKind: ClusterPolicyKind}},
-		config{"ivp-raw", kyv, Spec{Identity: rawOf(&keyless), KyvernoKind: ImageValidatingPolicyKind, Format: oci.Legacy, TrustedRoot: root, TUFMirror: tuf.URL, TUFRoot: tuf.RootJSON}})
+		config{"clusterpolicy-preset-legacy", kyv, Spec{Identity: &keyless, Format: oci.Legacy, TrustedRoot: root, KyvernoKind: ClusterPolicyKind}, kyvWhys},
+		config{"clusterpolicy-raw-bundle", kyvBundle, Spec{Identity: rawOf(&keyless), Format: oci.Bundle, KyvernoKind: ClusterPolicyKind}, kyvBundleWhys},
+		config{"ivp-raw", kyv, Spec{Identity: rawOf(&keyless), KyvernoKind: ImageValidatingPolicyKind, Format: oci.Legacy, TrustedRoot: root, TUFMirror: tuf.URL, TUFRoot: tuf.RootJSON}, ivpWhys})
 
-	// Each engine's words for an image without the promotion signer's
-	// summary, for one with another signer's, and for a summary about
-	// another digest; a FAILED summary fails the policy's own check.
-	const (
-		noSummary = `no matching attestations|no attestations found|no signatures found|no matching signatures|not found|no valid bundles|accepted signatures do not match threshold|failed to verify`
-		other     = `subject mismatch|expected SAN value to match regex|none of the expected identities matched|key validation failed|accepted signatures do not match threshold|failed to verify`
-		replay    = `no matching subject digest found|provided artifact digest does not match any digest in statement`
-		failed    = `verificationResult is PASSED|failed evaluating rego policy`
-	)
+	// A case: the image, whether it is admitted, and which of the engine's words refuse it.
 	type tc struct {
-		name string
-		v    verdict
+		name  string
+		image string
+		want  bool
+		why   func(whys) string
 	}
+	noSummary := func(w whys) string { return w.noSummary }
+	other := func(w whys) string { return w.other }
 	keyCases := []tc{
-		{"gitlab-promoted", verdict{glGood, true, ""}},
-		{"github-bundle-only-promoted", verdict{ghGoodKey, true, ""}},
-		{"gitlab-foreign-project", verdict{glAttack, false, noSummary}},
-		{"gitlab-foreign-self-promoted", verdict{glSelf, false, other}},
-		{"gitlab-foreign-keyless-promoted", verdict{glKeyless, false, noSummary + "|" + other}},
-		{"gitlab-foreign-pipeline", verdict{glEvilPipe, false, noSummary}},
-		{"github-foreign-caller", verdict{ghAttack, false, noSummary}},
-		{"replayed-onto-another-image", verdict{replayed, false, replay}},
-		{"failed-summary", verdict{failedSigned, false, failed}},
-		{"repushed-tag", verdict{retag, false, noSummary}},
-		{"repushed-tag-old-digest", verdict{old, true, ""}},
+		{"gitlab-promoted", glGood, true, nil},
+		{"github-bundle-only-promoted", ghGoodKey, true, nil},
+		{"gitlab-foreign-project", glAttack, false, noSummary},
+		{"gitlab-foreign-pipeline", glEvilPipe, false, noSummary},
+		{"gitlab-foreign-self-promoted", glSelf, false, other},
+		{"gitlab-foreign-keyless-promoted", glKeyless, false, noSummary},
+		{"github-foreign-caller", ghAttack, false, noSummary},
+		{"replayed-onto-another-image", replayed, false, func(w whys) string { return w.replay }},
+		{"failed-summary", failedSigned, false, func(w whys) string { return w.failed }},
+		// By tag: the engines resolve it to the new digest, which no promotion names; Kyverno's
+		// ImageValidatingPolicy refuses a reference without a digest outright.
+		{"repushed-tag", retag, false, func(w whys) string { return w.tag }},
+		{"repushed-tag-old-digest", old, true, nil},
 	}
 	keylessCases := []tc{
-		{"github-bundle-only-promoted", verdict{ghGoodKeyless, true, ""}},
-		{"github-foreign-caller", verdict{ghAttack, false, noSummary}},
-		{"github-foreign-self-promoted", verdict{ghSelf, false, other}},
-		{"gitlab-key-promoted", verdict{glGood, false, noSummary + "|" + other}},
+		{"github-bundle-only-promoted", ghGoodKeyless, true, nil},
+		{"github-foreign-caller", ghAttack, false, noSummary},
+		{"github-foreign-self-promoted", ghSelf, false, other},
+		{"gitlab-key-promoted", glGood, false, other},
 	}
 	run := func(t *testing.T, configs []config, cases []tc) {
 		for _, c := range configs {
@@ -404,12 +437,26 @@ func TestPromotion(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s: Generate() = %v", c.e.name, c.name, err)
 			}
-			for _, v := range cases {
-				t.Run(fmt.Sprintf("%s/%s/%s", c.e.name, c.name, v.name), func(t *testing.T) {
+			for _, tc := range cases {
+				v := verdict{tc.image, tc.want, ""}
+				if tc.why != nil {
+					v.why = tc.why(c.why)
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s", c.e.name, c.name, tc.name), func(t *testing.T) {
 					t.Parallel()
-					got, out := c.e.admits(t, policy, v.v.image)
+					got, out := c.e.admits(t, policy, v.image)
 					t.Logf("admitted=%v: %s", got, lastLines(out, 3))
-					v.v.check(t, got, out, policy)
+					v.check(t, got, out, policy)
+					if !got && v.why != "" {
+						// The engine's own words that the case matched, for the record.
+						re := regexp.MustCompile(v.why)
+						for _, l := range strings.Split(out, "\n") {
+							if m := re.FindString(l); m != "" {
+								t.Logf("refused for %q: %.300s", m, strings.TrimSpace(l))
+								break
+							}
+						}
+					}
 				})
 			}
 		}
