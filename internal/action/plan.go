@@ -245,6 +245,12 @@ func (p *Plan) planPromote(in Inputs, getenv func(string) string) (*options.Prom
 	if o.Sign, err = in.Bool("sign", false); err != nil {
 		return nil, wrapInput(err)
 	}
+	if p.GitHubAttestations, err = in.Choice("github-attestations", "auto", "auto", "true", "false"); err != nil {
+		return nil, wrapInput(err)
+	}
+	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
+		p.GitHubToken = getenv("GITHUB_TOKEN")
+	}
 	if o.Format, err = in.Choice("format", "both", "both", "bundle", "legacy"); err != nil {
 		return nil, wrapInput(err)
 	}

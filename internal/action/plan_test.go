@@ -303,6 +303,9 @@ func TestPlanPromotionKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewPlan() = %v", err)
 	}
+	if q, err := NewPlan("promote", NewInputs(getenv), getenv, false); err != nil || q.GitHubAttestations != "auto" {
+		t.Errorf("the promote step's github-attestations = %q, %v; want auto (keyless summaries only, a refusal a warning)", q.GitHubAttestations, err)
+	}
 	if p.Promote == nil || p.Promote.Key != "env://INPUT_PROMOTION_KEY" || !p.Promote.Sign || p.Promote.Verify.GitHubRepo != "acme/app" || p.Attest.Key != "" {
 		t.Fatalf("the all step's promotion: %+v, want the promotion key by reference, --sign, and this repository's checks", p.Promote)
 	}
