@@ -129,3 +129,72 @@ func TestReadmePromoteSnippet(t *testing.T) {
 		})
 	}
 }
+
+// TestSealComponentPromote runs the seal component with promote: true, the promotion in the
+// sign job itself: on a protected ref with the promotion key's protected variables, the job
+// signs and attests keyless, then verifies the digest it signed against this project's
+// pipelines and signs the summary with the promotion key; on an unprotected ref it does not
+// promote.
+func TestSealComponentPromote(t *testing.T) {
+	gitlabCILocal(t)
+	iss := testbed.StartIssuer(t)
+	ful := testbed.StartFulcio(t, iss)
+	tsa := testbed.StartTSA(t)
+	reg := testbed.StartRegistry(t, testbed.Distribution)
+	trustedRoot := testbed.TrustedRoot(t, ful, tsa)
+	sealDir := sealOnPath(t)
+	const password = "promotion-component-0123"
+	priv, pub, err := keys.Generate([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := filepath.Join(t.TempDir(), "promotion.pub")
+	if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pipeline := `build:
+  stage: build
+  script:
+    - echo "IMAGE_DIGEST=$PUSHED_DIGEST" > build.env
+  artifacts:
+    reports:
+      dotenv: build.env
+
+include:
+  - component: $CI_SERVER_FQDN/sealsign/seal/seal@$CI_COMMIT_SHA
+    inputs:
+      image: $CI_REGISTRY_IMAGE@$IMAGE_DIGEST
+      promote: true
+      verify: 'false'
+` + testbedInputs("seal", ful, tsa, reg, iss, trustedRoot)
+	repo := reg.Repo("sealsign/seal")
+	for _, protected := range []bool{true, false} {
+		t.Run(map[bool]string{true: "protected", false: "unprotected"}[protected], func(t *testing.T) {
+			digest := testbed.PushImage(t, repo+":"+map[bool]string{true: "p", false: "u"}[protected])
+			image := repo + "@" + digest
+			p := newProject(t, pipeline, map[string]string{}, pinnedSealImage)
+			claims := gitlabClaims(p.sha)
+			claims["ref_protected"] = map[bool]string{true: "true", false: "false"}[protected]
+			vars := gitlabVariables(iss, claims)
+			vars["CI_REGISTRY_IMAGE"] = repo
+			vars["PUSHED_DIGEST"] = digest
+			vars["CI_COMMIT_REF_PROTECTED"] = claims["ref_protected"].(string)
+			vars["SEAL_PROMOTION_KEY"] = base64.StdEncoding.EncodeToString(priv)
+			vars["COSIGN_PASSWORD"] = password
+			out, ok := p.run(t, sealDir, vars)
+			if !ok || !strings.Contains(out, "PASS  seal-sign-attest") {
+				t.Fatalf("pipeline failed:\n%s\nthe pipeline:\n%s", out, pipeline)
+			}
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, "seal-sign-attest") && (strings.Contains(l, "attestation https://slsa.dev/verification_summary/v1") || strings.Contains(l, "command=\"seal promote")) {
+					t.Log(strings.TrimSpace(l))
+				}
+			}
+			cmd := exec.Command(filepath.Join(sealDir, "seal"), "verify", "--key", pubFile, "--no-signature", "--attestation", "vsa", "--insecure-registry", reg.Host, image)
+			vout, err := cmd.CombinedOutput()
+			if (err == nil) != protected {
+				t.Errorf("seal verify on the promotion key's summary: %v, want promoted = %v:\n%s\npipeline:\n%s", err, protected, vout, out)
+			}
+		})
+	}
+}
