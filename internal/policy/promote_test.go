@@ -25,6 +25,9 @@ import (
 	"github.com/sealsign/seal/internal/verify"
 )
 
+// binFluxVerify is Flux source-controller's cosign verifier behind .ci/flux-verify's main.
+const binFluxVerify = "flux-verify"
+
 // sealCLI builds the seal binary for a test: the promotion step under test is the verb users
 // run, not the library calls behind it.
 func sealCLI(t *testing.T) string {
@@ -490,4 +493,55 @@ func TestPromotion(t *testing.T) {
 		}
 	})
 	t.Run("github-keyless", func(t *testing.T) { run(t, keylessed, keylessCases) })
+
+	// Flux: the key in the Secret of seal policy flux's OCIRepository, checked by Flux
+	// source-controller's own cosign verifier (v1.8.5, through .ci/flux-verify). It accepts any
+	// bundle (or, without bundles, any .sig signature) the key made about the digest, and reads
+	// no content: a FAILED summary signed by the promotion key passes, which seal promote never
+	// signs (the header and Known limits say so).
+	t.Run("flux", func(t *testing.T) {
+		flux := testbed.Bin(t, binFluxVerify)
+		doc, err := GenerateFlux(FluxSpec{Image: b.reg.Repo("acme-group/app"), PublicKey: pub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var key string
+		for _, d := range decodeAll(t, doc) {
+			if sd, ok := d["stringData"].(map[string]any); ok {
+				key, _ = sd["promotion.pub"].(string)
+			}
+		}
+		if key == "" {
+			t.Fatalf("no promotion.pub in the policy's Secret:\n%s", doc)
+		}
+		keyFile := filepath.Join(t.TempDir(), "promotion.pub")
+		if err := os.WriteFile(keyFile, []byte(key), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			name, image string
+			want        bool
+		}{
+			{"gitlab-promoted", glGood, true},
+			{"github-bundle-only-promoted-summary-alone", ghGoodKey, true},
+			{"gitlab-foreign-project", glAttack, false},
+			{"gitlab-foreign-self-promoted", glSelf, false},
+			{"github-foreign-caller", ghAttack, false},
+			{"replayed-onto-another-image", replayed, false},
+			{"failed-summary-signed-by-the-key", failedSigned, true},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				cmd := exec.Command(flux, "-insecure", "-key", keyFile, "-image", c.image)
+				cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "TUF_ROOT="+t.TempDir())
+				out, err := cmd.CombinedOutput()
+				t.Logf("flux: %v: %s", err, lastLines(string(out), 2))
+				if got := err == nil && strings.Contains(string(out), "result: verified"); got != c.want {
+					t.Errorf("Flux's verifier verified = %v, want %v:\n%s", got, c.want, out)
+				}
+				if !c.want && !strings.Contains(string(out), "result: unverified") {
+					t.Errorf("Flux's verifier did not refuse with its own result:\n%s", out)
+				}
+			})
+		}
+	})
 }
