@@ -309,6 +309,12 @@ func keyRefOf(in Inputs, name string) (ref, material string) {
 	if !IsKeyMaterial(v) {
 		return v, ""
 	}
+	// A runner may set the input under its own name too (INPUT_PROMOTION-KEY, as act does),
+	// which is no environment variable name env:// can read: the action's INPUT_PROMOTION_KEY
+	// holds the same value.
+	if under := "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")); strings.TrimSpace(in.getenv(under)) == strings.TrimSpace(v) {
+		return "env://" + under, v
+	}
 	return "env://" + in.Var(name), v
 }
 

@@ -296,7 +296,8 @@ func TestPlanKeyMaterial(t *testing.T) {
 // like the signing key, and checks this repository's CI.
 func TestPlanPromotionKey(t *testing.T) {
 	key := "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPROMOTIONline1PROMOTION\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
-	env := map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32), "INPUT_PROMOTE": "true", "INPUT_PROMOTION_KEY": key,
+	// act also sets the input under its dashed name, which env:// cannot read.
+	env := map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32), "INPUT_PROMOTE": "true", "INPUT_PROMOTION_KEY": key, "INPUT_PROMOTION-KEY": key,
 		"INPUT_PROMOTION_SIGN": "true", "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"}
 	getenv := func(k string) string { return env[k] }
 	p, err := NewPlan("all", NewInputs(getenv), getenv, false)

@@ -83,3 +83,71 @@ func TestReadmePromoteWorkflow(t *testing.T) {
 	runCmd(t, env, cosign3, append(append(base, "--new-bundle-format", "--trusted-root", emptyRoot), image)...)
 	runCmd(t, env, cosign3, append(append(base, "--new-bundle-format=false"), image)...)
 }
+
+// TestActRootPromote runs the root action with promote: true in act: the release job signs and
+// attests keyless, then promotes the digest it signed with promotion-key (an environment
+// secret, base64); cosign v3 verifies the summary with the promotion public key in both formats.
+func TestActRootPromote(t *testing.T) {
+	const password = "promotion-root-0123"
+	priv, pub, err := keys.Generate([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile := filepath.Join(t.TempDir(), "promotion.pub")
+	if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const sealPin = "sealsign/seal@" + "5ea15ea15ea15ea15ea15ea15ea15ea15ea15ea1"
+	var digest string
+	j := newActJob(t, ".github/workflows/release.yml", "release", func(j *actJob) []byte {
+		digest = pushImage(t, j.reg, "sealsign/app", "v1")
+		return []byte(`name: release
+on:
+  push:
+    branches: [main]
+jobs:
+  release:
+    runs-on: ubuntu-latest
+    environment: promotion
+    permissions:
+      contents: read
+      packages: write
+      id-token: write
+    steps:
+      - id: seal
+        uses: ` + sealPin + `
+        env:
+          COSIGN_PASSWORD: ${{ secrets.PROMOTION_KEY_PASSWORD }}
+        with:
+          image: ` + j.reg.Repo("sealsign/app") + `
+          digest: ` + digest + `
+          promote: true
+          promotion-key: ${{ secrets.PROMOTION_KEY }}
+          fulcio-url: ` + j.ful.URL + `
+          timestamp-url: ` + j.tsa.TimestampURL() + `
+          tlog: 'false'
+          insecure-registry: ` + j.reg.Host + `
+          trusted-root: ` + j.trustedRoot + `
+          certificate-oidc-issuer: ` + j.iss.GitHub + `
+`)
+	})
+	j.localRepos[sealPin] = j.dir
+	j.secrets = map[string]string{"PROMOTION_KEY": base64.StdEncoding.EncodeToString(priv), "PROMOTION_KEY_PASSWORD": password}
+	log := j.run(t, nil)
+	checkNoSecrets(t, "act log", log, j.idToken, j.requestToken, j.githubToken, j.secrets["PROMOTION_KEY"], password)
+	for _, want := range []string{"seal promote", "wrote bundle attestation https://slsa.dev/verification_summary/v1", "wrote legacy attestation https://slsa.dev/verification_summary/v1"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the release job did not say %q", want)
+		}
+	}
+	image := j.reg.Repo("sealsign/app") + "@" + digest
+	emptyRoot := filepath.Join(t.TempDir(), "empty_root.json")
+	if err := os.WriteFile(emptyRoot, []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cosign3 := testbed.Bin(t, testbed.BinCosignV3)
+	env := []string{"TUF_ROOT=" + t.TempDir()}
+	base := []string{"verify-attestation", "--type", "https://slsa.dev/verification_summary/v1", "--key", pubFile, "--insecure-ignore-tlog=true", "--allow-http-registry"}
+	runCmd(t, env, cosign3, append(append(base, "--new-bundle-format", "--trusted-root", emptyRoot), image)...)
+	runCmd(t, env, cosign3, append(append(base, "--new-bundle-format=false"), image)...)
+}
