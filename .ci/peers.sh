@@ -73,6 +73,28 @@ GOFLAGS="$GOFLAGS -mod=mod" pcmod tester-v15 github.com/sigstore/policy-controll
 # Kyverno's CLI applies verifyImages rules against a registry offline (about 13 minutes to build).
 pcmod kyverno github.com/kyverno/kyverno@v1.19.1 ./cmd/cli/kubectl-kyverno
 
+# Flux's own cosign verifier (source-controller's internal/oci/cosign, what an OCIRepository's
+# spec.verify runs), behind a small main built inside a copy of the module: the package is
+# internal, and the module zip lacks the ./api directory its go.mod replaces (the proxy's api
+# module of the same version stands in).
+fluxverify() { # fluxverify NAME MODULE@VERSION
+  local name=$1 mod=$2
+  [ -x "$bin/$name" ] && return 0
+  echo "peers: building $name from $mod" >&2
+  local src t
+  src=$(cd / && go mod download -json "$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -n "$src" ] || { echo "peers: go mod download $mod gave no directory" >&2; return 1; }
+  t=$(mktemp -d)
+  cp -r "$src/." "$t/" && chmod -R u+w "$t"
+  sed -i '/^replace github.com\/fluxcd\/source-controller\/api => .\/api$/d' "$t/go.mod"
+  local ci
+  ci=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  mkdir -p "$t/cmd/seal-flux-verify" && sed '/^\/\/go:build ignore$/d' "$ci/flux-verify/main.go" > "$t/cmd/seal-flux-verify/main.go"
+  (cd "$t" && GOFLAGS="$GOFLAGS -mod=mod" go build -trimpath -ldflags=-s -o "$bin/$name" ./cmd/seal-flux-verify >&2)
+  rm -rf "$t"
+}
+fluxverify flux-verify github.com/fluxcd/source-controller@v1.8.5
+
 # admission controllers' CRDs, for schema tests of the policies `seal policy` writes
 crd() { # crd MODULE@VERSION PATH-IN-MODULE
   local out=$dir/crds/${1%%@*}@${1##*@}/$2
@@ -88,6 +110,8 @@ crd github.com/sigstore/policy-controller@v0.13.1 config/300-clusterimagepolicy.
 crd github.com/sigstore/policy-controller@v0.13.1 config/300-trustroot.yaml
 crd github.com/sigstore/policy-controller@v0.15.1 config/300-clusterimagepolicy.yaml
 crd github.com/sigstore/policy-controller@v0.15.1 config/300-trustroot.yaml
+# Flux's OCIRepository (spec.verify), for seal policy flux; v1.8.5 is Flux 2.8's source-controller
+crd github.com/fluxcd/source-controller@v1.8.5 config/crd/bases/source.toolkit.fluxcd.io_ocirepositories.yaml
 tmpmod gh github.com/cli/cli/v2/cmd/gh github.com/cli/cli/v2/cmd/gh@v2.83.1
 # nektos/act runs the repository's workflows and the action itself, in host mode (no Docker).
 gi act github.com/nektos/act@v0.2.89

@@ -204,6 +204,8 @@ type actJob struct {
 	localRepos map[string]string
 	// setupGoRan exists once the stand-in for actions/setup-go ran.
 	setupGoRan string
+	// secrets are the workflow's secrets besides GITHUB_TOKEN.
+	secrets map[string]string
 }
 
 // newActJob starts the testbed and makes the checkout, with the workflow named name at path
@@ -281,6 +283,9 @@ func (j *actJob) run(t *testing.T, vars map[string]string) string {
 	}
 	for uses, dir := range j.localRepos {
 		args = append(args, "--local-repository", uses+"="+dir)
+	}
+	for k, v := range j.secrets {
+		args = append(args, "-s", k+"="+v)
 	}
 	for k, v := range map[string]string{
 		// The runner's OIDC endpoint, as for a job with id-token: write.

@@ -17,6 +17,7 @@ var actionDirs = map[string]string{
 	"actions/attest":     "attest",
 	"actions/provenance": "provenance",
 	"actions/verify":     "verify",
+	"actions/promote":    "promote",
 }
 
 // TestActionMetadata checks the action.yml files against each other and against the runner's

@@ -13,7 +13,7 @@ import (
 )
 
 // Steps are the steps `seal action` runs; "all" is the root action.yml.
-var Steps = []string{"sign", "attest", "provenance", "verify", "all"}
+var Steps = []string{"sign", "attest", "provenance", "verify", "promote", "all"}
 
 // ErrInput is wrapped by every error about a step's inputs: the user must fix the step's
 // configuration, and nothing was run.
@@ -48,11 +48,16 @@ type Plan struct {
 	Sign   *options.Publish
 	Attest *options.Attest
 	Verify *options.Verify
+	// Promote is the promote step's run; with Attest, the all step's promotion after it.
+	Promote *options.Promote
 	// OutputDir receives bundles and reports.
 	OutputDir string
 	// KeyMaterial is the key input's value when it is the key itself, which the verb reads
 	// by reference (env://INPUT_KEY) and the step masks; never logged.
 	KeyMaterial string
+	// PromotionKeyMaterial is the promotion-key input's value when it is the key itself (the
+	// all step's promotion); never logged.
+	PromotionKeyMaterial string
 	// Tlog is the tlog input: auto, true or false.
 	Tlog string
 	// CustomSigstore: a private Sigstore instance signs.
@@ -86,6 +91,8 @@ func (p *Plan) Key() string {
 		return p.Sign.Key
 	case p.Attest != nil:
 		return p.Attest.Key
+	case p.Promote != nil:
+		return p.Promote.Key
 	}
 	return ""
 }
@@ -113,7 +120,7 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	switch {
 	case p.Image != "" && files:
 		return nil, inputErrorf("give the image input or subject-path/subject-checksums, not both")
-	case p.Image == "" && (!files || step == "sign" || step == "verify"):
+	case p.Image == "" && (!files || step == "sign" || step == "verify" || step == "promote"):
 		return nil, inputErrorf("input image is required: the image to %s, as NAME@sha256:HEX (or NAME with the digest input)", stepGoal(step))
 	case p.Image != "" && requireDigest && !PinnedByDigest(p.Image):
 		return nil, inputErrorf("input image %q is not pinned by digest: give NAME@sha256:HEX, the digest the build pushed (a tag can be moved between the build and this job)", p.Image)
@@ -135,10 +142,20 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 		p.GitHubToken = getenv("GITHUB_TOKEN")
 	}
 	if step == "verify" {
-		if p.Verify, err = planVerify(in, getenv); err != nil {
+		if p.Verify, err = planVerify(in, getenv, "key", "tlog"); err != nil {
 			return nil, err
 		}
 		p.Verify.Recursive, p.Verify.Insecure, p.Verify.Timeout.Timeout = recursive, insecure, timeout
+		return p, nil
+	}
+	if step == "promote" {
+		if files {
+			return nil, inputErrorf("the promote step promotes an image: subject-path and subject-checksums do not apply")
+		}
+		if p.Promote, err = p.planPromote(in, getenv); err != nil {
+			return nil, err
+		}
+		p.Promote.Verify.Recursive, p.Promote.Insecure, p.Promote.Timeout.Timeout = recursive, insecure, timeout
 		return p, nil
 	}
 
@@ -213,7 +230,60 @@ func NewPlan(step string, in Inputs, getenv func(string) string, requireDigest b
 	}
 	o.OutputDir = p.OutputDir
 	o.Publish.Timeout.Timeout = timeout
+	if step == "all" {
+		promote, err := in.Bool("promote", false)
+		if err != nil {
+			return nil, wrapInput(err)
+		}
+		if promote {
+			if p.Image == "" || o.NoUpload {
+				return nil, inputErrorf("input promote promotes an image in its registry: give the image, with push-to-registry true")
+			}
+			if in.String("promotion-key") == "" {
+				return nil, inputErrorf("input promote needs promotion-key: a keyless promotion in this job would sign as the build job itself, which every repository running this workflow or CI file can do")
+			}
+			pp := &Plan{}
+			if p.Promote, err = pp.planPromote(in, getenv); err != nil {
+				return nil, err
+			}
+			p.Promote.Signing, p.Promote.Format, p.Promote.Insecure, p.Promote.OutputDir = o.Signing, o.Format, insecure, p.OutputDir
+			p.Promote.Key, p.PromotionKeyMaterial = keyRefOf(in, "promotion-key")
+			if p.Promote.Sign, err = in.Bool("promotion-sign", false); err != nil {
+				return nil, wrapInput(err)
+			}
+			p.Promote.Verify.NoTlog, p.Promote.Timeout.Timeout = o.NoTlog, timeout
+		}
+	}
 	return p, nil
+}
+
+// planPromote is what the promote step runs: seal verify's checks (this repository's own CI
+// when the inputs name nobody; verify-key for key-signed images), then the promotion signer
+// (key, keyless by default) and what it writes.
+func (p *Plan) planPromote(in Inputs, getenv func(string) string) (*options.Promote, error) {
+	v, err := planVerify(in, getenv, "verify-key", "verify-tlog")
+	if err != nil {
+		return nil, err
+	}
+	o := options.Defaults[options.Promote]()
+	o.Verify = *v
+	if err := p.planSigning(in, &o.Signing); err != nil {
+		return nil, err
+	}
+	if o.Sign, err = in.Bool("sign", false); err != nil {
+		return nil, wrapInput(err)
+	}
+	if p.GitHubAttestations, err = in.Choice("github-attestations", "auto", "auto", "true", "false"); err != nil {
+		return nil, wrapInput(err)
+	}
+	if p.GitHubToken = in.String("github-token"); p.GitHubToken == "" {
+		p.GitHubToken = getenv("GITHUB_TOKEN")
+	}
+	if o.Format, err = in.Choice("format", "both", "both", "bundle", "legacy"); err != nil {
+		return nil, wrapInput(err)
+	}
+	o.OutputDir = p.OutputDir
+	return o, nil
 }
 
 // planSigning sets how to sign: the key and the Sigstore instance.
@@ -259,12 +329,21 @@ func (p *Plan) planSigning(in Inputs, s *options.Signing) error {
 // (key: ${{ secrets.COSIGN_PRIVATE_KEY }}) is read by reference from the variable the runner
 // put it in, so that it never stands on a command line or in a log; it is returned as material
 // too, for masking.
-func keyRef(in Inputs) (ref, material string) {
-	v := in.String("key")
+func keyRef(in Inputs) (ref, material string) { return keyRefOf(in, "key") }
+
+// keyRefOf is keyRef of the input named name.
+func keyRefOf(in Inputs, name string) (ref, material string) {
+	v := in.String(name)
 	if !IsKeyMaterial(v) {
 		return v, ""
 	}
-	return "env://" + in.Var("key"), v
+	// A runner may set the input under its own name too (INPUT_PROMOTION-KEY, as act does),
+	// which is no environment variable name env:// can read: the action's INPUT_PROMOTION_KEY
+	// holds the same value.
+	if under := "INPUT_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")); strings.TrimSpace(in.getenv(under)) == strings.TrimSpace(v) {
+		return "env://" + under, v
+	}
+	return "env://" + in.Var(name), v
 }
 
 func stepGoal(step string) string {
@@ -273,6 +352,8 @@ func stepGoal(step string) string {
 		return "sign"
 	case "verify":
 		return "verify"
+	case "promote":
+		return "promote"
 	}
 	return "attest"
 }
@@ -342,10 +423,10 @@ func (p *Plan) predicates(in Inputs) (files, types []string, err error) {
 
 // planVerify is what the verify step checks: who signed (this repository's own CI when the
 // inputs name nobody) and what must be attested.
-func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) {
+func planVerify(in Inputs, getenv func(string) string, keyInput, tlogInput string) (*options.Verify, error) {
 	o := options.Defaults[options.Verify]()
 	// A public key is no secret, but a PEM has no place on a command line either.
-	o.Key, _ = keyRef(in)
+	o.Key, _ = keyRefOf(in, keyInput)
 	for _, f := range []struct {
 		input string
 		dst   *string
@@ -397,7 +478,7 @@ func planVerify(in Inputs, getenv func(string) string) (*options.Verify, error) 
 	if o.HostedRunnersOnly, err = in.Bool("hosted-runners-only", false); err != nil {
 		return nil, wrapInput(err)
 	}
-	tlog, err := in.Choice("tlog", "auto", "auto", "true", "false")
+	tlog, err := in.Choice(tlogInput, "auto", "auto", "true", "false")
 	if err != nil {
 		return nil, wrapInput(err)
 	}
@@ -425,16 +506,19 @@ func githubHost(serverURL string) (string, error) {
 // line (GitHub masks a secret line by line, and a multi-line value masked whole would leave its
 // lines in the log).
 func (p *Plan) Secrets() []string {
-	if p.KeyMaterial == "" {
-		return nil
-	}
 	var out []string
-	for _, l := range strings.Split(p.KeyMaterial, "\n") {
-		if l = strings.TrimSpace(l); len(l) >= 8 && !strings.HasPrefix(l, "-----") {
-			out = append(out, l)
+	for _, m := range []string{p.KeyMaterial, p.PromotionKeyMaterial} {
+		if m == "" {
+			continue
 		}
+		for _, l := range strings.Split(m, "\n") {
+			if l = strings.TrimSpace(l); len(l) >= 8 && !strings.HasPrefix(l, "-----") {
+				out = append(out, l)
+			}
+		}
+		out = append(out, m)
 	}
-	return append(out, p.KeyMaterial)
+	return out
 }
 
 // Command is the seal command line that does what the step runs, for the log and for users
@@ -451,6 +535,8 @@ func (p *Plan) Command() string {
 		args = append([]string{"attest"}, options.Args(p.Attest)...)
 	case p.Verify != nil:
 		args = append([]string{"verify"}, options.Args(p.Verify)...)
+	case p.Promote != nil:
+		args = append([]string{"promote"}, options.Args(p.Promote)...)
 	}
 	if p.Image != "" {
 		args = append(args, p.Image)

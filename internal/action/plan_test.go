@@ -59,6 +59,27 @@ func TestPlan(t *testing.T) {
 		inputs: map[string]string{"IMAGE": img, "KEY": "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----"},
 		want:   "seal verify --key env://INPUT_KEY " + img,
 	}, {
+		name:   "promote with a key, the checks this repository's CI",
+		step:   "promote",
+		inputs: map[string]string{"IMAGE": img, "KEY": "env://PROMOTION_KEY", "REF": "main", "ATTESTATIONS": "slsaprovenance1", "SIGN": "true"},
+		env:    map[string]string{"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
+		want:   "seal promote --key env://PROMOTION_KEY --output-dir seal --sign --github-repo acme/app --ref main --attestation slsaprovenance1 " + img,
+	}, {
+		name:   "promote keyless, a key-signed image",
+		step:   "promote",
+		inputs: map[string]string{"IMAGE": img, "VERIFY_KEY": "cosign.pub", "VERIFY_TLOG": "false", "FORMAT": "legacy"},
+		want:   "seal promote --format legacy --output-dir seal --verify-key cosign.pub --verify-no-tlog " + img,
+	}, {
+		name:   "promote files",
+		step:   "promote",
+		inputs: map[string]string{"SUBJECT_PATH": "dist/*"},
+		err:    "input image is required: the image to promote",
+	}, {
+		name:   "all with promotion needs a promotion key",
+		step:   "all",
+		inputs: map[string]string{"IMAGE": img, "PROMOTE": "true"},
+		err:    "input promote needs promotion-key",
+	}, {
 		name:   "attest files",
 		step:   "provenance",
 		inputs: map[string]string{"SUBJECT_PATH": "dist/*.tar.gz\ndist/*.zip", "SLSA_VERSION": "0.2", "TLOG": "true", "FORMAT": "not checked for files"},
@@ -280,6 +301,10 @@ func checkCommandRuns(t *testing.T, p *Plan, command string) {
 		o := &options.Verify{}
 		parse(o)
 		diff = cmp.Diff(p.Verify, o)
+	case p.Promote != nil:
+		o := &options.Promote{}
+		parse(o)
+		diff = cmp.Diff(p.Promote, o)
 	}
 	if diff != "" {
 		t.Errorf("the command shown is not what the step runs (-planned +shown):\n%s", diff)
@@ -348,6 +373,29 @@ func TestPlanKeyMaterial(t *testing.T) {
 	}
 	if c := p.Command(); strings.Contains(c, "PLANTED") {
 		t.Errorf("Command() shows the key: %s", c)
+	}
+}
+
+// TestPlanPromotionKey: the all step's promotion reads its key from promotion-key, masked
+// like the signing key, and checks this repository's CI.
+func TestPlanPromotionKey(t *testing.T) {
+	key := "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\nPROMOTIONline1PROMOTION\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n"
+	// act also sets the input under its dashed name, which env:// cannot read.
+	env := map[string]string{"INPUT_IMAGE": "ghcr.io/acme/app@sha256:" + strings.Repeat("ab", 32), "INPUT_PROMOTE": "true", "INPUT_PROMOTION_KEY": key, "INPUT_PROMOTION-KEY": key,
+		"INPUT_PROMOTION_SIGN": "true", "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"}
+	getenv := func(k string) string { return env[k] }
+	p, err := NewPlan("all", NewInputs(getenv), getenv, false)
+	if err != nil {
+		t.Fatalf("NewPlan() = %v", err)
+	}
+	if q, err := NewPlan("promote", NewInputs(getenv), getenv, false); err != nil || q.GitHubAttestations != "auto" {
+		t.Errorf("the promote step's github-attestations = %q, %v; want auto (keyless summaries only, a refusal a warning)", q.GitHubAttestations, err)
+	}
+	if p.Promote == nil || p.Promote.Key != "env://INPUT_PROMOTION_KEY" || !p.Promote.Sign || p.Promote.Verify.GitHubRepo != "acme/app" || p.Attest.Key != "" {
+		t.Fatalf("the all step's promotion: %+v, want the promotion key by reference, --sign, and this repository's checks", p.Promote)
+	}
+	if diff := cmp.Diff([]string{"PROMOTIONline1PROMOTION", strings.TrimSpace(key)}, p.Secrets()); diff != "" {
+		t.Errorf("Secrets() (-want +got):\n%s", diff)
 	}
 }
 

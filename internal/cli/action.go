@@ -98,6 +98,10 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) (err e
 			return err
 		}
 		res.Image, res.Findings = v.Results[0].Image, v.Results[0].Findings
+	case p.Attest == nil && p.Promote != nil:
+		if err := a.actionPromote(ctx, p, res); err != nil {
+			return err
+		}
 	case p.Sign != nil:
 		rep, err := a.runSign(ctx, p.Image, p.Sign)
 		a.summarize(rep, false)
@@ -121,6 +125,12 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) (err e
 			}
 			if p.Attest.NoUpload {
 				res.Image = p.Image
+			}
+		}
+		if p.Promote != nil {
+			// The all step's promotion: the digest just signed and attested.
+			if err := a.actionPromote(ctx, p, res); err != nil {
+				return err
 			}
 		}
 	}

@@ -5,8 +5,8 @@
 //
 // Each verb has a run function that takes a context and the verb's typed
 // options and returns a typed result (runSign, runAttest, runProvenance,
-// runVerify); its cobra RunE only parses the flags into the options,
-// calls it and prints. The hidden `seal action` verb (action.go) is a thin
+// runVerify, runPromote, which composes runVerify and publish); its cobra
+// RunE only parses the flags into the options, calls it and prints. The hidden `seal action` verb (action.go) is a thin
 // adapter: package action plans a CI step into the same options, the
 // adapter calls the same run functions, and hands their results back to
 // package action for the step's outputs and summary.

@@ -14,7 +14,7 @@ import (
 func (a *app) newPolicy() *cobra.Command {
 	o := &options.Policy{}
 	cmd := &cobra.Command{
-		Use:   "policy kyverno|policy-controller --image GLOB (--github-repo OWNER/REPO | --gitlab-project GROUP/PROJECT | --certificate-identity ... | --key cosign.pub)",
+		Use:   "policy kyverno|policy-controller|flux --image GLOB (--github-repo OWNER/REPO | --gitlab-project GROUP/PROJECT | --certificate-identity ... | --key cosign.pub)",
 		Short: "Write an admission policy that admits only images Seal signed",
 		Long: `Writes a ready-to-apply admission policy for images signed by Seal in one GitHub
 repository (or by a raw certificate identity, or a key): a Kyverno
@@ -56,20 +56,30 @@ verify --no-signature --attestation vsa does; the identity or key is the promoti
 job's. The policy requires verificationResult PASSED, no FAILED level and Seal's
 verifier id (--vsa-verifier), and with --vsa-level and --vsa-policy-digest a minimum
 SLSA Build level and the policy digest the summary records: what seal verify
---attestation vsa requires with the same flags.`,
+--attestation vsa requires with the same flags.
+
+flux writes a Flux OCIRepository (and the Secret with --key) whose spec.verify admits the
+one artifact --image names only if the promotion signer of seal promote signed its
+digest: Flux checks a signature, not its content, and of a keyless certificate only the
+subject and issuer, so it is written for a key, or a GitHub promotion workflow pinned by
+--github-workflow and --ref.`,
 		Example: `  seal policy kyverno --kind clusterpolicy --github-repo acme/app --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy kyverno --key cosign.pub --image 'ghcr.io/acme/app**' --attestation slsaprovenance
   seal policy policy-controller --github-repo acme/app --ref main --hosted-runners-only \
       --attestation slsaprovenance --image 'ghcr.io/acme/app**' -o policy.yaml
   seal policy policy-controller --key cosign.pub --no-tlog --image 'registry.example.com/**'
   seal policy kyverno --key promote.pub --no-signature --attestation vsa --vsa-level SLSA_BUILD_LEVEL_2 \
-      --image 'ghcr.io/acme/app**'`,
-		ValidArgs: []string{string(policy.Kyverno), string(policy.PolicyController)},
+      --image 'ghcr.io/acme/app**'
+  seal policy flux --key promote.pub --image ghcr.io/acme/app-manifests:1.2.0`,
+		ValidArgs: []string{string(policy.Kyverno), string(policy.PolicyController), string(policy.Flux)},
 		Args:      cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx, done := deadline(cmd.Context(), o.Timeout.Timeout)
 			defer done(&err)
 			cmd.SetContext(ctx) // policySpec loads a KMS key through it
+			if args[0] == string(policy.Flux) {
+				return a.runPolicyFlux(cmd, o)
+			}
 			engine, err := policy.ParseEngine(args[0])
 			if err != nil {
 				return &usageError{err}
@@ -78,11 +88,15 @@ SLSA Build level and the policy digest the summary records: what seal verify
 			if err != nil {
 				return err
 			}
-			doc, err := policy.Generate(engine, *spec)
+			generate := policy.Generate
+			if o.Promotion {
+				generate = policy.GeneratePromotion
+			}
+			doc, err := generate(engine, *spec)
 			if err != nil {
 				// Generate refuses flag combinations the engine cannot
 				// enforce; it reads no files.
-				return &usageError{err}
+				return &usageError{promotionHint(err, o)}
 			}
 			return a.writeOutput(o.Output, doc)
 		},

@@ -124,6 +124,7 @@ Start with: seal attest --sign --provenance IMAGE (in CI), or seal verify --help
 		a.newAction(),
 		a.newVerify(),
 		a.newPolicy(),
+		a.newPromote(),
 	)
 	// A wrong number of arguments is a usage error too (exit 2), and says
 	// where the usage is.

@@ -13,6 +13,9 @@ type Policy struct {
 	// NoSignature admits on a SLSA Verification Summary alone, without
 	// an image signature.
 	NoSignature bool
+	// Promotion admits on the summary seal promote signed: --no-signature --attestation
+	// vsa, in a format the engine checks the signer in.
+	Promotion bool
 	// VSACheck is what the Verification Summary must say.
 	VSACheck
 	// Format is where signatures are looked for: bundle or legacy.
@@ -43,6 +46,7 @@ func (o *Policy) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.Images, "image", nil, "glob of the images the policy governs, e.g. 'ghcr.io/acme/app**' (* within a path segment, ** across; repeatable)")
 	fs.StringArrayVar(&o.Attestations, "attestation", nil, "also require an attestation: slsaprovenance (SLSA v1, as Seal writes it), spdx, cyclonedx, vuln, vsa (a PASSED SLSA Verification Summary from Seal) or a predicate type URI (repeatable)")
 	fs.BoolVar(&o.NoSignature, "no-signature", false, "admit on a SLSA Verification Summary alone (with --attestation vsa), as seal verify --no-signature --attestation vsa does: the identity or key is the promotion job's that attested it")
+	fs.BoolVar(&o.Promotion, "promotion", false, "admit on the verification summary seal promote signed, by the promotion signer (--key, or its keyless job): --no-signature --attestation vsa, in a format the engine can check that signer in (policy-controller with a key: legacy, said in the header)")
 	o.VSACheck.AddFlags(fs)
 	fs.StringVar(&o.Format, "format", "legacy", "where the engine looks for signatures: legacy (cosign's .sig/.att tags, where the engines can check which GitHub repository signed) or bundle (Sigstore bundles as OCI referrers: raw identities and keys only)")
 	fs.StringVar(&o.TrustedRoot, "trusted-root", "", "trusted_root.json of a private Sigstore instance (policy-controller: also writes a TrustRoot)")
