@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealsign/seal/internal/oci"
 	"github.com/sealsign/seal/internal/publish"
+	"github.com/sealsign/seal/internal/signing"
 )
 
 func inputs(m map[string]string) Inputs {
@@ -384,32 +385,26 @@ func TestActionSummaryKeyFromInput(t *testing.T) {
 }
 
 // TestReadSigner checks where the summary's transparency log fact comes from when no bundle
-// can be read: the tlog input, else the repository's visibility.
+// can be read: from what the run logged, not from the repository's visibility again.
 func TestReadSigner(t *testing.T) {
-	event := filepath.Join(t.TempDir(), "event.json")
-	if err := os.WriteFile(event, []byte(`{"repository":{"visibility":"public"}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	logged := &signing.TlogEntry{LogIndex: 7}
 	for _, tc := range []struct {
-		tlog string
-		env  map[string]string
-		want bool
+		name  string
+		items []publish.Item
+		want  bool
 	}{
-		{"true", nil, true},
-		{"false", map[string]string{"CI_PROJECT_VISIBILITY": "public"}, false},
-		{"auto", map[string]string{"CI_PROJECT_VISIBILITY": "public"}, true},
-		{"auto", map[string]string{"CI_PROJECT_VISIBILITY": "internal", "GITHUB_EVENT_PATH": event}, false},
-		{"auto", map[string]string{"GITHUB_EVENT_PATH": event}, true},
-		{"auto", nil, false},
+		{"nothing published", nil, false},
+		{"published, not logged", []publish.Item{{Kind: "signature"}, {Kind: "attestation"}}, false},
+		{"one item logged", []publish.Item{{Kind: "signature"}, {Kind: "attestation", Tlog: logged}}, true},
 	} {
 		missing := filepath.Join(t.TempDir(), "missing.sigstore.json")
-		r := &Result{Files: []FileBundle{{Subject: "a.tar.gz", Bundle: missing}}}
-		errs := r.ReadSigner(&Plan{Tlog: tc.tlog}, func(k string) string { return tc.env[k] })
+		r := &Result{Items: tc.items, Files: []FileBundle{{Subject: "a.tar.gz", Bundle: missing}}}
+		errs := r.ReadSigner()
 		if len(errs) != 1 || !strings.Contains(errs[0].Error(), missing) {
-			t.Errorf("ReadSigner() errors = %v, want one naming %s", errs, missing)
+			t.Errorf("%s: ReadSigner() errors = %v, want one naming %s", tc.name, errs, missing)
 		}
 		if r.Tlog != tc.want || r.Identity != nil {
-			t.Errorf("tlog %s, env %v: Tlog = %v, Identity = %v; want %v, nil", tc.tlog, tc.env, r.Tlog, r.Identity, tc.want)
+			t.Errorf("%s: Tlog = %v, Identity = %v; want %v, nil", tc.name, r.Tlog, r.Identity, tc.want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package action
 import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -164,10 +163,10 @@ func BundleInfo(path string) (*Identity, bool, error) {
 
 // ReadSigner sets Identity and Tlog from the first bundle written that can be read: the
 // certificate is the truth about who signed (a reusable workflow, not the caller, for
-// instance). Without one (legacy format only), Tlog is what Seal decided from the plan's tlog
-// input and the repository's visibility, read through getenv. It returns the errors of the
+// instance). Without one (legacy format only), Tlog says whether the run logged anything it
+// published: the signer's own decision, not derived again here. It returns the errors of the
 // bundles it could not read.
-func (r *Result) ReadSigner(p *Plan, getenv func(string) string) []error {
+func (r *Result) ReadSigner() []error {
 	var errs []error
 	for _, b := range r.Bundles() {
 		id, tlog, err := BundleInfo(b)
@@ -178,25 +177,8 @@ func (r *Result) ReadSigner(p *Plan, getenv func(string) string) []error {
 		r.Identity, r.Tlog = id, tlog
 		return errs
 	}
-	r.Tlog = p.Tlog == "true" || (p.Tlog == "auto" && publicRepository(getenv))
+	r.Tlog = slices.ContainsFunc(r.Items, func(it publish.Item) bool { return it.Tlog != nil })
 	return errs
-}
-
-// publicRepository repeats Seal's transparency log rule: public repositories upload.
-func publicRepository(getenv func(string) string) bool {
-	if v := getenv("CI_PROJECT_VISIBILITY"); v != "" {
-		return v == "public"
-	}
-	b, err := limits.ReadFile("GITHUB_EVENT_PATH", getenv("GITHUB_EVENT_PATH"), limits.Event, nil)
-	if err != nil {
-		return false
-	}
-	var ev struct {
-		Repository struct {
-			Visibility string `json:"visibility"`
-		} `json:"repository"`
-	}
-	return json.Unmarshal(b, &ev) == nil && ev.Repository.Visibility == "public"
 }
 
 // AddPublished records what was published next to an image: the image by digest, the tag

@@ -135,7 +135,7 @@ func (a *app) runAction(ctx context.Context, step string, f *actionFlags) (err e
 		}
 	}
 	if step != "verify" {
-		for _, err := range res.ReadSigner(p, a.getenv) {
+		for _, err := range res.ReadSigner() {
 			a.log.Warn("reading a bundle for the summary", "error", err)
 		}
 		if err := a.storeOnGitHub(ctx, p, res); err != nil {
