@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	intoto "github.com/in-toto/attestation/go/v1"
 )
 
 var now = time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
@@ -155,5 +157,37 @@ func TestRequired(t *testing.T) {
 	}
 	if _, err := Required("sbom"); err == nil {
 		t.Error(`Required("sbom") = nil error, want an unknown type`)
+	}
+}
+
+func TestStatement(t *testing.T) {
+	sub := &intoto.ResourceDescriptor{Name: "ghcr.io/acme/app", Digest: map[string]string{"sha256": strings.Repeat("ab", 32)}}
+	// Large integers and HTML characters pass through as written.
+	pred := json.RawMessage(`{"size": 12345678901234567890, "note": "<a & b>"}`)
+	b, err := Statement(SPDX, pred, sub)
+	if err != nil {
+		t.Fatalf("Statement() = %v", err)
+	}
+	want := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"ghcr.io/acme/app","digest":{"sha256":"` + strings.Repeat("ab", 32) + `"}}],"predicateType":"https://spdx.dev/Document","predicate":{"size":12345678901234567890,"note":"<a & b>"}}`
+	if string(b) != want {
+		t.Errorf("Statement() =\n%s\nwant\n%s", b, want)
+	}
+	for _, tc := range []struct {
+		name string
+		typ  string
+		pred string
+		subs []*intoto.ResourceDescriptor
+		want string
+	}{
+		{"no subject", SPDX, `{}`, nil, "at least one subject required"},
+		{"subject without digest", SPDX, `{}`, []*intoto.ResourceDescriptor{{Name: "x"}}, "invalid in-toto statement"},
+		{"bad digest", SPDX, `{}`, []*intoto.ResourceDescriptor{{Digest: map[string]string{"sha256": "xyz"}}}, "invalid in-toto statement"},
+		{"no predicate type", "", `{}`, []*intoto.ResourceDescriptor{sub}, "predicate type required"},
+		{"predicate not an object", SPDX, `[1]`, []*intoto.ResourceDescriptor{sub}, "is not a JSON object"},
+		{"predicate not JSON", SPDX, `{"a":`, []*intoto.ResourceDescriptor{sub}, "is not a JSON object"},
+	} {
+		if _, err := Statement(tc.typ, json.RawMessage(tc.pred), tc.subs...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Statement() error = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }

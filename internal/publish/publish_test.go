@@ -100,7 +100,7 @@ func TestPublishErrors(t *testing.T) {
 		t.Error("Publish(missing tag) succeeded")
 	}
 	bad := Predicate{Type: "https://example.com/x", JSON: []byte(`{not json`)}
-	if _, err := p.Publish(context.Background(), Request{Ref: ref, Attestations: []Attestation{bad}}); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+	if _, err := p.Publish(context.Background(), Request{Ref: ref, Attestations: []Attestation{bad}}); err == nil || !strings.Contains(err.Error(), "is not a JSON object") {
 		t.Errorf("Publish(bad predicate) = %v", err)
 	}
 	if _, err := New(signer, reg, WithJobs(0)); err == nil {

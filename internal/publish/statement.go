@@ -3,7 +3,6 @@ package publish
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	intoto "github.com/in-toto/attestation/go/v1"
@@ -34,27 +33,7 @@ func (p Predicate) Statement(s subject.Subject) ([]byte, error) {
 	if p.Type == "" {
 		return nil, errors.New("predicate type is empty")
 	}
-	if !json.Valid(p.JSON) {
-		return nil, fmt.Errorf("predicate of type %s is not valid JSON", p.Type)
-	}
-	return json.Marshal(statement{
-		Type:          intoto.StatementTypeUri,
-		Subject:       []resource{{Name: s.Name, Digest: s.Digest}},
-		PredicateType: p.Type,
-		Predicate:     p.JSON,
-	})
-}
-
-type statement struct {
-	Type          string          `json:"_type"`
-	Subject       []resource      `json:"subject"`
-	PredicateType string          `json:"predicateType"`
-	Predicate     json.RawMessage `json:"predicate"`
-}
-
-type resource struct {
-	Name   string            `json:"name,omitempty"`
-	Digest map[string]string `json:"digest"`
+	return predicate.Statement(p.Type, p.JSON, &intoto.ResourceDescriptor{Name: s.Name, Digest: s.Digest})
 }
 
 // Provenance generates SLSA provenance of the job for each subject.
@@ -88,12 +67,7 @@ func (p Provenance) Statement(s subject.Subject) ([]byte, error) {
 // signStatement is what cosign v3 signs for an image signature in bundle
 // format: an in-toto statement about the digest with an empty predicate.
 func signStatement(s subject.Subject) ([]byte, error) {
-	return json.Marshal(statement{
-		Type:          intoto.StatementTypeUri,
-		Subject:       []resource{{Digest: s.Digest}},
-		PredicateType: predicate.CosignSign,
-		Predicate:     json.RawMessage(`{}`),
-	})
+	return predicate.Statement(predicate.CosignSign, json.RawMessage(`{}`), &intoto.ResourceDescriptor{Digest: s.Digest})
 }
 
 // simpleSigning is cosign's legacy signature payload (Red Hat simple signing).

@@ -124,15 +124,16 @@ func (v *VSA) Statement() ([]byte, error) {
 	if _, err := ValidateVSA(pred); err != nil {
 		return nil, err
 	}
-	st, err := marshalPlain(struct {
-		Type          string          `json:"_type"`
-		Subject       []vsaSubject    `json:"subject"`
-		PredicateType string          `json:"predicateType"`
-		Predicate     json.RawMessage `json:"predicate"`
-	}{intoto.StatementTypeUri, []vsaSubject{{Name: repo, Digest: map[string]string{"sha256": digest}}}, predicate.VSA, pred}, "  ")
+	compact, err := predicate.Statement(predicate.VSA, pred, &intoto.ResourceDescriptor{Name: repo, Digest: map[string]string{"sha256": digest}})
 	if err != nil {
 		return nil, err
 	}
+	// Indented: seal verify --vsa writes it for people to read before seal attest signs it.
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, compact, "", "  "); err != nil {
+		return nil, err
+	}
+	st := append(buf.Bytes(), '\n')
 	if _, err := ReadVSA(st); err != nil {
 		return nil, err
 	}
@@ -150,12 +151,6 @@ func marshalPlain(v any, indent string) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// vsaSubject is the statement's subject.
-type vsaSubject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
 }
 
 // splitImage splits NAME@sha256:HEX.
