@@ -101,7 +101,7 @@ func TestDryRunRelease(t *testing.T) {
 		t.Errorf("the release commit's subject is %q", subject)
 	}
 	changed := strings.Fields(git(t, src, "diff", "--name-only", "HEAD^", "HEAD"))
-	if diff := cmp.Diff([]string{"actions/release.sha256", "templates/attest/template.yml", "templates/seal/template.yml",
+	if diff := cmp.Diff([]string{"actions/release.sha256", "templates/attest/template.yml", "templates/promote/template.yml", "templates/seal/template.yml",
 		"templates/sign/template.yml", "templates/verify/template.yml"}, changed); diff != "" {
 		t.Errorf("the release commit changes (-want +got):\n%s", diff)
 	}
