@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,9 +21,9 @@ import (
 // long it is.
 func TestExitCodes(t *testing.T) {
 	// Every network call of a usage error would reach this server.
-	var calls int
+	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls++
+		calls.Add(1)
 		http.Error(w, "no", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
@@ -82,7 +83,7 @@ func TestExitCodes(t *testing.T) {
 		{"registry silent past --timeout", []string{"verify", "--key", pub, "--insecure-registry", silent, "--timeout", "2s", silent + "/app@sha256:" + strings.Repeat("a", 64)}, 1, "gave up after 2s (--timeout; 0 for no limit)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			calls = 0
+			calls.Store(0)
 			var stdout, stderr bytes.Buffer
 			start := time.Now()
 			code := Execute(context.Background(), tc.args, &stdout, &stderr)
@@ -95,8 +96,8 @@ func TestExitCodes(t *testing.T) {
 			if strings.Contains(stderr.String(), "goroutine ") {
 				t.Errorf("stderr holds a Go trace:\n%s", stderr.String())
 			}
-			if tc.code == 2 && calls > 0 {
-				t.Errorf("a usage error made %d network calls", calls)
+			if n := calls.Load(); tc.code == 2 && n > 0 {
+				t.Errorf("a usage error made %d network calls", n)
 			}
 			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("took %v", d)
