@@ -1,13 +1,10 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/sealsign/seal/internal/identity"
 )
@@ -248,27 +245,4 @@ func fluxRefText(r *fluxRef) string {
 		return "@" + r.Digest
 	}
 	return ":" + r.Tag
-}
-
-// renderLines is render with the header given: docs as one YAML stream under the header's
-// comment lines.
-func renderLines(header []string, engine string, docs ...any) ([]byte, error) {
-	var buf bytes.Buffer
-	for _, line := range header {
-		buf.WriteString(strings.TrimRight("# "+commentText(line), " ") + "\n")
-	}
-	for i, d := range docs {
-		if i > 0 {
-			buf.WriteString("---\n")
-		}
-		enc := yaml.NewEncoder(&buf)
-		enc.SetIndent(2)
-		if err := enc.Encode(d); err != nil {
-			return nil, fmt.Errorf("encoding %s policy: %w", engine, err)
-		}
-		if err := enc.Close(); err != nil {
-			return nil, fmt.Errorf("encoding %s policy: %w", engine, err)
-		}
-	}
-	return buf.Bytes(), nil
 }

@@ -16,8 +16,13 @@ import (
 // words, what the policy admits: a policy is reviewed by people before it
 // is applied.
 func render(p *prepared, engine string, docs ...any) ([]byte, error) {
+	return renderLines(p.explain(engine), engine, docs...)
+}
+
+// renderLines writes docs as one YAML stream under the header's lines, as comments.
+func renderLines(header []string, engine string, docs ...any) ([]byte, error) {
 	var buf bytes.Buffer
-	for _, line := range p.explain(engine) {
+	for _, line := range header {
 		buf.WriteString(strings.TrimRight("# "+commentText(line), " ") + "\n")
 	}
 	for i, d := range docs {
