@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -211,44 +210,18 @@ func legacyCertificate(l legacy.Layer) (*x509.Certificate, error) {
 // payload sigstore-go compares with what was signed.
 var comparableEntries = map[string]bool{"hashedrekord 0.0.1": true, "dsse 0.0.1": true, "intoto 0.0.2": true}
 
-// rekorEntry reads cosign's Rekor bundle annotation, the inverse of
-// legacy.RekorBundle: the signed entry timestamp and the payload it signs,
-// the entry's body, integrated time, index and log ID (hex).
+// rekorEntry reads cosign's Rekor bundle annotation (legacy.RekorEntry) and
+// refuses an entry kind sigstore-go cannot compare with the layer.
 func rekorEntry(raw []byte) (*protorekor.TransparencyLogEntry, error) {
-	var rb struct {
-		SignedEntryTimestamp []byte
-		Payload              struct {
-			Body           []byte `json:"body"`
-			IntegratedTime int64  `json:"integratedTime"`
-			LogIndex       int64  `json:"logIndex"`
-			LogID          string `json:"logID"`
-		}
-	}
-	if err := json.Unmarshal(raw, &rb); err != nil {
-		return nil, fmt.Errorf("parsing the bundle annotation: %w", err)
-	}
-	logID, err := hex.DecodeString(rb.Payload.LogID)
+	e, err := legacy.RekorEntry(raw)
 	if err != nil {
-		return nil, fmt.Errorf("decoding the log ID: %w", err)
+		return nil, err
 	}
-	var kind struct {
-		Kind       string `json:"kind"`
-		APIVersion string `json:"apiVersion"`
+	kind, version := e.GetKindVersion().GetKind(), e.GetKindVersion().GetVersion()
+	if !comparableEntries[kind+" "+version] {
+		return nil, fmt.Errorf("its kind, %s v%s, cannot be compared with the layer: sigstore-go compares hashedrekord, dsse and intoto v0.0.2 entries (the intoto v0.0.1 entries of cosign v2's attest --rekor-entry-type intoto log no signature; its default, dsse, does)", kind, version)
 	}
-	if err := json.Unmarshal(rb.Payload.Body, &kind); err != nil {
-		return nil, fmt.Errorf("parsing the entry body: %w", err)
-	}
-	if !comparableEntries[kind.Kind+" "+kind.APIVersion] {
-		return nil, fmt.Errorf("its kind, %s v%s, cannot be compared with the layer: sigstore-go compares hashedrekord, dsse and intoto v0.0.2 entries (the intoto v0.0.1 entries of cosign v2's attest --rekor-entry-type intoto log no signature; its default, dsse, does)", kind.Kind, kind.APIVersion)
-	}
-	return &protorekor.TransparencyLogEntry{
-		LogIndex:          rb.Payload.LogIndex,
-		LogId:             &protocommon.LogId{KeyId: logID},
-		KindVersion:       &protorekor.KindVersion{Kind: kind.Kind, Version: kind.APIVersion},
-		IntegratedTime:    rb.Payload.IntegratedTime,
-		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
-		CanonicalizedBody: rb.Payload.Body,
-	}, nil
+	return e, nil
 }
 
 // signsDigest checks that a simple-signing payload names the image.

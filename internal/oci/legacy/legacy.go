@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 
 	"github.com/sealsign/seal/internal/oci"
@@ -142,6 +143,46 @@ func RekorBundle(e *protorekor.TransparencyLogEntry) ([]byte, error) {
 		LogIndex:       e.GetLogIndex(),
 		LogID:          hex.EncodeToString(e.GetLogId().GetKeyId()),
 	}})
+}
+
+// RekorEntry reads cosign's dev.sigstore.cosign/bundle annotation back into
+// the Rekor v1 log entry a Sigstore bundle holds: the inverse of RekorBundle.
+// The entry's kind and version are read from its body.
+func RekorEntry(raw []byte) (*protorekor.TransparencyLogEntry, error) {
+	var rb struct {
+		SignedEntryTimestamp []byte
+		Payload              struct {
+			Body           []byte `json:"body"`
+			IntegratedTime int64  `json:"integratedTime"`
+			LogIndex       int64  `json:"logIndex"`
+			LogID          string `json:"logID"`
+		}
+	}
+	if err := json.Unmarshal(raw, &rb); err != nil {
+		return nil, fmt.Errorf("parsing the bundle annotation: %w", err)
+	}
+	if len(rb.SignedEntryTimestamp) == 0 || len(rb.Payload.Body) == 0 {
+		return nil, errors.New("the bundle annotation has no signed entry timestamp or no entry body")
+	}
+	logID, err := hex.DecodeString(rb.Payload.LogID)
+	if err != nil || len(logID) == 0 {
+		return nil, fmt.Errorf("decoding the log ID %q: not hex", rb.Payload.LogID)
+	}
+	var kind struct {
+		Kind       string `json:"kind"`
+		APIVersion string `json:"apiVersion"`
+	}
+	if err := json.Unmarshal(rb.Payload.Body, &kind); err != nil {
+		return nil, fmt.Errorf("parsing the entry body: %w", err)
+	}
+	return &protorekor.TransparencyLogEntry{
+		LogIndex:          rb.Payload.LogIndex,
+		LogId:             &protocommon.LogId{KeyId: logID},
+		KindVersion:       &protorekor.KindVersion{Kind: kind.Kind, Version: kind.APIVersion},
+		IntegratedTime:    rb.Payload.IntegratedTime,
+		InclusionPromise:  &protorekor.InclusionPromise{SignedEntryTimestamp: rb.SignedEntryTimestamp},
+		CanonicalizedBody: rb.Payload.Body,
+	}, nil
 }
 
 // SignatureLayer builds a .sig layer: the simple-signing payload as the blob
