@@ -45,14 +45,7 @@ func TestReadmePromoteSnippet(t *testing.T) {
 	trustedRoot := testbed.TrustedRoot(t, ful, tsa)
 	sealDir := sealOnPath(t)
 	const password = "promotion-readme-0123"
-	priv, pub, err := keys.Generate([]byte(password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubFile := filepath.Join(t.TempDir(), "promotion.pub")
-	if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	priv, pubFile := promotionKey(t, password)
 
 	snippet := testbed.DocSnippet(t, "../README.md", "gitlab-promote")
 	if n := len(componentVersion.FindAllString(snippet, -1)); n != 2 {
@@ -144,14 +137,7 @@ func TestSealComponentPromote(t *testing.T) {
 	trustedRoot := testbed.TrustedRoot(t, ful, tsa)
 	sealDir := sealOnPath(t)
 	const password = "promotion-component-0123"
-	priv, pub, err := keys.Generate([]byte(password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubFile := filepath.Join(t.TempDir(), "promotion.pub")
-	if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	priv, pubFile := promotionKey(t, password)
 	pipeline := `build:
   stage: build
   script:
@@ -197,4 +183,19 @@ include:
 			}
 		})
 	}
+}
+
+// promotionKey makes the promotion signer's cosign key pair: the encrypted private key, and
+// the public key in a file for seal verify.
+func promotionKey(t *testing.T, password string) (priv []byte, pubFile string) {
+	t.Helper()
+	priv, pub, err := keys.Generate([]byte(password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubFile = filepath.Join(t.TempDir(), "promotion.pub")
+	if err := os.WriteFile(pubFile, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return priv, pubFile
 }
